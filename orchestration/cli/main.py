@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import click
 
+from orchestration.cli.ingest_cmd import ingest
 from orchestration.cli.kb_cmd import kb
-from orchestration.cli.pipeline_cmd import ingest, run, sql
+from orchestration.cli.pipeline_cmd import demo, run, sql
 from orchestration.cli.quality_cmd import quality
 from orchestration.cli.sample_cmd import sample
 from orchestration.cli.serve_cmd import keys, serve
@@ -24,7 +25,7 @@ def cli() -> None:
     """
 
 
-for command in (sample, ingest, run, sql, kb, serve, keys, quality):
+for command in (sample, ingest, run, sql, demo, kb, serve, keys, quality):
     cli.add_command(command)
 
 

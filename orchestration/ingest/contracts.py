@@ -9,10 +9,10 @@ hold typed values (see ``FieldType``); dbt staging renames them to English snake
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class FieldType(str, Enum):
+class FieldType(StrEnum):
     TEXT = "text"  # VARCHAR, trimmed; empty string -> NULL
     INT = "int"  # BIGINT
     FLOAT = "float"  # DOUBLE
@@ -339,7 +339,8 @@ REGISTRY = Source(
                   F("数量", T.INT), F("状态", required=True, allowed=("可用", "维修", "报废"))),
         _registry("plans", "预案登记", ("预案编号",),
                   F("预案编号", required=True), F("预案名称", required=True),
-                  F("预案类别", required=True, allowed=("总体", "专项", "部门", "单位", "基层组织", "重大活动", "联合")),
+                  F("预案类别", required=True,
+                    allowed=("总体", "专项", "部门", "单位", "基层组织", "重大活动", "联合")),
                   F("灾种"), F("编制单位"), F("镇街代码", T.TOWN_CODE), F("发布日期", T.DATE),
                   F("最近修订日期", T.DATE), F("文件名")),
         _registry("drills", "演练记录", ("演练编号",),
