@@ -4,12 +4,6 @@ import click
 
 
 @click.command()
-def ingest() -> None:
-    """Not implemented yet."""
-    raise click.ClickException("not implemented yet")
-
-
-@click.command()
 def run() -> None:
     """Not implemented yet."""
     raise click.ClickException("not implemented yet")
@@ -17,5 +11,11 @@ def run() -> None:
 
 @click.command()
 def sql() -> None:
+    """Not implemented yet."""
+    raise click.ClickException("not implemented yet")
+
+
+@click.command()
+def demo() -> None:
     """Not implemented yet."""
     raise click.ClickException("not implemented yet")
