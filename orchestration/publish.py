@@ -1,0 +1,234 @@
+"""Publish: copy the published dbt views into a new, versioned serving DuckDB file (ARCHITECTURE decision 1).
+
+The build database is written by ingest and dbt; readers (the API, ``hub sql``) never open it.
+Each publish writes a fresh file under ``HubPaths.serving`` with a hidden temporary name,
+checkpoints and closes it, renames it into place and only then switches the ``CURRENT``
+pointer, so a publish that dies half-way leaves the previous snapshot in service.
+
+Besides one table per published view, the snapshot carries:
+- ``_tables``: table_name, description, columns (JSON list of {name, type, description}) —
+  the data dictionary the API shows, taken from the dbt manifest;
+- ``_snapshot``: one row with built_at, as_of and row_counts (JSON {table: rows}).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from orchestration.snapshots import new_version_name, switch_current
+
+PUBLISHED_TAG = "published"
+SNAPSHOT_PREFIX = "serving"
+KEEP_SNAPSHOTS = 3
+BUILD_ALIAS = "build"
+
+
+@dataclass(frozen=True)
+class ColumnDoc:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    """A dbt model marked as published (tag ``published`` or ``meta.publish: true``)."""
+
+    unique_id: str
+    name: str  # the table name in the serving snapshot (the model's alias)
+    schema: str  # schema of the relation in the build database
+    description: str
+    columns: tuple[ColumnDoc, ...]
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    path: Path
+    row_counts: dict[str, int]
+    built_at: datetime
+    as_of: date | None
+
+
+def _is_published(node: Mapping[str, Any]) -> bool:
+    config = node.get("config") or {}
+    tags = set(node.get("tags") or []) | set(config.get("tags") or [])
+    meta = {**(node.get("meta") or {}), **(config.get("meta") or {})}
+    return PUBLISHED_TAG in tags or bool(meta.get("publish"))
+
+
+def published_models(manifest: Mapping[str, Any]) -> list[PublishedModel]:
+    """The models the dbt project marks as published, sorted by name."""
+    found: list[PublishedModel] = []
+    for unique_id, node in (manifest.get("nodes") or {}).items():
+        if node.get("resource_type") != "model" or not _is_published(node):
+            continue
+        if (node.get("config") or {}).get("materialized") == "ephemeral":
+            continue  # nothing to copy: an ephemeral model has no relation
+        columns = tuple(
+            ColumnDoc(name=col.get("name") or key, description=col.get("description") or "")
+            for key, col in (node.get("columns") or {}).items()
+        )
+        found.append(
+            PublishedModel(
+                unique_id=unique_id,
+                name=node.get("alias") or node["name"],
+                schema=node["schema"],
+                description=node.get("description") or "",
+                columns=columns,
+            )
+        )
+    return sorted(found, key=lambda m: m.name)
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"dbt manifest 缺失 / missing: {path} — 请先运行 make install / run `make install` "
+            "(it runs `python -m orchestration.dbt_setup`)"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _copy_model(con: duckdb.DuckDBPyConnection, model: PublishedModel) -> tuple[int, list[dict[str, str]]]:
+    """Copy one view into the snapshot; return its row count and documented columns."""
+    source = f"{BUILD_ALIAS}.{_quote(model.schema)}.{_quote(model.name)}"
+    con.execute(f"CREATE TABLE main.{_quote(model.name)} AS SELECT * FROM {source}")
+    rows = con.execute(f"SELECT count(*) FROM main.{_quote(model.name)}").fetchone()
+    docs = {c.name: c.description for c in model.columns}
+    described = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = ? "
+        "ORDER BY ordinal_position",
+        [model.name],
+    ).fetchall()
+    columns = [{"name": name, "type": dtype, "description": docs.get(name, "")} for name, dtype in described]
+    return int(rows[0] if rows else 0), columns
+
+
+def _write_catalog(
+    con: duckdb.DuckDBPyConnection,
+    tables: list[tuple[str, str, list[dict[str, str]]]],
+    row_counts: dict[str, int],
+    built_at: datetime,
+    as_of: date | None,
+) -> None:
+    con.execute("CREATE TABLE main._tables (table_name VARCHAR PRIMARY KEY, description VARCHAR, columns JSON)")
+    con.executemany(
+        "INSERT INTO main._tables VALUES (?, ?, ?)",
+        [(name, description, json.dumps(columns, ensure_ascii=False)) for name, description, columns in tables],
+    )
+    con.execute("CREATE TABLE main._snapshot (built_at TIMESTAMP, as_of DATE, row_counts JSON)")
+    con.execute(
+        "INSERT INTO main._snapshot VALUES (?, ?, ?)",
+        [built_at, as_of, json.dumps(row_counts, ensure_ascii=False)],
+    )
+
+
+def publish_snapshot(
+    build_db: Path,
+    serving_root: Path,
+    models: list[PublishedModel],
+    as_of: date | None = None,
+    keep: int = KEEP_SNAPSHOTS,
+) -> PublishResult:
+    """Copy ``models`` from ``build_db`` into a new snapshot under ``serving_root`` and make it current."""
+    if not models:
+        raise ValueError("dbt 项目中没有标记为 published 的模型 / no model in the dbt project is tagged 'published'")
+    if not build_db.exists():
+        raise FileNotFoundError(f"构建库不存在 / build database not found: {build_db}")
+    serving_root.mkdir(parents=True, exist_ok=True)
+    final = serving_root / f"{new_version_name(SNAPSHOT_PREFIX)}.duckdb"
+    temp = serving_root / f".{final.name}.building"
+    _remove_db_file(temp)
+    built_at = datetime.now().replace(microsecond=0)
+    row_counts: dict[str, int] = {}
+    catalog: list[tuple[str, str, list[dict[str, str]]]] = []
+    try:
+        con = duckdb.connect(str(temp))
+        try:
+            con.execute(f"ATTACH {_sql_string(str(build_db))} AS {BUILD_ALIAS} (READ_ONLY)")
+            for model in models:
+                rows, columns = _copy_model(con, model)
+                row_counts[model.name] = rows
+                catalog.append((model.name, model.description, columns))
+            con.execute(f"DETACH {BUILD_ALIAS}")
+            _write_catalog(con, catalog, row_counts, built_at, as_of)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(temp, final)
+    except BaseException:
+        _remove_db_file(temp)
+        raise
+    switch_current(serving_root, final, keep=keep)
+    return PublishResult(path=final, row_counts=row_counts, built_at=built_at, as_of=as_of)
+
+
+def _remove_db_file(path: Path) -> None:
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        candidate.unlink(missing_ok=True)
+
+
+# --- reading a published snapshot (``hub sql``; the API has its own guarded reader) ---------------
+
+
+class QueryRefused(ValueError):
+    """A query that is not exactly one read-only SELECT, or that DuckDB rejects."""
+
+
+def open_snapshot(path: Path, timeout_ms: int = 30_000) -> duckdb.DuckDBPyConnection:
+    """Open a serving snapshot read-only, without file or network access, with a per-query time limit."""
+    return duckdb.connect(
+        str(path),
+        read_only=True,
+        config={"enable_external_access": False, "max_execution_time": timeout_ms, "lock_configuration": True},
+    )
+
+
+def check_single_select(sql: str) -> str:
+    """Return the one SELECT statement in ``sql``; refuse anything else with a message in both languages."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryRefused(f"SQL 语法错误 / SQL syntax error: {exc}") from None
+    if len(statements) != 1:
+        raise QueryRefused(
+            f"只能执行一条 SELECT 语句，收到 {len(statements)} 条 / exactly one SELECT statement is allowed, "
+            f"got {len(statements)}"
+        )
+    statement = statements[0]
+    if statement.type != duckdb.StatementType.SELECT:
+        raise QueryRefused(
+            f"只允许只读查询 SELECT，收到 {statement.type.name} / only read-only SELECT is allowed, "
+            f"got {statement.type.name}"
+        )
+    return statement.query
+
+
+def run_select(path: Path, sql: str, timeout_ms: int = 30_000) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one read-only SELECT against the snapshot at ``path``; return column names and rows."""
+    query = check_single_select(sql)
+    con = open_snapshot(path, timeout_ms=timeout_ms)
+    try:
+        cursor = con.execute(query)
+        columns = [d[0] for d in cursor.description or []]
+        return columns, cursor.fetchall()
+    except duckdb.Error as exc:
+        raise QueryRefused(f"查询失败 / query failed: {exc}") from None
+    finally:
+        con.close()
