@@ -1,0 +1,105 @@
+"""Format readers shared by the source modules: bytes → text, text → lines or rows of cells.
+
+DuckDB's extensions for Excel and non-UTF-8 encodings cannot be installed here, so .xlsx is
+read with openpyxl and GBK is transcoded in Python; JSON is parsed inside DuckDB (staging.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from pathlib import Path
+
+from orchestration.ingest import problems
+from orchestration.ingest.problems import FileRejected
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def decode_utf8(data: bytes, where: str) -> str:
+    """UTF-8, with or without a BOM; undecodable bytes reject the file, naming the byte offset."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileRejected(
+            f"{problems.NOT_UTF8}: {where}, byte offset {exc.start}"
+        ) from None
+
+
+def decode_gbk(data: bytes, where: str) -> tuple[str, list[str]]:
+    """GBK text (decoded as GB18030, its superset); returns the text and notes.
+
+    Valid UTF-8 with non-ASCII characters is practically never GBK, so such a file is read as
+    UTF-8 (with a note) rather than turned into mojibake.
+    """
+    if data.startswith(UTF8_BOM) or not data.isascii():
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return text, [f"文件为 UTF-8 编码而非 GBK，已按 UTF-8 读取 / {where} is UTF-8, not GBK; read as UTF-8"]
+    try:
+        return data.decode("gb18030"), []
+    except UnicodeDecodeError as exc:
+        raise FileRejected(f"{problems.NOT_GBK}: {where}, byte offset {exc.start}") from None
+
+
+def text_lines(text: str) -> list[str]:
+    """Lines of a JSON Lines text (line i of the list is line i + 1 of the file)."""
+    return text.split("\n")
+
+
+def csv_rows(text: str) -> tuple[list[str], Iterator[tuple[int, list[str | None]]]]:
+    """Header and (data row number, cells) of a CSV text; blank lines are skipped but counted."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+
+    def rows() -> Iterator[tuple[int, list[str | None]]]:
+        for number, cells in enumerate(reader, start=1):
+            if any(c.strip() for c in cells):
+                yield number, list(cells)
+
+    return header, rows()
+
+
+def cell_text(value: object) -> str | None:
+    """An Excel cell as text the validator parses: dates ISO, whole floats without '.0'."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def xlsx_sheet_rows(path: Path, sheet: str, where: str) -> tuple[list[str], list[tuple[int, list[str | None]]]]:
+    """Header and (data row number, cells) of one sheet; a missing sheet rejects it."""
+    import openpyxl  # lazily: only the water source needs it
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several types for a damaged file
+        raise FileRejected(f"{problems.BAD_WORKBOOK}: {where} ({exc})") from None
+    try:
+        if sheet not in workbook.sheetnames:
+            raise FileRejected(
+                f'{problems.MISSING_SHEET}: "{sheet}" in {where} (sheets: {"、".join(workbook.sheetnames)})'
+            )
+        rows_iter = workbook[sheet].iter_rows(values_only=True)
+        header = [cell_text(v) or "" for v in next(rows_iter, ())]
+        rows = []
+        for number, values in enumerate(rows_iter, start=1):
+            cells = [cell_text(v) for v in values]
+            if any(c is not None and c.strip() for c in cells):
+                rows.append((number, cells))
+        return header, rows
+    finally:
+        workbook.close()
