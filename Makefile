@@ -44,6 +44,7 @@ lint: install
 
 dagster: install
 	mkdir -p $(HUB_DATA_DIR)/dagster_home
+	test -f $(HUB_DATA_DIR)/dagster_home/dagster.yaml || cp orchestration/dagster_home/dagster.yaml $(HUB_DATA_DIR)/dagster_home/
 	DAGSTER_HOME=$(HUB_DATA_DIR)/dagster_home .venv/bin/dagster dev -m orchestration.definitions -h $(HOST) -p 3000
 
 bench: install

@@ -184,6 +184,43 @@ def _remove_db_file(path: Path) -> None:
         candidate.unlink(missing_ok=True)
 
 
+# --- the Dagster asset ------------------------------------------------------------------------------
+
+
+def build_serving_snapshot_asset(manifest: Mapping[str, Any]) -> Any:
+    """The last asset of the pipeline: ``serving_snapshot``, downstream of every published dbt model."""
+    import dagster as dg
+
+    from orchestration.dbt_assets import published_asset_keys
+    from orchestration.resources import DUCKDB_WRITER_POOL, HubSettings
+
+    models = published_models(manifest)
+    deps = published_asset_keys(manifest, [m.unique_id for m in models])
+
+    @dg.asset(
+        name="serving_snapshot",
+        group_name="publish",
+        deps=deps,
+        pool=DUCKDB_WRITER_POOL,  # reads the build database, so no writer may hold it meanwhile
+        description="发布快照：把共享视图复制到新的只读服务库并切换 CURRENT / copy the shared views into a new "
+        "serving DuckDB file and switch the CURRENT pointer",
+    )
+    def serving_snapshot(context: dg.AssetExecutionContext, hub_settings: HubSettings) -> dg.MaterializeResult:
+        paths = hub_settings.paths
+        result = publish_snapshot(paths.build_db, paths.serving, models, as_of=hub_settings.as_of_date())
+        context.log.info(f"published {result.path} ({sum(result.row_counts.values())} rows)")
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(result.path)),
+                "as_of": str(result.as_of),
+                "tables": len(result.row_counts),
+                "row_counts": dg.MetadataValue.json(result.row_counts),
+            }
+        )
+
+    return serving_snapshot
+
+
 # --- reading a published snapshot (``hub sql``; the API has its own guarded reader) ---------------
 
 

@@ -1,0 +1,110 @@
+"""The dbt project as Dagster assets (dagster-dbt): one asset per seed and model, dbt tests as asset checks.
+
+The manifest is read from ``dbt_project/target/manifest.json``, prepared by set-up
+(``python -m orchestration.dbt_setup``, run by ``make install``); nothing here runs ``dbt parse``.
+dbt source keys are ``[<source>, <entity>]``, the same keys as the ingest assets, so ingest and
+dbt form one lineage graph.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration.publish import load_manifest
+from orchestration.resources import DUCKDB_WRITER_POOL, HubSettings
+from orchestration.settings import DBT_PROJECT_DIR
+
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+DBT_RESULTS_FILE = "dbt_results.json"  # per run, next to dbt's own artifacts; `hub run` prints it
+
+
+class HubDbtTranslator(DagsterDbtTranslator):
+    """Groups by folder: staging_<source>, intermediate, marts_<area>, seeds, and any other top folder."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props.get("resource_type") == "seed":
+            return "seeds"
+        fqn = list(dbt_resource_props.get("fqn") or [])
+        folders = fqn[1:-1]  # fqn = [project, folder, ..., name]
+        if not folders:
+            return "dbt"
+        if folders[0] in ("staging", "marts") and len(folders) > 1:
+            return f"{folders[0]}_{folders[1]}"
+        return folders[0]
+
+
+TRANSLATOR = HubDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dataclass(frozen=True)
+class DbtTestSummary:
+    passed: int = 0
+    warned: int = 0
+    failed: int = 0  # fail + error
+    skipped: int = 0
+    models_built: int = 0
+    models_failed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def summarise_run_results(run_results: Mapping[str, Any]) -> DbtTestSummary:
+    """Count dbt data/unit test outcomes and model builds in a ``run_results.json``."""
+    counts = {"passed": 0, "warned": 0, "failed": 0, "skipped": 0, "models_built": 0, "models_failed": 0}
+    for result in run_results.get("results", []):
+        unique_id: str = result.get("unique_id", "")
+        status = result.get("status")
+        if unique_id.startswith(("test.", "unit_test.")):
+            key = {"pass": "passed", "warn": "warned", "fail": "failed", "error": "failed"}.get(status, "skipped")
+            counts[key] += 1
+        elif unique_id.startswith(("model.", "seed.", "snapshot.")):
+            if status == "success":
+                counts["models_built"] += 1
+            elif status == "error":
+                counts["models_failed"] += 1
+    return DbtTestSummary(**counts)
+
+
+def dbt_target_dir(data_dir: Path, run_id: str) -> Path:
+    """Per-run dbt artifacts live in the data directory, not in the repository."""
+    return data_dir / "dbt" / run_id[:8]
+
+
+def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition:
+    manifest = load_manifest(manifest_path)
+
+    @dbt_assets(manifest=manifest, name="hub_dbt", pool=DUCKDB_WRITER_POOL, dagster_dbt_translator=TRANSLATOR)
+    def hub_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, hub_settings: HubSettings) -> Iterator[Any]:
+        paths = hub_settings.paths
+        paths.warehouse.mkdir(parents=True, exist_ok=True)
+        # The profile reads the build database's path from here (dbt_project/profiles.yml).
+        os.environ["HUB_BUILD_DB"] = str(paths.build_db)
+        dbt_vars = {"as_of": hub_settings.as_of_date().isoformat()}
+        target = dbt_target_dir(paths.data_dir, context.run.run_id)
+        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, target_path=target,
+                             raise_on_error=False)
+        yield from invocation.stream()
+        summary = summarise_run_results(invocation.get_artifact("run_results.json"))
+        (target / DBT_RESULTS_FILE).write_text(json.dumps(summary.as_dict()), encoding="utf-8")
+        context.log.info(f"dbt build as of {dbt_vars['as_of']}: {summary.as_dict()}")
+        if not invocation.is_successful():
+            raise dg.Failure(
+                description=f"dbt build 失败 / dbt build failed: {summary.failed} test(s) failed, "
+                f"{summary.models_failed} model(s) failed; see {target / 'dbt.log'}",
+                metadata=summary.as_dict(),
+            )
+
+    return hub_dbt
+
+
+def published_asset_keys(manifest: Mapping[str, Any], unique_ids: list[str]) -> list[dg.AssetKey]:
+    return [TRANSLATOR.get_asset_spec(manifest, unique_id, None).key for unique_id in unique_ids]

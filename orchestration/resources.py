@@ -1,0 +1,47 @@
+"""Resources shared by the pipeline's own assets (dbt build, publish): where the data lives, and as of when."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from orchestration.settings import DBT_PROJECT_DIR, HubPaths
+
+HUB_TIMEZONE = ZoneInfo("Asia/Shanghai")
+DUCKDB_WRITER_POOL = "duckdb_writer"
+
+
+def today_in_shanghai() -> date:
+    return datetime.now(HUB_TIMEZONE).date()
+
+
+class HubSettings(dg.ConfigurableResource):
+    """The data directory of this deployment and the date the shared views are computed as of.
+
+    ``as_of`` is empty for "today in Asia/Shanghai" (the scheduled daily run) and a YYYY-MM-DD date
+    for a reproducible rebuild of a past state (``hub run --as-of``, or the run config in the UI).
+    """
+
+    data_dir: str
+    as_of: str = ""
+
+    @property
+    def paths(self) -> HubPaths:
+        return HubPaths(Path(self.data_dir).resolve())
+
+    def as_of_date(self) -> date:
+        if not self.as_of:
+            return today_in_shanghai()
+        try:
+            return date.fromisoformat(self.as_of)
+        except ValueError:
+            raise ValueError(f"as_of 必须是 YYYY-MM-DD / as_of must be YYYY-MM-DD, got {self.as_of!r}") from None
+
+
+def dbt_resource() -> dg.ConfigurableResource:
+    from dagster_dbt import DbtCliResource
+
+    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR))
