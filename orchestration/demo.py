@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from orchestration.pipeline import PipelineError, run_pipeline
 from orchestration.resources import today_in_shanghai
@@ -97,7 +96,8 @@ def run_demo(paths: HubPaths, host: str, port: int, scale: str = "small", seed: 
         outcome = run_pipeline(paths, landing=paths.landing, feed_url=feed_url, echo=echo)
     finally:
         _stop_feed(server)
-    for part, step in (("knowledge_base", "[4/5] 知识库索引 / KB index"), ("quality", "[4/5] 质量报告 / quality report")):
+    steps = (("knowledge_base", "[4/5] 知识库索引 / KB index"), ("quality", "[4/5] 质量报告 / quality report"))
+    for part, step in steps:
         note = "跳过（尚未提供）/ skipped (not available yet)" if part in outcome.missing_parts else "完成 / done"
         echo(f"{step}: {note}")
     echo(f"演示数据准备用时 / demo build took {time.monotonic() - started:.0f}s")
