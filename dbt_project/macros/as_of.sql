@@ -1,0 +1,28 @@
+{#- The date every rule is computed as of: var `as_of` (YYYY-MM-DD), default today in Asia/Shanghai.
+    Rendered once per run as a literal, so a past state can be rebuilt and tests are repeatable. -#}
+{% macro as_of_value() -%}
+    {%- set given = var('as_of', '') -%}
+    {%- if given is none or (given | string | trim) == '' -%}
+        {{- modules.datetime.datetime.now(modules.pytz.timezone(var('timezone'))).strftime('%Y-%m-%d') -}}
+    {%- else -%}
+        {%- set text = given | string | trim -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
+            {{ exceptions.raise_compiler_error("变量 as_of 必须是 YYYY-MM-DD 格式 / var as_of must be YYYY-MM-DD, got '" ~ text ~ "'") }}
+        {%- endif -%}
+        {{- text -}}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro as_of_date() -%}
+    cast('{{ as_of_value() }}' as date)
+{%- endmacro %}
+
+{#- First instant after the as-of day (local time): a timestamp t happened "by the as-of date" when t < this. -#}
+{% macro as_of_end_ts() -%}
+    cast({{ dbt.dateadd('day', 1, as_of_date()) }} as timestamp)
+{%- endmacro %}
+
+{#- A jinja list var as a SQL list of string literals: ('a', 'b'). -#}
+{% macro sql_list(values) -%}
+    ({%- for v in values -%}'{{ v | replace("'", "''") }}'{%- if not loop.last -%}, {% endif -%}{%- endfor -%})
+{%- endmacro %}

@@ -1,0 +1,44 @@
+-- 事件处置 per resolved handling department and report month, as of var as_of.
+-- on_time_rate: of the events with a deadline that are finished or already past their deadline,
+-- the share finished by the deadline. satisfied_share: 满意 + 基本满意 among rated events.
+with events as (
+    select
+        e.*,
+        coalesce(units.unit_name, e.handle_dept_raw, '未指派') as dept,
+        coalesce(units.is_resolved, false) as is_dept_resolved,
+        case when e.accept_time >= e.report_time
+            then {{ dbt.datediff('e.report_time', 'e.accept_time', 'second') }} / 3600.0 end as hours_to_accept,
+        case when e.finish_time >= e.report_time
+            then {{ dbt.datediff('e.report_time', 'e.finish_time', 'second') }} / 3600.0 end as hours_to_finish,
+        e.deadline is not null
+            and (e.finish_time is not null or e.deadline < {{ as_of_end_ts() }}) as is_due,
+        e.deadline is not null and e.finish_time is not null and e.finish_time <= e.deadline as is_on_time
+    from {{ ref('int_events_as_of') }} as e
+    left join {{ ref('int_resolve_unit_names') }} as units
+        on units.name_key = {{ normalize_name('e.handle_dept_raw') }}
+)
+
+select
+    e.dept,
+    strftime(e.report_time, '%Y-%m') as month,
+    cast({{ dbt.date_trunc('month', 'e.report_time') }} as date) as month_start,
+    bool_or(e.is_dept_resolved) as is_dept_resolved,
+    count(*) as events,
+    count(e.finish_time) as finished_events,
+    percentile_cont(0.5) within group (order by e.hours_to_accept) as median_hours_to_accept,
+    percentile_cont(0.5) within group (order by e.hours_to_finish) as median_hours_to_finish,
+    count(case when e.is_due then 1 end) as due_events,
+    count(case when e.is_due and e.is_on_time then 1 end) as on_time_events,
+    1.0 * count(case when e.is_due and e.is_on_time then 1 end)
+        / nullif(count(case when e.is_due then 1 end), 0) as on_time_rate,
+    sum(e.returns) as returns,
+    1.0 * sum(e.returns) / count(*) as returns_per_event,
+    sum(e.reassignments) as reassignments,
+    1.0 * sum(e.reassignments) / count(*) as reassignments_per_event,
+    count(e.satisfaction) as rated_events,
+    1.0 * count(case when e.satisfaction in ('满意', '基本满意') then 1 end)
+        / nullif(count(e.satisfaction), 0) as satisfied_share,
+    count(case when e.is_supervised then 1 end) as supervised_events,
+    {{ as_of_date() }} as as_of_date
+from events as e
+group by e.dept, strftime(e.report_time, '%Y-%m'), cast({{ dbt.date_trunc('month', 'e.report_time') }} as date)
