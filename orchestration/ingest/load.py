@@ -61,20 +61,24 @@ def file_hash(path: Path) -> str:
 
 
 def already_loaded(con: duckdb.DuckDBPyConnection, entity: Entity, content_hash: str) -> bool:
-    """Same content loaded before; for snapshots only when it is the latest snapshot."""
+    """Same content loaded before; for snapshots only when it is the latest snapshot.
+
+    (Results are fetched with fetchall: DuckDB 2 keeps a half-fetched result open and then refuses
+    other work on the connection, such as registering an Arrow table.)
+    """
     if entity.snapshot:
         latest = con.execute(
             f"SELECT file_hash FROM {RAW_SCHEMA}.load_log WHERE source_system = ? AND entity = ? "
             "AND status IN ('loaded', 'rejected') ORDER BY finished_at DESC, load_id DESC LIMIT 1",
             [entity.source, entity.name],
-        ).fetchone()
-        return latest is not None and latest[0] == content_hash
+        ).fetchall()
+        return bool(latest) and latest[0][0] == content_hash
     found = con.execute(
         f"SELECT 1 FROM {RAW_SCHEMA}.load_log WHERE source_system = ? AND entity = ? AND file_hash = ? "
         "AND status IN ('loaded', 'rejected') LIMIT 1",
         [entity.source, entity.name, content_hash],
-    ).fetchone()
-    return found is not None
+    ).fetchall()
+    return bool(found)
 
 
 def _log(con: duckdb.DuckDBPyConnection, load_id: str, entity: Entity, result: FileResult, content_hash: str | None,
@@ -127,8 +131,8 @@ def load_staged(con: duckdb.DuckDBPyConnection, staged: Staged, source_file: str
             f"SELECT {typed}, ?, ?, _row_number, ?, ?, _row_hash FROM {checked} c WHERE {good}{existing} "
             "ORDER BY _row_number",
             params,
-        ).fetchone()
-        result.rows_loaded = row[0] if row else 0
+        ).fetchall()
+        result.rows_loaded = row[0][0]
         con.execute(
             f"""
             INSERT INTO {RAW_SCHEMA}.quarantine
@@ -146,8 +150,8 @@ def load_staged(con: duckdb.DuckDBPyConnection, staged: Staged, source_file: str
             f"""
             SELECT count(*) FILTER (WHERE NOT ({good})) FROM {checked}
             """
-        ).fetchone()
-        result.rows_quarantined = counts[0] if counts else 0
+        ).fetchall()
+        result.rows_quarantined = counts[0][0]
         result.rows_unchanged = result.rows_read - result.rows_loaded - result.rows_quarantined
         for kind, count in con.execute(
             f"""
