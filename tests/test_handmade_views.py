@@ -1,0 +1,228 @@
+"""The shared views on a hand-made landing folder, against answers worked out by hand.
+
+tests/fixtures/handmade/landing holds a few rows per source, written by hand to the SOURCES.md
+contracts (UTF-8-with-BOM registers, GBK urban CSVs, JSON Lines for events and the utility group);
+the water workbook is written below with openpyxl. The test runs the real ``hub run`` (ingest,
+dbt build, publish) as a subprocess with ``--as-of 2025-06-30`` and reads the published snapshot.
+
+Three towns: 瓜沥镇 330109113, 城厢街道 330109001, 楼塔镇 330109100. Every expected value below
+is derived in the comment next to it from the fixture rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import openpyxl
+import pytest
+
+from orchestration.snapshots import read_current
+
+FIXTURE = Path(__file__).parent / "fixtures" / "handmade" / "landing"
+AS_OF = "2025-06-30"
+GUALI, CHENGXIANG, LOUTA = "330109113", "330109001", "330109100"
+
+
+def write_water_workbook(path: Path) -> None:
+    """水利数据: two works, their flood-duty people and two risk points (FX002 has no 巡查责任人)."""
+    book = openpyxl.Workbook()
+    works = book.active
+    works.title = "水库山塘"
+    works.append(["工程编号", "工程名称", "工程类型", "规模等级", "所在镇街", "所在村社", "经度", "纬度", "库容(万m³)",
+                  "管理单位", "主管部门", "安全鉴定结论", "最近检查日期"])
+    works.append(["SK001", "大同坞山塘", "山塘", "小(2)型以下", "楼塔镇", "大同坞村", 120.15, 29.95, 3.2,
+                  "楼塔镇人民政府", "区林水局", "二类坝", datetime(2025, 4, 12)])
+    works.append(["SK002", "航民泵站", "泵站", "中型", "瓜沥", "航民村", 120.46, 30.19, None,
+                  "瓜沥镇人民政府", "区林水局", "", "2025/5/1"])
+    duty = book.create_sheet("防汛责任人")
+    duty.append(["责任对象类型", "责任对象编号", "责任对象名称", "责任类别", "姓名", "职务", "单位", "联系电话",
+                 "年度"])
+    duty.append(["工程", "SK001", "大同坞山塘", "行政责任人", "测试己", "副镇长", "楼塔镇人民政府", "13800000021",
+                 2025])
+    duty.append(["风险点", "FX001", "新港村低洼区", "巡查责任人", "测试庚", "网格员", "新港村", "13800000022", 2025])
+    duty.append(["风险点", "FX002", "楼英村山洪沟", "行政责任人", "测试辛", "村主任", "楼英村", "13800000023", 2025])
+    risks = book.create_sheet("风险点")
+    risks.append(["风险点编号", "风险类型", "所在镇街", "所在村社", "影响户数", "影响人数", "转移安置点", "预警指标",
+                  "普查批次"])
+    risks.append(["FX001", "低洼易涝", "瓜沥镇", "新港村", 40, 120, "新港村文化礼堂", "1小时雨量50mm", "2024"])
+    risks.append(["FX002", "山洪", "楼塔镇", "楼英村", 15, 43, "楼英村小学", "3小时雨量80mm", "2024"])
+    book.save(path)
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("handmade")
+    landing = base / "landing"
+    shutil.copytree(FIXTURE, landing)
+    write_water_workbook(landing / "water" / "水利数据_20250620.xlsx")
+    data_dir = base / "data"
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env.pop("HUB_DATA_DIR", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli.main", "run", "--landing", str(landing), "--data-dir", str(data_dir),
+         "--as-of", AS_OF],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    current = read_current(data_dir / "serving")
+    assert current is not None, proc.stdout
+    return {"path": current, "stdout": proc.stdout}
+
+
+def rows(snapshot: dict[str, Any], sql: str) -> list[dict[str, Any]]:
+    con = duckdb.connect(str(snapshot["path"]), read_only=True)
+    try:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    finally:
+        con.close()
+
+
+def test_run_summary_reports_the_bad_event_without_failing(snapshot: dict[str, Any]) -> None:
+    out = snapshot["stdout"]
+    # SP202506099 has reportTime 2025-13-01: one quarantined row, the run still succeeds.
+    line = next(x for x in out.splitlines() if x.strip().startswith("four_platforms"))
+    assert "quarantined      1" in line
+    assert "时间格式无法识别" in out
+    assert "succeeded" in out and "published" in out
+
+
+def test_hidden_danger_register_overdue(snapshot: dict[str, Any]) -> None:
+    register = {r["danger_id"]: r for r in rows(snapshot, "SELECT * FROM hidden_danger_register")}
+
+    def find(source_id: str) -> dict[str, Any]:
+        matches = [r for key, r in register.items() if source_id in key]
+        assert len(matches) == 1, f"{source_id} in {sorted(register)}"
+        return matches[0]
+
+    # In the register: all registry 隐患 (HD001-004) and utility census items (RC001-003), the water risk point
+    # without a 巡查责任人 (FX002; FX001 has one), the 未整治 waterlogging point (JS001; JS002 已整治, JS003 整治中).
+    for expected in ("HD001", "HD002", "HD003", "HD004", "RC001", "RC002", "RC003", "FX002", "JS001"):
+        find(expected)
+    assert not [k for k in register if any(x in k for x in ("FX001", "JS002", "JS003"))]
+
+    overdue = {key: r["overdue_days"] for key, r in register.items() if r["is_overdue"]}
+    # HD001 deadline 2025-03-31, 整改中: 30 (Apr) + 31 (May) + 30 (Jun) = 91 days late on 2025-06-30.
+    # HD004 deadline 2025-06-29, 待验收 is not 销号: 1 day.  RC001 deadline 2025-05-31, 整改中: 30 days.
+    # Not overdue: HD002 (deadline 2025-07-31), HD003 (已销号), RC002 (2025-12-31), RC003 (已整改), FX002/JS001 (none).
+    assert sorted(overdue.values()) == [1, 30, 91]
+    assert find("HD001")["overdue_days"] == 91 and find("HD004")["overdue_days"] == 1
+    assert find("RC001")["overdue_days"] == 30
+
+    hd001 = find("HD001")
+    assert hd001["town_code"] == GUALI and hd001["level"] == "重大" and hd001["is_supervised"] is True
+    assert hd001["owner_dept"] == "区应急管理局" and hd001["source_system"] == "registry"
+    assert hd001["days_open"] == 171  # 2025-01-10 → 2025-06-30: 21 + 28 + 31 + 30 + 31 + 30
+    assert find("HD003")["is_closed"] is True and find("HD004")["is_closed"] is False
+    assert find("HD002")["is_supervised"] is False  # no 督办单位
+    assert find("RC001")["owner_dept"] == "区环境集团" and find("RC001")["town_code"] == GUALI
+    assert find("RC002")["town_code"] == CHENGXIANG  # "萧山区城厢街道" resolved
+    assert find("FX002")["owner_dept"] == "区林水局" and find("FX002")["town_code"] == LOUTA
+    assert find("JS001")["owner_dept"] == "区城管局" and find("JS001")["source_system"] == "urban"
+
+
+def test_responsibility_matrix_gaps_and_conflicts(snapshot: dict[str, Any]) -> None:
+    matrix = rows(snapshot, "SELECT * FROM responsibility_matrix")
+    gaps = {(r["domain"], r["task"], r["level"]) for r in matrix if r["has_gap"]}
+    conflicts = {(r["domain"], r["task"], r["level"]): r["lead_count"] for r in matrix if r["has_conflict"]}
+    # 城市内涝/日常监管 has no 镇 row; 地质灾害/应急处置 has a 村 row with an empty 牵头单位.
+    assert gaps == {("城市内涝", "日常监管", "镇"), ("地质灾害", "应急处置", "村")}
+    # 危化品/日常监管/镇 lists two different leads: 镇（街道） and 区应急管理局.
+    assert conflicts == {("危化品", "日常监管", "镇"): 2}
+    hazmat_town = next(r for r in matrix if (r["domain"], r["task"], r["level"]) == ("危化品", "日常监管", "镇"))
+    assert "区应急管理局" in str(hazmat_town["lead_units"]) and "镇（街道）" in str(hazmat_town["lead_units"])
+
+
+def test_responsibility_chain_breaks(snapshot: dict[str, Any]) -> None:
+    breaks = rows(snapshot, "SELECT * FROM responsibility_chain_breaks ORDER BY upper_level DESC")
+    found = {(r["domain"], r["task"], r["upper_level"], r["upper_unit"], r["lower_level"], r["lower_unit"])
+             for r in breaks}
+    # 供水安全/风险普查: 省水利厅 (water) → 市城管局 (urban management) → 区环境集团 (enterprise): two breaks.
+    # 城市内涝 (住建 throughout), 地质灾害 (自然资源/规划资源) and 危化品 (应急管理) keep their line.
+    assert found == {
+        ("供水安全", "风险普查", "省", "省水利厅", "市", "市城管局"),
+        ("供水安全", "风险普查", "市", "市城管局", "区", "区环境集团"),
+    }
+
+
+def test_town_readiness(snapshot: dict[str, Any]) -> None:
+    readiness = {r["town_code"]: r for r in rows(snapshot, "SELECT * FROM town_readiness")}
+    items = ("has_leadership", "has_mechanism", "has_plan", "has_team", "has_supplies", "has_drill")
+    expected = {
+        # 瓜沥: group set up 2021; station 是 and liaison LL001 在岗; 总体 plan revised 2023-05-20; team T001 of 25;
+        # usable 冲锋舟 E001 held by T001; drill 2025-03-10.  Score 6.
+        GUALI: (True, True, True, True, True, True),
+        # 城厢: group set up; liaison LL002 离岗 → no mechanism; 专项 plan last revised 2021-04-01 (> 3 years) and
+        # the 2024 plan is a 单位 plan → no plan; only team T003 has 6 people (< 10); usable 水泵 E004 held by T003;
+        # last drill 2024-05-20 (> 12 months).  Score 2.
+        CHENGXIANG: (True, False, False, False, True, False),
+        # 楼塔: no group date; station 否; 专项 plan revised 2022-07-15 (within 3 years); team T004 of 12;
+        # its 冲锋舟 is 报废 and the 发电机 does not count; drill 2024-11-02.  Score 3.
+        LOUTA: (False, False, True, True, False, True),
+    }
+    for town, flags in expected.items():
+        row = readiness[town]
+        assert tuple(bool(row[i]) for i in items) == flags, (town, row)
+        assert row["readiness_score"] == sum(flags)
+    assert readiness[GUALI]["town_name"] == "瓜沥镇"
+
+
+def test_grid_coverage(snapshot: dict[str, Any]) -> None:
+    coverage = {r["village_code"]: r for r in rows(snapshot, "SELECT * FROM grid_coverage")}
+    # 新港村: GW001, GW002 在岗; 航民村: GW003 离岗 only; 城北社区: GW004; 楼英村: GW005; 大同坞村: nobody.
+    assert {v: r["workers_in_post"] for v, r in coverage.items() if v.startswith(("330109113", "330109001",
+                                                                                  "330109100"))} == {
+        "330109113201": 2, "330109113202": 0, "330109001001": 1, "330109100201": 1, "330109100202": 0}
+    assert {v for v, r in coverage.items() if r["is_uncovered"]} == {"330109113202", "330109100202"}
+    assert coverage["330109113202"]["village_name"] == "航民村" and coverage["330109113202"]["town_code"] == GUALI
+
+
+def test_rescue_capacity(snapshot: dict[str, Any]) -> None:
+    capacity = {r["town_code"]: r for r in rows(snapshot, "SELECT * FROM rescue_capacity")}
+    got = {t: (r["teams"], r["social_teams"], r["headcount"], r["usable_boats"], r["usable_pumps"],
+               r["teams_unqualified"], r["teams_without_agreement"]) for t, r in capacity.items()
+           if t in (GUALI, CHENGXIANG, LOUTA)}
+    assert got == {
+        # 瓜沥: T001 (25) + T002 (社会, 8, 资质 无, 协议 否, stationed as "瓜沥"); boats E001 冲锋舟 + E003 救生艇;
+        # the 水泵 E002 is 维修.  The warehouse WH01's boats belong to no team.
+        GUALI: (2, 1, 33, 2, 0, 1, 1),
+        CHENGXIANG: (1, 0, 6, 0, 1, 0, 0),  # T003 with the usable 水泵 E004
+        LOUTA: (1, 0, 12, 0, 0, 0, 1),  # T004 (stationed by code 330109100), 协议 否; its 冲锋舟 is 报废
+    }
+
+
+def test_event_handling(snapshot: dict[str, Any]) -> None:
+    handling = {(r["dept"], str(r["month"])[:7]): r for r in rows(snapshot, "SELECT * FROM event_handling")}
+    urban = handling[("区城管局", "2025-06")]
+    # Four events handled by 区城管局 / 城管局 / 萧山区城市管理局 reported in June 2025 (SP202506003 counted once,
+    # in its last version; the quarantined SP202506099 not at all).
+    assert urban["events"] == 4
+    # Finished by the deadline: 001 (06-03 ≤ 06-05), 002 (06-07 ≤ 06-08), 003 (06-13 ≤ 06-14); 004 late (06-24 > 06-22).
+    assert urban["on_time_rate"] == pytest.approx(0.75)
+    assert urban["median_hours_to_accept"] == pytest.approx(2.5)  # 1, 2, 3, 4 hours
+    assert urban["median_hours_to_finish"] == pytest.approx(60.0)  # 24, 48, 72, 96 hours
+    assert urban["returns_per_event"] == pytest.approx(0.25)  # one 退回 in SP202506002
+    assert urban["reassignments_per_event"] == pytest.approx(0.25)  # one 改派 in SP202506003
+    water = handling[("区林水局", "2025-05")]
+    # 区农业农村局（林水） and 林水局 are both 区林水局: two events, both on time, accepted after 0.5 h and 2 h.
+    assert water["events"] == 2 and water["on_time_rate"] == pytest.approx(1.0)
+    assert water["median_hours_to_accept"] == pytest.approx(1.25)
+    assert water["median_hours_to_finish"] == pytest.approx(36.0)  # 48 and 24 hours
+
+
+def test_town_dossier_and_catalog(snapshot: dict[str, Any]) -> None:
+    dossier = {r["town_code"]: r for r in rows(snapshot, "SELECT * FROM town_dossier")}
+    assert dossier[GUALI]["town_name"] == "瓜沥镇" and dossier[LOUTA]["readiness_score"] == 3
+    tables = {r["table_name"] for r in rows(snapshot, "SELECT table_name FROM _tables")}
+    assert {"hidden_danger_register", "responsibility_matrix", "responsibility_chain_breaks", "town_readiness",
+            "grid_coverage", "rescue_capacity", "event_handling", "town_dossier"} <= tables
+    meta = rows(snapshot, "SELECT as_of FROM _snapshot")
+    assert meta == [{"as_of": date(2025, 6, 30)}]
