@@ -1,0 +1,111 @@
+"""The Litestar app: tables, read-only SQL, search, documents, quality reports, town dossiers, web pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from api.audit import AuditLog
+from api.highlight import mark_terms
+from api.keys import KeyStore
+from api.routes import meta, quality, search, sql, tables, towns
+from api.routes.pages import PAGE_ROUTES
+from api.search_service import SearchHolder
+from api.serving_db import serving_snapshots
+from api.settings import ApiSettings
+from api.state import HubState
+
+API_DIR = Path(__file__).resolve().parent
+STATIC_DIR = API_DIR / "static"
+TEMPLATE_DIR = API_DIR / "templates"
+
+
+def _swagger_ui_dir() -> Path | None:
+    """Swagger UI's files from the swagger-ui-bundle wheel, served locally: nothing from the internet."""
+    try:
+        import swagger_ui_bundle
+    except ImportError:
+        return None
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
+def _openapi_config() -> OpenAPIConfig:
+    swagger = SwaggerRenderPlugin(
+        js_url="/static/swagger/swagger-ui-bundle.js",
+        css_url="/static/swagger/swagger-ui.css",
+        standalone_preset_js_url="/static/swagger/swagger-ui-standalone-preset.js",
+        favicon="<link rel='icon' href='/static/favicon.svg'>",
+        path="/swagger",
+    )
+    return OpenAPIConfig(
+        title="萧山区应急管理数据枢纽 API / Xiaoshan emergency data hub",
+        version="1.0.0",
+        path="/schema",
+        render_plugins=[swagger],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", description="API 密钥 / API key"),
+                "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+            }
+        ),
+        security=[{"bearer": []}, {"apiKey": []}],
+    )
+
+
+def _configure_jinja(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters["mark"] = mark_terms
+
+
+def create_app(settings: ApiSettings | None = None) -> Litestar:
+    settings = settings or ApiSettings.from_env()
+    hub = HubState(
+        settings=settings,
+        key_store=KeyStore(settings.paths.api_dir),
+        audit=AuditLog(settings.paths.api_dir),
+        snapshots=serving_snapshots(settings),
+        search=SearchHolder(settings.paths.kb_index),
+    )
+    static_dirs = [STATIC_DIR]
+    routers = [create_static_files_router(path="/static", directories=static_dirs)]
+    swagger_dir = _swagger_ui_dir()
+    if swagger_dir is not None:
+        routers.append(create_static_files_router(path="/static/swagger", directories=[swagger_dir], name="swagger"))
+
+    def close_resources() -> None:
+        hub.snapshots.close()
+        hub.search.close()
+
+    return Litestar(
+        route_handlers=[
+            meta.health,
+            tables.list_tables,
+            tables.get_table,
+            sql.run_sql,
+            search.search,
+            search.similar_cases,
+            search.get_document,
+            search.get_document_file,
+            quality.quality_reports,
+            quality.latest_quality_report,
+            quality.quality_report,
+            towns.list_towns,
+            towns.get_town,
+            *PAGE_ROUTES,
+            *routers,
+        ],
+        state=hub.as_state(),
+        openapi_config=_openapi_config(),
+        template_config=TemplateConfig(
+            directory=TEMPLATE_DIR, engine=JinjaTemplateEngine, engine_callback=_configure_jinja
+        ),
+        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
+        on_shutdown=[close_resources],
+    )

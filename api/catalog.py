@@ -1,0 +1,103 @@
+"""The data dictionary of a serving snapshot, read from its ``_tables`` and ``_snapshot`` tables.
+
+Every table, column and sort name that arrives in a request is looked up here before it is
+quoted into SQL, so identifiers can only ever be names that exist in the snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    row_count: int = 0
+
+    def column(self, name: str) -> Column | None:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        return None
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    tables: dict[str, TableInfo]
+    snapshot: dict[str, Any] = field(default_factory=dict)
+
+    def table(self, name: str) -> TableInfo | None:
+        return self.tables.get(name)
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier that has already been checked against the catalog."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _parse_columns(raw: Any) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return []
+    return [c for c in raw if isinstance(c, dict) and c.get("name")] if isinstance(raw, list) else []
+
+
+def load_catalog(conn: duckdb.DuckDBPyConnection) -> Catalog:
+    """Tables listed in ``_tables`` that really exist, with their real column types from DuckDB."""
+    real: dict[str, dict[str, str]] = {}
+    for table, column, dtype in conn.execute(
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where table_schema = 'main' order by table_name, ordinal_position"
+    ).fetchall():
+        real.setdefault(table, {})[column] = dtype
+    documented: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    if "_tables" in real:
+        for name, description, columns in conn.execute(
+            "select table_name, description, columns from _tables order by table_name"
+        ).fetchall():
+            documented[name] = (description or "", _parse_columns(columns))
+    tables: dict[str, TableInfo] = {}
+    for name, description_and_columns in documented.items():
+        if name not in real:
+            continue  # documented but not published: never expose a name that is not in the file
+        description, doc_columns = description_and_columns
+        col_doc = {str(c["name"]): str(c.get("description") or "") for c in doc_columns}
+        columns = tuple(Column(col, dtype, col_doc.get(col, "")) for col, dtype in real[name].items())
+        count = conn.execute(f"select count(*) from {quote_ident(name)}").fetchone()
+        tables[name] = TableInfo(name, description, columns, int(count[0]) if count else 0)
+    snapshot: dict[str, Any] = {}
+    if "_snapshot" in real:
+        cur = conn.execute("select * from _snapshot limit 1")
+        row = cur.fetchone()
+        if row is not None:
+            snapshot = {d[0]: _jsonable(v) for d, v in zip(cur.description, row, strict=True)}
+    return Catalog(tables, snapshot)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict | list):
+        return value
+    return str(value)

@@ -1,0 +1,132 @@
+"""``/api/search``, ``/api/cases/similar``, ``/api/documents/{id}``: the knowledge base, via the kb library."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any
+
+from litestar import get
+from litestar.datastructures import State
+from litestar.params import Parameter
+from litestar.response import File
+
+from api.auth import require
+from api.errors import problem
+from api.search_service import SearchHolder
+from api.state import ERROR_RESPONSES, NOT_FOUND, UNAVAILABLE
+
+MODES = ("hybrid", "bm25", "vector")
+
+
+def plain(value: Any) -> Any:
+    """kb returns dataclasses; make them JSON-ready dicts."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return value.name
+    return value
+
+
+def search_filters(type_: str | None, hazard: str | None, town: str | None, year: int | None) -> dict[str, Any]:
+    given = {"doc_type": type_, "hazard": hazard, "town": town, "year": year}
+    return {k: v for k, v in given.items() if v not in (None, "")}
+
+
+def run_search(holder: SearchHolder, q: str, mode: str, filters: dict[str, Any], top_k: int) -> list[dict[str, Any]]:
+    if not q.strip():
+        raise problem(400, "empty_query", "搜索词为空", "the search query is empty", parameter="q")
+    if mode not in MODES:
+        raise problem(400, "bad_parameter", f"mode 必须是 {'|'.join(MODES)}", f"mode must be one of {MODES}")
+    with holder.lease() as index:
+        return plain(index.search(q, mode=mode, filters=filters, top_k=top_k))
+
+
+@get(
+    "/api/search",
+    guards=[require("search")],
+    responses={**ERROR_RESPONSES, **UNAVAILABLE},
+    tags=["search"],
+    summary="检索预案与案例 / search plans and cases",
+    sync_to_thread=True,
+)
+def search(
+    state: State,
+    q: Annotated[str, Parameter(description="搜索词 / query", min_length=1, max_length=500)],
+    mode: Annotated[str, Parameter(description="hybrid | bm25 | vector")] = "hybrid",
+    type_: Annotated[str | None, Parameter(query="type", description="文档类型 / document type")] = None,
+    hazard: Annotated[str | None, Parameter(description="灾种 / hazard")] = None,
+    town: Annotated[str | None, Parameter(description="镇街 / town (name or code)")] = None,
+    year: Annotated[int | None, Parameter(ge=1900, le=2100, description="年份 / year")] = None,
+    top_k: Annotated[int, Parameter(ge=1, le=100, description="结果数 / number of results")] = 10,
+) -> dict[str, Any]:
+    filters = search_filters(type_, hazard, town, year)
+    results = run_search(state.search, q, mode, filters, top_k)
+    return {"query": q, "mode": mode, "filters": filters, "results": results}
+
+
+@get(
+    "/api/cases/similar",
+    guards=[require("search")],
+    responses={**ERROR_RESPONSES, **UNAVAILABLE},
+    tags=["search"],
+    summary="相似案例 / similar cases",
+    sync_to_thread=True,
+)
+def similar_cases(
+    state: State,
+    text: Annotated[str | None, Parameter(max_length=5000, description="案情描述 / case description")] = None,
+    case_id: Annotated[str | None, Parameter(max_length=200, description="案例编号 / case id")] = None,
+    top_k: Annotated[int, Parameter(ge=1, le=50)] = 5,
+) -> dict[str, Any]:
+    if bool(text and text.strip()) == bool(case_id):
+        raise problem(400, "bad_parameter", "请给出 text 或 case_id 之一", "give exactly one of text or case_id")
+    holder: SearchHolder = state.search
+    with holder.lease() as index:
+        try:
+            found = index.similar_cases(case_id=case_id, text=text, top_k=top_k)
+        except KeyError:
+            raise problem(404, "unknown_case", f"没有案例 {case_id!r}", f"no case {case_id!r}") from None
+        return {"case_id": case_id, "text": text, "results": plain(found)}
+
+
+def _document(holder: SearchHolder, doc_id: str) -> Any:
+    with holder.lease() as index:
+        doc = index.get_document(doc_id)
+    if doc is None:
+        raise problem(404, "unknown_document", f"没有文档 {doc_id!r}", f"no document {doc_id!r}", doc_id=doc_id)
+    return doc
+
+
+@get(
+    "/api/documents/{doc_id:str}",
+    guards=[require("documents")],
+    responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
+    tags=["search"],
+    summary="文档元数据与分块 / document metadata and chunks in order",
+    sync_to_thread=True,
+)
+def get_document(state: State, doc_id: str) -> dict[str, Any]:
+    return plain(_document(state.search, doc_id))
+
+
+@get(
+    "/api/documents/{doc_id:str}/file",
+    guards=[require("documents")],
+    responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
+    tags=["search"],
+    summary="下载原文件 / download the original file",
+    sync_to_thread=True,
+    media_type="application/octet-stream",
+)
+def get_document_file(state: State, doc_id: str) -> File:
+    doc = plain(_document(state.search, doc_id))
+    source = doc.get("source_path") or doc.get("path")
+    path = Path(source) if source else None
+    if path is None or not path.is_file():
+        raise problem(404, "no_original", "原文件不在服务器上", "the original file is not available", doc_id=doc_id)
+    return File(path=path, filename=path.name)

@@ -1,0 +1,61 @@
+"""``POST /api/sql``: one read-only SELECT against the current snapshot, audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, post
+from litestar.datastructures import State
+from litestar.params import JSONBody
+
+from api.auth import Principal, require
+from api.sql_runner import run_select
+from api.state import ERROR_RESPONSES, UNAVAILABLE, serving_db
+
+
+class SqlRequest(msgspec.Struct, forbid_unknown_fields=True):
+    sql: str
+    params: dict[str, Any] | None = None
+
+
+class SqlResponse(msgspec.Struct):
+    columns: list[dict[str, str]]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    row_limit: int
+    elapsed_ms: float
+    snapshot: str
+
+
+@post(
+    "/api/sql",
+    guards=[require("sql")],
+    responses={**ERROR_RESPONSES, **UNAVAILABLE},
+    tags=["sql"],
+    status_code=200,
+    summary="只读 SQL / read-only SQL",
+    description="只接受一条 SELECT；有时间、行数、内存限制；参数用 $name 绑定。Exactly one SELECT, "
+    "time/row/memory limited; bind parameters as $name.",
+    sync_to_thread=True,
+)
+def run_sql(
+    request: Request[Any, Any, Any],
+    state: State,
+    data: JSONBody[SqlRequest],
+) -> SqlResponse:
+    principal: Principal = request.state.principal
+    settings = state.settings
+    with serving_db(state) as db:
+        state.audit.write(principal.name, "sql", data.sql, params=data.params, snapshot=db.path.name)
+        result = run_select(db, data.sql, data.params, settings.sql_row_limit, settings.sql_timeout_ms)
+        return SqlResponse(
+            columns=result.columns,
+            rows=result.rows,
+            row_count=len(result.rows),
+            truncated=result.truncated,
+            row_limit=settings.sql_row_limit,
+            elapsed_ms=result.elapsed_ms,
+            snapshot=db.path.name,
+        )

@@ -1,0 +1,42 @@
+"""``/api/towns``: the town dossier with its hidden dangers, teams, plans and recent events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import get
+from litestar.datastructures import State
+
+from api.auth import require
+from api.errors import problem
+from api.state import ERROR_RESPONSES, NOT_FOUND, UNAVAILABLE, serving_db
+from api.towns_service import town_dossier, town_list
+
+
+@get(
+    "/api/towns",
+    guards=[require("towns")],
+    responses={**ERROR_RESPONSES, **UNAVAILABLE},
+    tags=["towns"],
+    summary="镇街列表 / towns",
+    sync_to_thread=True,
+)
+def list_towns(state: State) -> dict[str, Any]:
+    with serving_db(state) as db:
+        return {"towns": town_list(db), "snapshot": db.path.name}
+
+
+@get(
+    "/api/towns/{code:str}",
+    guards=[require("towns")],
+    responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
+    tags=["towns"],
+    summary="镇街档案 / town dossier",
+    sync_to_thread=True,
+)
+def get_town(state: State, code: str) -> dict[str, Any]:
+    with serving_db(state) as db:
+        found = town_dossier(db, code)
+    if found is None:
+        raise problem(404, "unknown_town", f"没有镇街代码 {code!r}", f"no town with code {code!r}", town_code=code)
+    return found

@@ -1,0 +1,46 @@
+"""The published search index, served like the snapshot: leased per request, switched without downtime.
+
+The index itself (hybrid BM25 + vectors, documents, similar cases) is the ``kb`` library's; this
+module only opens the version named by ``HubPaths.kb_index/CURRENT`` and hands it to requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from api.errors import not_published
+from api.versioned import NotPublishedError, VersionedResource
+
+
+def open_kb_index(path: Path) -> Any:
+    from kb.search import open_index  # lazy: loads the embedding model, heavy
+
+    return open_index(path)
+
+
+def close_kb_index(index: Any) -> None:
+    close = getattr(index, "close", None)
+    if callable(close):
+        close()
+
+
+class SearchHolder:
+    def __init__(self, index_root: Path) -> None:
+        self.versions: VersionedResource[Any] = VersionedResource(index_root, open_kb_index, close_kb_index)
+
+    @contextmanager
+    def lease(self) -> Iterator[Any]:
+        try:
+            version = self.versions.acquire()
+        except NotPublishedError:
+            raise not_published("检索索引", "search index") from None
+        try:
+            yield version.resource
+        finally:
+            self.versions.release(version)
+
+    def close(self) -> None:
+        self.versions.close()

@@ -1,0 +1,51 @@
+"""Open a serving snapshot read-only and locked down (ARCHITECTURE "facts found the hard way").
+
+One DuckDB database instance per snapshot file, opened once with one configuration (a second
+``connect`` to the same file with another configuration fails); each request gets its own cursor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from api.catalog import Catalog, load_catalog
+from api.settings import ApiSettings
+from api.versioned import VersionedResource
+
+
+@dataclass
+class ServingDb:
+    path: Path
+    conn: duckdb.DuckDBPyConnection
+    catalog: Catalog
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.conn.cursor()
+
+
+def open_serving_db(path: Path, settings: ApiSettings) -> ServingDb:
+    conn = duckdb.connect(
+        str(path),
+        read_only=True,
+        config={
+            "enable_external_access": False,
+            "autoload_known_extensions": False,
+            "autoinstall_known_extensions": False,
+            "memory_limit": settings.memory_limit,
+            "threads": settings.threads,
+            "max_execution_time": settings.sql_timeout_ms,
+            "lock_configuration": True,
+        },
+    )
+    return ServingDb(path=path, conn=conn, catalog=load_catalog(conn))
+
+
+def serving_snapshots(settings: ApiSettings) -> VersionedResource[ServingDb]:
+    return VersionedResource(
+        settings.paths.serving,
+        open_fn=lambda path: open_serving_db(path, settings),
+        close_fn=lambda db: db.conn.close(),
+    )

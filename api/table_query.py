@@ -1,0 +1,212 @@
+"""Turn a table request's query string into SQL with bound parameters.
+
+Column and sort names are checked against the catalog (``TableInfo``) and only then quoted;
+every value is a bound parameter, cast to the column's type by DuckDB.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.catalog import TableInfo, quote_ident
+from api.errors import problem
+
+OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "isnull")
+SQL_COMPARISON = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+RESERVED = ("_sort", "_sort_desc", "_size", "_offset", "_after", "_facet", "_format")
+FORMATS = ("json", "csv", "parquet")
+FACET_LIMIT = 30
+
+
+@dataclass(frozen=True)
+class Filter:
+    column: str
+    op: str
+    value: str
+
+
+@dataclass
+class TableRequest:
+    table: TableInfo
+    filters: list[Filter] = field(default_factory=list)
+    sort: str | None = None
+    descending: bool = False
+    size: int = 50
+    size_given: bool = False
+    offset: int = 0
+    after: str | None = None
+    facets: list[str] = field(default_factory=list)
+    format: str = "json"
+
+
+def _bad(param: str, zh: str, en: str) -> Exception:
+    return problem(400, "bad_parameter", f"参数 {param}：{zh}", f"parameter {param}: {en}", parameter=param)
+
+
+def _check_column(table: TableInfo, name: str, param: str) -> str:
+    if table.column(name) is None:
+        return_names = ", ".join(table.column_names)
+        raise _bad(
+            param,
+            f"表 {table.name} 没有列 {name!r}（可用列：{return_names}）",
+            f"table {table.name} has no column {name!r} (columns: {return_names})",
+        )
+    return name
+
+
+def _int_param(param: str, raw: str, minimum: int, maximum: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad(param, f"必须是整数，收到 {raw!r}", f"must be an integer, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise _bad(param, f"必须在 {minimum} 到 {maximum} 之间", f"must be between {minimum} and {maximum}")
+    return value
+
+
+def parse_table_request(
+    table: TableInfo, query: Iterable[tuple[str, str]], default_size: int, max_size: int
+) -> TableRequest:
+    req = TableRequest(table=table, size=default_size)
+    for key, value in query:
+        if key.startswith("_"):
+            _apply_reserved(req, key, value, max_size)
+            continue
+        column, _, op = key.partition("__")
+        op = op or "eq"
+        if op not in OPERATORS:
+            raise _bad(key, f"不支持的运算符 {op!r}（可用：{', '.join(OPERATORS)}）", f"unknown operator {op!r}")
+        _check_column(table, column, key)
+        if op == "isnull" and value.lower() not in ("true", "false", "1", "0"):
+            raise _bad(key, "取值必须是 true 或 false", "value must be true or false")
+        req.filters.append(Filter(column, op, value))
+    if req.after is not None and req.offset:
+        raise _bad("_after", "不能与 _offset 同时使用", "cannot be combined with _offset")
+    return req
+
+
+def _apply_reserved(req: TableRequest, key: str, value: str, max_size: int) -> None:
+    table = req.table
+    if key not in RESERVED:
+        reserved = ", ".join(RESERVED)
+        raise _bad(key, f"未知参数（保留参数：{reserved}）", f"unknown parameter (reserved: {reserved})")
+    if key in ("_sort", "_sort_desc"):
+        if req.sort is not None:
+            raise _bad(key, "只能指定一个排序列", "only one sort column is allowed")
+        req.sort = _check_column(table, value, key)
+        req.descending = key == "_sort_desc"
+    elif key == "_size":
+        req.size = _int_param(key, value, 1, max_size)
+        req.size_given = True
+    elif key == "_offset":
+        req.offset = _int_param(key, value, 0, 10**9)
+    elif key == "_after":
+        req.after = value
+    elif key == "_facet":
+        for name in (v.strip() for v in value.split(",")):
+            if name and name not in req.facets:
+                req.facets.append(_check_column(table, name, key))
+    elif key == "_format":
+        if value not in FORMATS:
+            raise _bad(key, f"必须是 {'|'.join(FORMATS)} 之一", f"must be one of {'|'.join(FORMATS)}")
+        req.format = value
+
+
+def where_clause(req: TableRequest) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    for f in req.filters:
+        col = quote_ident(f.column)
+        col_type = req.table.column(f.column).type  # type: ignore[union-attr]  # checked when parsed
+        if f.op in SQL_COMPARISON:
+            parts.append(f"{col} {SQL_COMPARISON[f.op]} CAST(? AS {col_type})")
+            params.append(f.value)
+        elif f.op == "in":
+            values = [v for v in f.value.split(",")]
+            parts.append(f"{col} IN ({', '.join(f'CAST(? AS {col_type})' for _ in values)})")
+            params.extend(values)
+        elif f.op == "contains":
+            parts.append(f"contains(lower(CAST({col} AS VARCHAR)), lower(?))")
+            params.append(f.value)
+        elif f.op == "isnull":
+            parts.append(f"{col} IS {'' if f.value.lower() in ('true', '1') else 'NOT '}NULL")
+    return (" WHERE " + " AND ".join(parts)) if parts else "", params
+
+
+def encode_cursor(sort: str | None, descending: bool, value: Any, rowid: int) -> str:
+    payload = {"s": sort, "d": descending, "v": None if value is None else str(value), "r": rowid}
+    return base64.urlsafe_b64encode(json.dumps(payload, ensure_ascii=False).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(req: TableRequest) -> tuple[str | None, int]:
+    assert req.after is not None
+    try:
+        raw = req.after + "=" * (-len(req.after) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(raw.encode()))
+        value, rowid = payload["v"], int(payload["r"])
+        same_sort = payload["s"] == req.sort and bool(payload["d"]) == req.descending
+    except (ValueError, KeyError, TypeError):
+        raise _bad("_after", "翻页游标无效", "invalid paging cursor") from None
+    if not same_sort:
+        raise _bad("_after", "游标与当前排序不一致", "cursor was made for another sort order")
+    if value is not None and not isinstance(value, str):
+        raise _bad("_after", "翻页游标无效", "invalid paging cursor")
+    return value, rowid
+
+
+def _keyset_condition(req: TableRequest) -> tuple[str, list[Any]]:
+    """Rows after the cursor in the order (sort IS NULL, sort [DESC], rowid): NULLs always last."""
+    value, rowid = _decode_cursor(req)
+    if req.sort is None:
+        return "rowid > ?", [rowid]
+    col = quote_ident(req.sort)
+    if value is None:
+        return f"({col} IS NULL AND rowid > ?)", [rowid]
+    col_type = req.table.column(req.sort).type  # type: ignore[union-attr]
+    beyond = "<" if req.descending else ">"
+    cond = (
+        f"(({col} IS NOT NULL AND ({col} {beyond} CAST(? AS {col_type}) "
+        f"OR ({col} = CAST(? AS {col_type}) AND rowid > ?))) OR {col} IS NULL)"
+    )
+    return cond, [value, value, rowid]
+
+
+def order_clause(req: TableRequest) -> str:
+    if req.sort is None:
+        return " ORDER BY rowid"
+    col = quote_ident(req.sort)
+    return f" ORDER BY {col} IS NULL, {col}{' DESC' if req.descending else ''}, rowid"
+
+
+def rows_query(req: TableRequest, paged: bool = True) -> tuple[str, list[Any]]:
+    """Select the requested rows plus their rowid (last column, for the next keyset cursor)."""
+    where, params = where_clause(req)
+    if req.after is not None:
+        cond, extra = _keyset_condition(req)
+        where = f"{where} AND {cond}" if where else f" WHERE {cond}"
+        params = [*params, *extra]
+    cols = ", ".join(quote_ident(c) for c in req.table.column_names)
+    sql = f"SELECT {cols}, rowid AS __rowid FROM {quote_ident(req.table.name)}{where}{order_clause(req)}"
+    if paged:
+        sql += " LIMIT ? OFFSET ?"
+        params = [*params, req.size + 1, req.offset]
+    return sql, params
+
+
+def count_query(req: TableRequest) -> tuple[str, list[Any]]:
+    where, params = where_clause(req)
+    return f"SELECT count(*) FROM {quote_ident(req.table.name)}{where}", params
+
+
+def facet_query(req: TableRequest, column: str) -> tuple[str, list[Any]]:
+    where, params = where_clause(req)
+    col = quote_ident(column)
+    sql = (
+        f"SELECT {col} AS value, count(*) AS n FROM {quote_ident(req.table.name)}{where} "
+        f"GROUP BY {col} ORDER BY n DESC, value NULLS LAST LIMIT {FACET_LIMIT}"
+    )
+    return sql, params

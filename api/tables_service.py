@@ -1,0 +1,141 @@
+"""Run table requests on a serving snapshot: one page as JSON, facets, CSV and Parquet exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+
+from api.errors import problem
+from api.serving_db import ServingDb
+from api.table_query import TableRequest, count_query, encode_cursor, facet_query, rows_query
+
+CSV_CHUNK_ROWS = 2000
+UTF8_BOM = "\ufeff"
+
+
+def _run(db: ServingDb, sql: str, params: list[Any]) -> duckdb.DuckDBPyConnection:
+    cursor = db.cursor()
+    try:
+        return cursor.execute(sql, params)
+    except duckdb.ConversionException as exc:
+        cursor.close()
+        raise problem(
+            400,
+            "bad_value",
+            f"筛选值与列类型不符：{str(exc).splitlines()[0]}",
+            f"a filter value does not match its column type: {str(exc).splitlines()[0]}",
+        ) from None
+    except duckdb.InterruptException:
+        cursor.close()
+        raise problem(400, "timeout", "查询超时", "query timed out") from None
+
+
+def table_page(db: ServingDb, req: TableRequest) -> dict[str, Any]:
+    names = req.table.column_names
+    cursor = _run(db, *rows_query(req))
+    try:
+        fetched = cursor.fetchall()
+    finally:
+        cursor.close()
+    has_more = len(fetched) > req.size
+    page = fetched[: req.size]
+    rows = [dict(zip(names, row[:-1], strict=True)) for row in page]
+    next_after = None
+    if has_more and page:
+        last = page[-1]
+        sort_value = last[names.index(req.sort)] if req.sort else None
+        next_after = encode_cursor(req.sort, req.descending, sort_value, int(last[-1]))
+    count_cursor = _run(db, *count_query(req))
+    try:
+        total = int(count_cursor.fetchone()[0])  # type: ignore[index]
+    finally:
+        count_cursor.close()
+    return {
+        "table": req.table.name,
+        "columns": [{"name": c.name, "type": c.type, "description": c.description} for c in req.table.columns],
+        "rows": rows,
+        "total": total,
+        "offset": req.offset,
+        "size": req.size,
+        "sort": req.sort,
+        "sort_desc": req.descending,
+        "next_after": next_after,
+        "next_offset": req.offset + req.size if has_more and req.after is None else None,
+        "facets": facet_counts(db, req),
+        "snapshot": db.path.name,
+    }
+
+
+def facet_counts(db: ServingDb, req: TableRequest) -> dict[str, list[dict[str, Any]]]:
+    facets: dict[str, list[dict[str, Any]]] = {}
+    for column in req.facets:
+        cursor = _run(db, *facet_query(req, column))
+        try:
+            facets[column] = [{"value": value, "count": int(n)} for value, n in cursor.fetchall()]
+        finally:
+            cursor.close()
+    return facets
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def csv_chunks(db: ServingDb, req: TableRequest, row_limit: int) -> Iterator[bytes]:
+    """CSV as UTF-8 with a BOM (so spreadsheet software reads the Chinese right), streamed in chunks."""
+    sql, params = rows_query(req, paged=req.size_given)
+    cursor = _run(db, sql, params)
+    try:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write(UTF8_BOM)
+        writer.writerow(req.table.column_names)
+        sent = 0
+        while sent < row_limit:
+            rows = cursor.fetchmany(min(CSV_CHUNK_ROWS, row_limit - sent))
+            if not rows:
+                break
+            if req.size_given:
+                rows = rows[: max(0, req.size - sent)]
+            writer.writerows([_csv_cell(v) for v in row[:-1]] for row in rows)
+            sent += len(rows)
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+            if req.size_given and sent >= req.size:
+                break
+        if buffer.tell():
+            yield buffer.getvalue().encode("utf-8")
+    finally:
+        cursor.close()
+
+
+def parquet_bytes(db: ServingDb, req: TableRequest, row_limit: int) -> bytes:
+    sql, params = rows_query(req, paged=req.size_given)
+    if req.size_given:
+        params[-2] = req.size  # rows_query asks for one extra row to detect a next page
+    cursor = db.cursor()
+    try:
+        table = cursor.sql(sql, params=params).to_arrow_table()
+    except duckdb.ConversionException as exc:
+        raise problem(
+            400, "bad_value", f"筛选值与列类型不符：{exc}", f"a filter value does not match its column type: {exc}"
+        ) from None
+    finally:
+        cursor.close()
+    table = table.drop_columns(["__rowid"]).slice(0, row_limit)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()

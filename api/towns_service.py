@@ -1,0 +1,78 @@
+"""The town page's data: the ``town_dossier`` row plus the town's detail rows from other published tables.
+
+Detail tables are optional: a snapshot that lacks one still yields the dossier, with that section
+empty and named in ``missing`` so the page can say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from api.catalog import quote_ident
+from api.serving_db import ServingDb
+
+DOSSIER_TABLE = "town_dossier"
+DETAIL_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class DetailSection:
+    key: str
+    table_candidates: tuple[str, ...]  # the first one published is used
+    order_by: tuple[str, ...]  # first existing column wins, descending when ``newest_first``
+    newest_first: bool = False
+
+
+SECTIONS = (
+    DetailSection("hidden_dangers", ("hidden_danger_register",), ("days_open", "overdue_days"), newest_first=True),
+    DetailSection("teams", ("rescue_teams", "town_rescue_teams"), ("headcount",), newest_first=True),
+    DetailSection("plans", ("emergency_plans", "plans", "town_plans"), ("revised_date", "effective_date"), True),
+    DetailSection("events", ("town_events", "events", "recent_events"), ("report_time", "reported_at"), True),
+    DetailSection("grid", ("grid_coverage",), ("village_code",)),
+    DetailSection("capacity", ("rescue_capacity",), ("town_code",)),
+    DetailSection("readiness", ("town_readiness",), ("town_code",)),
+)
+
+
+def _rows(db: ServingDb, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cursor = db.cursor()
+    try:
+        result = cursor.execute(sql, params)
+        names = [d[0] for d in result.description or []]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+    finally:
+        cursor.close()
+
+
+def town_list(db: ServingDb) -> list[dict[str, Any]]:
+    table = db.catalog.table(DOSSIER_TABLE)
+    if table is None:
+        return []
+    wanted = [c for c in ("town_code", "town_name", "readiness_score") if table.column(c)]
+    cols = ", ".join(quote_ident(c) for c in wanted)
+    return _rows(db, f"SELECT {cols} FROM {quote_ident(DOSSIER_TABLE)} ORDER BY town_code", [])
+
+
+def town_dossier(db: ServingDb, town_code: str) -> dict[str, Any] | None:
+    if db.catalog.table(DOSSIER_TABLE) is None:
+        return None
+    found = _rows(db, f"SELECT * FROM {quote_ident(DOSSIER_TABLE)} WHERE town_code = ?", [town_code])
+    if not found:
+        return None
+    result: dict[str, Any] = {"town_code": town_code, "dossier": found[0], "missing": [], "snapshot": db.path.name}
+    for section in SECTIONS:
+        table = next((db.catalog.table(n) for n in section.table_candidates if db.catalog.table(n)), None)
+        if table is None or table.column("town_code") is None:
+            result[section.key] = []
+            result["missing"].append(section.table_candidates[0])
+            continue
+        order = next((c for c in section.order_by if table.column(c)), None)
+        direction = " DESC" if section.newest_first else ""
+        order_sql = f" ORDER BY {quote_ident(order)}{direction} NULLS LAST" if order else ""
+        result[section.key] = _rows(
+            db,
+            f"SELECT * FROM {quote_ident(table.name)} WHERE town_code = ?{order_sql} LIMIT {DETAIL_LIMIT}",
+            [town_code],
+        )
+    return result
