@@ -17,15 +17,18 @@ SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 @dataclass(frozen=True)
 class HubPaths:
     data_dir: Path
+    # A landing folder outside the data directory (`hub run --landing DIR`, setting HUB_LANDING_DIR).
+    landing_dir: Path | None = None
 
     @classmethod
     def from_env(cls, data_dir: str | os.PathLike[str] | None = None) -> HubPaths:
         chosen = data_dir or os.environ.get("HUB_DATA_DIR") or "var"
-        return cls(Path(chosen).resolve())
+        landing = os.environ.get("HUB_LANDING_DIR")
+        return cls(Path(chosen).resolve(), Path(landing).resolve() if landing else None)
 
     @property
     def landing(self) -> Path:
-        return self.data_dir / "landing"
+        return self.landing_dir or self.data_dir / "landing"
 
     def landing_for(self, source: str) -> Path:
         return self.landing / source
