@@ -6,6 +6,7 @@ quoted into SQL, so identifiers can only ever be names that exist in the snapsho
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,9 @@ def load_catalog(conn: duckdb.DuckDBPyConnection) -> Catalog:
         row = cur.fetchone()
         if row is not None:
             snapshot = {d[0]: _jsonable(v) for d, v in zip(cur.description, row, strict=True)}
+            if isinstance(snapshot.get("row_counts"), str):
+                with contextlib.suppress(json.JSONDecodeError):
+                    snapshot["row_counts"] = json.loads(snapshot["row_counts"])
     return Catalog(tables, snapshot)
 
 

@@ -65,7 +65,7 @@ def get_table(
     after: Annotated[str | None, Parameter(query="_after", description="游标 / keyset cursor (next_after)")] = None,
     facet: Annotated[list[str] | None, Parameter(query="_facet", description="分面列 / facet columns")] = None,
     fmt: Annotated[str | None, Parameter(query="_format", description="json | csv | parquet")] = None,
-) -> Any:
+) -> Response[Any]:
     # The named parameters above document the reserved keys in OpenAPI; parsing reads the raw query string
     # so column filters (any column name) and the reserved keys are validated together against the catalog.
     principal: Principal = request.state.principal
@@ -83,7 +83,7 @@ def get_table(
             table, request.query_params.multi_items(), settings.page_size_default, settings.page_size_max
         )
         if req.format == "json":
-            return table_page(db, req)
+            return Response(table_page(db, req))
         state.audit.write(
             principal.name,
             f"export_{req.format}",
@@ -107,7 +107,7 @@ def get_table(
                 state.snapshots.release(version)
 
         released = True  # the stream releases the lease when it ends
-        return Stream(stream(), media_type="text/csv; charset=utf-8", headers=disposition)
+        return Stream(stream(), media_type="text/csv", headers=disposition)
     finally:
         if not released:
             state.snapshots.release(version)

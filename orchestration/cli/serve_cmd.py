@@ -31,7 +31,7 @@ def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int) 
         os.environ["HUB_API_DEMO_MODE"] = "1"
     base = f"http://{host}:{port}"
     click.echo(f"数据目录 / data dir: {settings.paths.data_dir}")
-    click.echo(f"网页 / pages:  {base}/   API 文档 / docs: {base}/swagger   OpenAPI: {base}/schema/openapi.json")
+    click.echo(f"网页 / pages:  {base}/   API 文档 / docs: {base}/schema/swagger   OpenAPI: {base}/schema/openapi.json")
     if settings.demo_mode:
         click.echo("演示模式：所有请求视为 admin，勿用于生产 / DEMO MODE: every request acts as admin")
     if workers > 1:

@@ -1,0 +1,4 @@
+"""Shared pytest fixtures. Each part keeps its fixtures in its own module and imports them here."""
+
+# --- API and web pages (api/): snapshot, live server, keys -------------------------------------------
+from api_fixtures import api_data_dir, api_server, snapshot_db  # noqa: F401
