@@ -171,16 +171,22 @@ def test_against_the_project_feed_simulator(tmp_path: Path) -> None:
     feed_server = pytest.importorskip("orchestration.sample.feed_server")
     events_dir = tmp_path / "events"
     events_dir.mkdir()
-    events = [make_event(n, START + timedelta(minutes=n)) for n in range(1, 8)]
-    (events_dir / "events_20240501.jsonl").write_text(
-        "\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n", encoding="utf-8"
-    )
-    server, base_url = feed_server.start_feed_server(events_dir, "127.0.0.1", port=0)
+
+    def write(name: str, events: list[dict[str, object]]) -> None:
+        text = "\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n"
+        (events_dir / name).write_text(text, encoding="utf-8")
+
+    write("events_20240501.jsonl", [make_event(n, START + timedelta(minutes=n)) for n in range(1, 8)])
+    server, base_url = feed_server.start_feed_server(events_dir, "127.0.0.1", port=0, fail_every=2)
     try:
         with duckdb.connect(str(tmp_path / "hub.duckdb")) as con:
-            first = fetch_events(con, base_url, tmp_path / "state", page_size=3)
-            assert first.rows_loaded == 7
-            second = fetch_events(con, base_url, tmp_path / "state", page_size=3)
-            assert second.rows_loaded == 0 and event_count(con) == 7
+            first = fetch_events(con, base_url, tmp_path / "state", page_size=3, backoff_seconds=0.01)
+            assert first.rows_loaded == 7 and len(first.files) == 3  # three pages, through the 503s
+            later = START + timedelta(days=1)
+            write("events_20240502.jsonl", [make_event(2, later, "已办结"), make_event(9, later)])
+            second = fetch_events(con, base_url, tmp_path / "state", page_size=3, backoff_seconds=0.01)
+            assert sum(f.rows_read for f in second.files) == 2 and second.rows_loaded == 2
+            assert event_count(con) == 9
     finally:
         server.shutdown()
+        server.server_close()
