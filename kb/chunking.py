@@ -54,8 +54,10 @@ def _sections(text: str, title: str) -> list[_Section]:
     root = (title,) if title else ()
     sections: list[_Section] = []
     first_start = found[0][0].line_start if found else len(text)
-    if text[:first_start].strip():
-        sections.append(_Section(root, 0, first_start, False, True))
+    preamble = text[:first_start].strip(_TRIM)
+    if preamble:
+        # A preamble that is only the title line folds into the first section.
+        sections.append(_Section(root, 0, first_start, False, preamble != title and len(preamble) > 40))
     for index, (heading, chain) in enumerate(found):
         end = found[index + 1][0].line_start if index + 1 < len(found) else len(text)
         titles = tuple(h.title for h in chain)

@@ -16,7 +16,7 @@ from kb.hazards import hazards_in, normalise_hazards
 from kb.towns import normalise_town, towns_in
 
 DOC_TYPES = ("预案", "案例", "法律法规", "其他")
-_DOC_TYPE_ALIASES = {
+DOC_TYPE_ALIASES = {
     "预案": "预案", "应急预案": "预案", "plan": "预案",
     "案例": "案例", "case": "案例", "调查报告": "案例",
     "法律法规": "法律法规", "法律": "法律法规", "行政法规": "法律法规", "地方性法规": "法律法规",
@@ -172,7 +172,7 @@ def _figures(text: str) -> dict[str, float]:
 
 
 def _declared_type(value: object) -> str | None:
-    return _DOC_TYPE_ALIASES.get(str(value).strip()) if value else None
+    return DOC_TYPE_ALIASES.get(str(value).strip()) if value else None
 
 
 def extract_metadata(text: str, declared: dict[str, Any], aliases_csv: Path) -> DocumentMetadata:
@@ -205,7 +205,10 @@ def extract_metadata(text: str, declared: dict[str, Any], aliases_csv: Path) -> 
     )
     if doc_type == "案例":
         body = text.split(INFO_END, 1)[-1]
-        metadata.event_date = parse_date(declared.get("event_date")) or next(iter(_dates_in(body[:3000])), None)
+        # The first full date (with a day) in the body is the event; a bare month is usually the report's date.
+        dates = _dates_in(body[:5000])
+        full_dates = [d for d in dates if len(d) == 10]
+        metadata.event_date = parse_date(declared.get("event_date")) or next(iter(full_dates or dates), None)
         place = declared.get("place")
         if not place and (match := _XIAOSHAN_PLACE.search(body) or _PLACE.search(body)):
             place = match.group(1)

@@ -1,0 +1,26 @@
+"""File names inside one index version directory (shared by the indexer and the searcher)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MANIFEST = "manifest.json"  # model, settings, (file, fingerprint) per document, skipped files
+DOCUMENTS = "documents.json"  # one metadata object per document
+CHUNKS = "chunks.parquet"  # one row per chunk: chunk_id, doc_id, order, heading_path, start, end, text
+BM25_DIR = "bm25"
+CHROMA_DIR = "chroma"
+COLLECTION = "kb_chunks"
+FORMAT_VERSION = 1
+
+
+def chunk_ids(count: int) -> list[str]:
+    """Chroma ids are the row numbers of chunks.parquet, so a hit maps straight to its row."""
+    return [f"c{row}" for row in range(count)]
+
+
+def row_of(chunk_id: str) -> int:
+    return int(chunk_id[1:])
+
+
+def manifest_path(version: Path) -> Path:
+    return version / MANIFEST

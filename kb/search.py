@@ -1,0 +1,347 @@
+"""Hybrid search over one published index version: BM25 + dense, fused by reciprocal rank.
+
+``KnowledgeBase`` loads a version once (chunk table, BM25, Chroma; the embedding model lazily,
+only when a dense query needs it) and is safe to share between threads for reads.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from kb import layout, versions
+from kb.embedding import Embedder
+from kb.filters import SearchFilters
+from kb.settings import KbSettings
+from kb.snippets import make_snippet, term_pattern
+from kb.tokenizer import shared_tokenizer
+
+Mode = Literal["hybrid", "bm25", "dense", "vector"]
+MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
+MODE_ALIASES = {"vector": "dense"}  # the API's name for the dense side
+FilterInput = SearchFilters | dict[str, Any] | None
+
+
+class IndexNotFound(FileNotFoundError):
+    """No published index at the given path."""
+
+
+@dataclass
+class SearchHit:
+    doc_id: str
+    file: str
+    title: str
+    doc_type: str
+    heading_path: str
+    text: str
+    snippet: str
+    snippet_html: str
+    score: float
+    chunk_id: str
+    order: int
+    start: int
+    end: int
+    bm25_rank: int | None = None
+    bm25_score: float | None = None
+    dense_rank: int | None = None
+    dense_score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SimilarCase:
+    doc_id: str
+    file: str
+    title: str
+    score: float
+    event_date: str | None
+    place: str | None
+    hazards: list[str]
+    figures: dict[str, float]
+    best_heading_path: str
+    best_snippet: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_version(index_path: Path) -> Path:
+    """A version directory itself, or the one ``CURRENT`` points to under an index root."""
+    if (index_path / layout.MANIFEST).exists():
+        return index_path
+    current = versions.current_version(index_path)
+    if current is None:
+        raise IndexNotFound(f"索引不存在或尚未发布 / no published index at {index_path} (run `hub kb index` first)")
+    return current
+
+
+def as_filters(filters: FilterInput) -> SearchFilters:
+    """Filters as an object, also from a dict with keys doc_type (or type), hazard, town, issuer, year."""
+    if filters is None:
+        return SearchFilters()
+    if isinstance(filters, SearchFilters):
+        return filters
+    year = filters.get("year")
+    return SearchFilters(
+        doc_type=filters.get("doc_type") or filters.get("type"),
+        hazard=filters.get("hazard"),
+        town=filters.get("town"),
+        issuer=filters.get("issuer"),
+        year=int(year) if year not in (None, "") else None,
+    )
+
+
+def open_index(index_path: Path, settings: KbSettings | None = None) -> KnowledgeBase:
+    """The published version under an index root (or a version directory), loaded for searching."""
+    return KnowledgeBase(Path(index_path), settings)
+
+
+class KnowledgeBase:
+    def __init__(self, index_path: Path, settings: KbSettings | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings or KbSettings.from_env()
+        self.version = resolve_version(Path(index_path))
+        self.manifest: dict[str, Any] = json.loads((self.version / layout.MANIFEST).read_text(encoding="utf-8"))
+        documents = json.loads((self.version / layout.DOCUMENTS).read_text(encoding="utf-8"))
+        self.documents: dict[str, dict[str, Any]] = {d["doc_id"]: d for d in documents}
+        table = pq.read_table(self.version / layout.CHUNKS)
+        self.chunk_ids: list[str] = table.column("chunk_id").to_pylist()
+        self.chunk_doc: list[str] = table.column("doc_id").to_pylist()
+        self.chunk_order: list[int] = table.column("order").to_pylist()
+        self.chunk_path: list[str] = table.column("heading_path").to_pylist()
+        self.chunk_start: list[int] = table.column("start").to_pylist()
+        self.chunk_end: list[int] = table.column("end").to_pylist()
+        self.chunk_text: list[str] = table.column("text").to_pylist()
+        doc_numbers = {doc_id: number for number, doc_id in enumerate(self.documents)}
+        self._doc_list = list(self.documents)
+        self._chunk_doc_number = np.array([doc_numbers[d] for d in self.chunk_doc], dtype=np.int64)
+        self._chunks_by_doc: dict[str, list[int]] = {}
+        for row, doc_id in enumerate(self.chunk_doc):
+            self._chunks_by_doc.setdefault(doc_id, []).append(row)
+
+        import bm25s
+
+        self._bm25 = bm25s.BM25.load(str(self.version / layout.BM25_DIR), mmap=False)
+        self._tokenizer = shared_tokenizer()
+        self._embedder = embedder or Embedder(self.settings)  # no cache for queries: each is new
+        self._dense: Any = None
+        self._dense_lock = threading.Lock()
+        self._mask_cache: dict[SearchFilters, tuple[np.ndarray, list[str]]] = {}
+        self._mask_lock = threading.Lock()
+
+    # ---- loading --------------------------------------------------------------------------
+    def _dense_index(self) -> Any:
+        with self._dense_lock:
+            if self._dense is None:
+                from kb.chroma_store import DenseIndex
+
+                self._dense = DenseIndex(self.version / layout.CHROMA_DIR, encode=self._encode_texts)
+            return self._dense
+
+    def _encode_texts(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._embedder.embed_query(t) for t in texts])
+
+    def warm_up(self) -> None:
+        """Load the model and the dense index now rather than on the first query."""
+        self._embedder.embed_query("预热")
+        self._dense_index()
+
+    def close(self) -> None:
+        if self._dense is not None:
+            self._dense.close()
+
+    # ---- filters --------------------------------------------------------------------------
+    def _filter_mask(self, filters: SearchFilters) -> tuple[np.ndarray, list[str]]:
+        """(allowed chunks as a boolean mask, allowed doc ids); cached per filter."""
+        with self._mask_lock:
+            if filters not in self._mask_cache:
+                allowed_docs = np.array([filters.matches(self.documents[d]) for d in self._doc_list], dtype=bool)
+                mask = allowed_docs[self._chunk_doc_number] if len(self._doc_list) else np.zeros(0, dtype=bool)
+                ids = [d for d, ok in zip(self._doc_list, allowed_docs, strict=True) if ok]
+                if len(self._mask_cache) > 256:
+                    self._mask_cache.clear()
+                self._mask_cache[filters] = (mask, ids)
+            return self._mask_cache[filters]
+
+    # ---- retrieval ------------------------------------------------------------------------
+    def _bm25_candidates(self, tokens: list[str], n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+        known = [t for t in tokens if t in self._bm25.vocab_dict]
+        if not known or not self.chunk_ids:
+            return []
+        scores = self._bm25.get_scores(known)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(row), float(scores[row])) for row in top if scores[row] > 0]
+
+    def _dense_candidates(self, query: str, n: int, allowed_docs: list[str] | None) -> list[tuple[int, float]]:
+        if not self.chunk_ids or (allowed_docs is not None and not allowed_docs):
+            return []
+        vector = self._embedder.embed_query(query)
+        where = None
+        if allowed_docs is not None:
+            where = {"doc_id": allowed_docs[0]} if len(allowed_docs) == 1 else {"doc_id": {"$in": allowed_docs}}
+        hits = self._dense_index().query(vector, n, where)
+        return [(layout.row_of(chunk_id), similarity) for chunk_id, similarity in hits]
+
+    def search(
+        self,
+        query: str,
+        mode: Mode = "hybrid",
+        top_k: int = 10,
+        filters: FilterInput = None,
+        exclude_docs: set[str] | None = None,
+    ) -> list[SearchHit]:
+        mode = MODE_ALIASES.get(mode, mode)  # type: ignore[assignment]
+        if mode not in MODES:
+            raise ValueError(f"参数 mode 无效：{mode!r}，可选 hybrid/bm25/dense / invalid mode {mode!r}")
+        query = query.strip()
+        if not query or top_k <= 0:
+            return []
+        filters = as_filters(filters).normalised(self.settings.town_aliases)
+        mask, allowed = (None, None) if filters.is_empty() else self._filter_mask(filters)
+        candidates = max(self.settings.candidates, top_k * 2)
+        tokens = self._tokenizer.tokenize(query)
+
+        bm25 = self._bm25_candidates(tokens, candidates, mask) if mode in ("hybrid", "bm25") else []
+        dense = self._dense_candidates(query, candidates, allowed) if mode in ("hybrid", "dense") else []
+        if exclude_docs:
+            bm25 = [(row, s) for row, s in bm25 if self.chunk_doc[row] not in exclude_docs]
+            dense = [(row, s) for row, s in dense if self.chunk_doc[row] not in exclude_docs]
+
+        bm25_rank = {row: (rank, score) for rank, (row, score) in enumerate(bm25, start=1)}
+        dense_rank = {row: (rank, score) for rank, (row, score) in enumerate(dense, start=1)}
+        if mode == "bm25":
+            fused = {row: score for row, score in bm25}
+        elif mode == "dense":
+            fused = {row: score for row, score in dense}
+        else:
+            k = self.settings.rrf_k
+            fused = {}
+            for ranking in (bm25_rank, dense_rank):
+                for row, (rank, _) in ranking.items():
+                    fused[row] = fused.get(row, 0.0) + 1.0 / (k + rank)
+        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:top_k]
+        pattern = term_pattern(tokens)
+        return [self._hit(row, score, pattern, bm25_rank.get(row), dense_rank.get(row)) for row, score in best]
+
+    def _hit(
+        self,
+        row: int,
+        score: float,
+        pattern: Any,
+        bm25: tuple[int, float] | None,
+        dense: tuple[int, float] | None,
+    ) -> SearchHit:
+        document = self.documents[self.chunk_doc[row]]
+        text = self.chunk_text[row]
+        plain, marked = make_snippet(text, pattern)
+        return SearchHit(
+            doc_id=document["doc_id"],
+            file=document["file"],
+            title=document.get("title") or document["doc_id"],
+            doc_type=document.get("doc_type") or "其他",
+            heading_path=self.chunk_path[row],
+            text=text,
+            snippet=plain,
+            snippet_html=marked,
+            score=round(float(score), 6),
+            chunk_id=self.chunk_ids[row],
+            order=self.chunk_order[row],
+            start=self.chunk_start[row],
+            end=self.chunk_end[row],
+            bm25_rank=bm25[0] if bm25 else None,
+            bm25_score=round(bm25[1], 6) if bm25 else None,
+            dense_rank=dense[0] if dense else None,
+            dense_score=round(dense[1], 6) if dense else None,
+        )
+
+    # ---- similar cases --------------------------------------------------------------------
+    def case_summary_text(self, doc_id: str, max_chars: int = 600) -> str:
+        """The title and opening of a case: what an event description would say about it."""
+        document = self.get_document(doc_id)
+        if document is None:
+            raise KeyError(f"文档不存在 / no document with id {doc_id!r}")
+        opening = ""
+        for chunk in document["chunks"]:
+            opening += chunk["text"] + "\n"
+            if len(opening) >= max_chars:
+                break
+        return f"{document['title']}\n{opening[:max_chars]}"
+
+    def similar_cases(
+        self,
+        case_id: str | None = None,
+        text: str | None = None,
+        top_k: int = 5,
+        filters: FilterInput = None,
+    ) -> list[SimilarCase]:
+        """Past cases (type 案例) most like a given case or a free-text event description, one row per case."""
+        if bool(case_id) == bool(text):
+            raise ValueError("请给出 case_id 或 text 之一 / give exactly one of case_id or text")
+        query = self.case_summary_text(case_id) if case_id else str(text)
+        base = as_filters(filters)
+        case_filters = SearchFilters("案例", base.hazard, base.town, base.issuer, base.year)
+        hits = self.search(
+            query[:1000],
+            "hybrid",
+            top_k=max(self.settings.candidates, 50),
+            filters=case_filters,
+            exclude_docs={case_id} if case_id else None,
+        )
+        by_doc: dict[str, tuple[float, SearchHit]] = {}
+        for hit in hits:
+            total, best = by_doc.get(hit.doc_id, (0.0, hit))
+            by_doc[hit.doc_id] = (total + hit.score, best)  # several matching passages make a closer case
+        ranked = sorted(by_doc.items(), key=lambda item: -item[1][0])[:top_k]
+        results = []
+        for doc_id, (score, best) in ranked:
+            document = self.documents[doc_id]
+            results.append(
+                SimilarCase(
+                    doc_id=doc_id,
+                    file=document["file"],
+                    title=document.get("title") or doc_id,
+                    score=round(score, 6),
+                    event_date=document.get("event_date"),
+                    place=document.get("place"),
+                    hazards=list(document.get("hazards") or []),
+                    figures=dict(document.get("figures") or {}),
+                    best_heading_path=best.heading_path,
+                    best_snippet=best.snippet,
+                )
+            )
+        return results
+
+    # ---- documents ------------------------------------------------------------------------
+    def get_document(self, doc_id: str) -> dict[str, Any] | None:
+        """Metadata, chunks in order and the original file path; None when unknown."""
+        document = self.documents.get(doc_id)
+        if document is None:
+            return None
+        rows = sorted(self._chunks_by_doc.get(doc_id, []), key=lambda r: self.chunk_order[r])
+        chunks = [
+            {
+                "chunk_id": self.chunk_ids[r],
+                "order": self.chunk_order[r],
+                "heading_path": self.chunk_path[r],
+                "start": self.chunk_start[r],
+                "end": self.chunk_end[r],
+                "text": self.chunk_text[r],
+            }
+            for r in rows
+        ]
+        return {**document, "chunks": chunks}
+
+    def list_documents(self, filters: FilterInput = None) -> list[dict[str, Any]]:
+        filters = as_filters(filters).normalised(self.settings.town_aliases)
+        return [dict(d) for d in self.documents.values() if filters.matches(d)]
