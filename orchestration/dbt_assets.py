@@ -6,8 +6,6 @@ dbt source keys are ``[<source>, <entity>]``, the same keys as the ingest assets
 dbt form one lineage graph.
 """
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration.publish import load_manifest
@@ -83,7 +82,7 @@ def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition
     manifest = load_manifest(manifest_path)
 
     @dbt_assets(manifest=manifest, name="hub_dbt", pool=DUCKDB_WRITER_POOL, dagster_dbt_translator=TRANSLATOR)
-    def hub_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, hub_settings: HubSettings) -> Iterator[Any]:
+    def hub_dbt(context: AssetExecutionContext, dbt: DbtCliResource, hub_settings: HubSettings) -> Iterator[Any]:
         paths = hub_settings.paths
         paths.warehouse.mkdir(parents=True, exist_ok=True)
         # The profile reads the build database's path from here (dbt_project/profiles.yml).

@@ -55,8 +55,7 @@ def _add_ingest(parts: HubParts, paths: HubPaths) -> None:
         return
     parts.assets += list(module.ingest_assets)
     parts.sensors += list(getattr(module, "ingest_sensors", []))
-    parts.resources.update(module.ingest_resources(paths) if hasattr(module, "ingest_resources")
-                           else {"duckdb": module.duckdb_resource(paths.build_db)})
+    parts.resources[getattr(module, "DUCKDB_RESOURCE_KEY", "duckdb")] = module.duckdb_resource(paths)
     parts.present.append("ingest")
 
 
@@ -92,7 +91,8 @@ def collect_parts(paths: HubPaths, as_of: date | None = None, manifest_path: Pat
     _add_quality(parts)
     parts.resources["dbt"] = dbt_resource()
     as_of_text = as_of.isoformat() if as_of else ""
-    parts.resources["hub_settings"] = HubSettings(data_dir=str(paths.data_dir), as_of=as_of_text)
+    parts.resources["hub_settings"] = HubSettings(data_dir=str(paths.data_dir), as_of=as_of_text,
+                                                  landing_dir=str(paths.landing_dir or ""))
     return parts
 
 
@@ -100,9 +100,13 @@ def build_definitions(paths: HubPaths | None = None, as_of: date | None = None) 
     return definitions_from_parts(collect_parts(paths or HubPaths.from_env(), as_of=as_of))
 
 
-def definitions_from_parts(parts: HubParts) -> dg.Definitions:
+def definitions_from_parts(parts: HubParts, skip_groups: tuple[str, ...] = ()) -> dg.Definitions:
+    """``skip_groups``: asset groups left out of the full_pipeline job (e.g. the KB when there are no documents)."""
+    selection = dg.AssetSelection.all(include_sources=False)
+    if skip_groups:
+        selection = selection - dg.AssetSelection.groups(*skip_groups)
     full_pipeline = dg.define_asset_job(
-        FULL_PIPELINE_JOB, selection=dg.AssetSelection.all(include_sources=False),
+        FULL_PIPELINE_JOB, selection=selection,
         description="全流程 / the whole pipeline: ingest every source, dbt build, index, publish",
     )
     return dg.Definitions(

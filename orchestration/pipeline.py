@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -64,17 +65,33 @@ def ensure_dagster_home(paths: HubPaths) -> Path:
     return home
 
 
-def _set_run_environment(paths: HubPaths, landing: Path, feed_url: str | None) -> None:
-    """Settings read by the parts (ingest, dbt profile) inside this process and its dbt subprocess."""
-    os.environ["HUB_DATA_DIR"] = str(paths.data_dir)
-    os.environ["HUB_BUILD_DB"] = str(paths.build_db)
-    os.environ["HUB_LANDING_DIR"] = str(landing)
-    os.environ["DAGSTER_HOME"] = str(paths.dagster_home)
+@contextmanager
+def run_environment(paths: HubPaths, landing: Path, feed_url: str | None) -> Iterator[None]:
+    """Settings read by the parts (ingest, dbt profile) in this process and its dbt subprocess; restored after."""
+    wanted = {
+        "HUB_DATA_DIR": str(paths.data_dir),
+        "HUB_BUILD_DB": str(paths.build_db),
+        "HUB_LANDING_DIR": str(landing),
+        "DAGSTER_HOME": str(paths.dagster_home),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+    }
     if feed_url:
-        os.environ["HUB_FOUR_PLATFORMS_URL"] = feed_url
-    for name, value in (("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"), ("DO_NOT_TRACK", "1"),
-                        ("HF_HUB_OFFLINE", "1"), ("ANONYMIZED_TELEMETRY", "False")):
-        os.environ.setdefault(name, value)
+        wanted["HUB_FOUR_PLATFORMS_URL"] = feed_url
+    saved = {name: os.environ.get(name) for name in [*wanted, "HUB_FOUR_PLATFORMS_URL"]}
+    os.environ.update(wanted)
+    if not feed_url:
+        os.environ.pop("HUB_FOUR_PLATFORMS_URL", None)  # `hub run` without --feed-url reads files only
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _source_loads(build_db: Path, since: datetime) -> list[SourceLoad]:
@@ -140,34 +157,27 @@ def run_pipeline(
     echo: Echo = print,
 ) -> PipelineOutcome:
     """Materialize every asset once for ``landing``; report what happened. Bad rows are not failures."""
-    from orchestration.definitions import FULL_PIPELINE_JOB, collect_parts, definitions_from_parts
+    from orchestration.definitions import collect_parts, definitions_from_parts
 
     landing = (landing or paths.landing).resolve()
+    paths = HubPaths(paths.data_dir, landing)
     ensure_dagster_home(paths)
-    _set_run_environment(paths, landing, feed_url)
     chosen_as_of = as_of or today_in_shanghai()
-    try:
-        parts = collect_parts(paths, as_of=chosen_as_of)
-    except FileNotFoundError as exc:
-        raise PipelineError(str(exc)) from None
-    defs = definitions_from_parts(parts)
-    missing = parts.missing
-
-    import dagster as dg
-
-    echo(f"数据目录 / data dir: {paths.data_dir}\n落地目录 / landing: {landing}\n基准日 / as of: {chosen_as_of}")
-    for part in missing:
-        echo(f"跳过 / skipped: {part} (该部分尚未提供 / that part is not available yet)")
-    previous_snapshot = read_current(paths.serving)
-    started = datetime.now(HUB_TIMEZONE).replace(tzinfo=None)
-    instance = dg.DagsterInstance.from_config(str(paths.dagster_home))
-    job = defs.resolve_job_def(FULL_PIPELINE_JOB)
-    result = job.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        tags={"hub/trigger": "hub run", "hub/landing": str(landing)},
-    )
+    with run_environment(paths, landing, feed_url):
+        try:
+            parts = collect_parts(paths, as_of=chosen_as_of)
+        except FileNotFoundError as exc:
+            raise PipelineError(str(exc)) from None
+        echo(f"数据目录 / data dir: {paths.data_dir}\n落地目录 / landing: {landing}\n基准日 / as of: {chosen_as_of}")
+        for part in parts.missing:
+            echo(f"跳过 / skipped: {part} (该部分尚未提供 / that part is not available yet)")
+        previous_snapshot = read_current(paths.serving)
+        started = datetime.now(HUB_TIMEZONE).replace(tzinfo=None)
+        skip_groups: tuple[str, ...] = ()
+        if "knowledge_base" in parts.present and not (landing / "kb").is_dir():
+            echo(f"跳过 / skipped: knowledge_base ({landing / 'kb'} 不存在 / has no documents folder)")
+            skip_groups = ("knowledge_base",)
+        result = _execute(definitions_from_parts(parts, skip_groups), paths, landing)
     failed_steps = [e.step_key or "?" for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     snapshot = read_current(paths.serving)
     published = snapshot if snapshot != previous_snapshot else None
@@ -180,10 +190,25 @@ def run_pipeline(
         snapshot=published,
         row_counts=_snapshot_counts(published),
         failed_steps=failed_steps,
-        missing_parts=missing,
+        missing_parts=parts.missing,
     )
     echo(format_outcome(outcome))
     return outcome
+
+
+def _execute(defs: Any, paths: HubPaths, landing: Path) -> Any:
+    """Run the ``full_pipeline`` job in this process on the data directory's Dagster instance."""
+    import dagster as dg
+
+    from orchestration.definitions import FULL_PIPELINE_JOB
+
+    instance = dg.DagsterInstance.from_config(str(paths.dagster_home))
+    return defs.resolve_job_def(FULL_PIPELINE_JOB).execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        tags={"hub/trigger": "hub run", "hub/landing": str(landing)},
+    )
 
 
 def format_outcome(outcome: PipelineOutcome) -> str:

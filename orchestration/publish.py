@@ -11,8 +11,6 @@ Besides one table per published view, the snapshot carries:
 - ``_snapshot``: one row with built_at, as_of and row_counts (JSON {table: rows}).
 """
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Mapping
@@ -26,6 +24,11 @@ import duckdb
 from orchestration.snapshots import new_version_name, switch_current
 
 PUBLISHED_TAG = "published"
+# The stable interface of SOURCES.md: always published, tagged or not, so a forgotten tag cannot drop one.
+SHARED_VIEWS = frozenset({
+    "hidden_danger_register", "responsibility_matrix", "responsibility_chain_breaks", "town_readiness",
+    "grid_coverage", "rescue_capacity", "event_handling", "town_dossier",
+})
 SNAPSHOT_PREFIX = "serving"
 KEEP_SNAPSHOTS = 3
 BUILD_ALIAS = "build"
@@ -39,7 +42,7 @@ class ColumnDoc:
 
 @dataclass(frozen=True)
 class PublishedModel:
-    """A dbt model marked as published (tag ``published`` or ``meta.publish: true``)."""
+    """A dbt model to publish: tag ``published``, ``meta.publish: true``, or one of SHARED_VIEWS."""
 
     unique_id: str
     name: str  # the table name in the serving snapshot (the model's alias)
@@ -57,6 +60,8 @@ class PublishResult:
 
 
 def _is_published(node: Mapping[str, Any]) -> bool:
+    if (node.get("alias") or node.get("name")) in SHARED_VIEWS:
+        return True
     config = node.get("config") or {}
     tags = set(node.get("tags") or []) | set(config.get("tags") or [])
     meta = {**(node.get("meta") or {}), **(config.get("meta") or {})}
@@ -64,7 +69,7 @@ def _is_published(node: Mapping[str, Any]) -> bool:
 
 
 def published_models(manifest: Mapping[str, Any]) -> list[PublishedModel]:
-    """The models the dbt project marks as published, sorted by name."""
+    """The models the dbt project marks as published (plus the SOURCES.md views), sorted by name."""
     found: list[PublishedModel] = []
     for unique_id, node in (manifest.get("nodes") or {}).items():
         if node.get("resource_type") != "model" or not _is_published(node):
@@ -190,6 +195,7 @@ def _remove_db_file(path: Path) -> None:
 def build_serving_snapshot_asset(manifest: Mapping[str, Any]) -> Any:
     """The last asset of the pipeline: ``serving_snapshot``, downstream of every published dbt model."""
     import dagster as dg
+    from dagster import AssetExecutionContext
 
     from orchestration.dbt_assets import published_asset_keys
     from orchestration.resources import DUCKDB_WRITER_POOL, HubSettings
@@ -205,7 +211,7 @@ def build_serving_snapshot_asset(manifest: Mapping[str, Any]) -> Any:
         description="发布快照：把共享视图复制到新的只读服务库并切换 CURRENT / copy the shared views into a new "
         "serving DuckDB file and switch the CURRENT pointer",
     )
-    def serving_snapshot(context: dg.AssetExecutionContext, hub_settings: HubSettings) -> dg.MaterializeResult:
+    def serving_snapshot(context: AssetExecutionContext, hub_settings: HubSettings) -> dg.MaterializeResult:
         paths = hub_settings.paths
         result = publish_snapshot(paths.build_db, paths.serving, models, as_of=hub_settings.as_of_date())
         context.log.info(f"published {result.path} ({sum(result.row_counts.values())} rows)")

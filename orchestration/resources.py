@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,10 +28,11 @@ class HubSettings(dg.ConfigurableResource):
 
     data_dir: str
     as_of: str = ""
+    landing_dir: str = ""  # empty: <data_dir>/landing
 
     @property
     def paths(self) -> HubPaths:
-        return HubPaths(Path(self.data_dir).resolve())
+        return HubPaths(Path(self.data_dir).resolve(), Path(self.landing_dir).resolve() if self.landing_dir else None)
 
     def as_of_date(self) -> date:
         if not self.as_of:
@@ -41,7 +43,14 @@ class HubSettings(dg.ConfigurableResource):
             raise ValueError(f"as_of 必须是 YYYY-MM-DD / as_of must be YYYY-MM-DD, got {self.as_of!r}") from None
 
 
+def dbt_executable() -> str:
+    """The venv's dbt next to this interpreter (the venv's bin may not be on PATH), else ``dbt`` on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else "dbt"
+
+
 def dbt_resource() -> dg.ConfigurableResource:
     from dagster_dbt import DbtCliResource
 
-    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR))
+    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
+                          dbt_executable=dbt_executable())
