@@ -99,7 +99,7 @@ def sample(ctx: click.Context, out: Path | None, seed: int, scale: str, as_of: d
     type=click.IntRange(min=1),
     default=1000,
     show_default=True,
-    help="Larger pageSize requests are capped to this.",
+    help="Larger pageSize requests get a 400.",
 )
 @click.option(
     "--fail-every",

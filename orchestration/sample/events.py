@@ -273,11 +273,15 @@ def _emit(r: random.Random, life: Life, files: DayFiles, observed_until: datetim
     seen = [s for s in life.steps if s.at <= observed_until]
     final_upto = len(seen)
     final_at = seen[-1].at + timedelta(seconds=r.randrange(30, 600))
-    if resend and final_upto > 1:
-        middle = r.randrange(1, final_upto)
-        middle_at = life.steps[middle - 1].at + timedelta(seconds=r.randrange(30, 600))
-        if middle_at.date() < final_at.date():
-            files.add(middle_at, version(life, middle, middle_at, local))
+    if resend:
+        # The first push must show another status than the last, or the re-send would tell nothing new.
+        final_status = STATUS_AFTER[seen[-1].action]
+        earlier = [i for i in range(1, final_upto) if STATUS_AFTER[life.steps[i - 1].action] != final_status]
+        if earlier:
+            middle = r.choice(earlier)
+            middle_at = life.steps[middle - 1].at + timedelta(seconds=r.randrange(30, 600))
+            if middle_at.date() < final_at.date():
+                files.add(middle_at, version(life, middle, middle_at, local))
     if final_at > observed_until:  # the sync lag must not push a version past the export's end
         final_at = observed_until
     files.add(final_at, version(life, final_upto, final_at, local))

@@ -188,7 +188,13 @@ class FeedHandler(BaseHTTPRequestHandler):
                 raise BadParameter(
                     "pageSize", f"pageSize 必须是正整数 / pageSize must be a positive integer, got {size_text!r}"
                 )
-            size = min(int(size_text), self.server.page_size_max)  # larger requests are capped, as real APIs do
+            size = int(size_text)
+            if size > self.server.page_size_max:
+                raise BadParameter(
+                    "pageSize",
+                    f"pageSize 不能超过 {self.server.page_size_max} / "
+                    f"pageSize must be at most {self.server.page_size_max}, got {size}",
+                )
         after: Key | None = None
         since_text = single("updatedSince")
         if since_text is not None and since_text != "":
