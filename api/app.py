@@ -92,7 +92,6 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             search.search,
             search.similar_cases,
             search.get_document,
-            search.get_document_file,
             quality.quality_reports,
             quality.latest_quality_report,
             quality.quality_report,

@@ -76,3 +76,17 @@ def town_dossier(db: ServingDb, town_code: str) -> dict[str, Any] | None:
             [town_code],
         )
     return result
+
+
+def link_documents(found: dict[str, Any], documents: list[dict[str, Any]]) -> None:
+    """Attach the knowledge-base documents of the town, and each plan's document id by its file name."""
+    by_file = {str(d.get("file", "")).rsplit("/", 1)[-1]: d["doc_id"] for d in documents}
+    for plan in found.get("plans", []):
+        name = plan.get("file_name")
+        plan["doc_id"] = by_file.get(str(name)) if name else None
+    code = found["town_code"]
+    found["documents"] = [
+        {k: d.get(k) for k in ("doc_id", "title", "doc_type", "date", "file")}
+        for d in documents
+        if code in (d.get("towns") or [])
+    ]

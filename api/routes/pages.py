@@ -21,10 +21,11 @@ from api.auth import KEY_COOKIE, Principal, authorize, identify
 from api.errors import problem
 from api.quality_reports import find_report, list_reports, load_json
 from api.routes.search import MODES, plain, run_search, search_filters
+from api.routes.towns import kb_documents
 from api.state import serving_db
 from api.table_query import OPERATORS, parse_table_request
 from api.tables_service import table_page
-from api.towns_service import town_dossier, town_list
+from api.towns_service import link_documents, town_dossier, town_list
 
 READINESS_ITEMS = (
     ("has_leadership", "有班子"),
@@ -124,6 +125,7 @@ def search_page(
     town: str = "",
     year: str = "",
     similar: str = "",
+    case_id: str = "",
 ) -> Template:
     principal = authorize(request, "search")
     params = request.query_params
@@ -136,12 +138,15 @@ def search_page(
         if q.strip():
             filters = search_filters(type_value or None, hazard or None, town or None, year_int)
             results = run_search(state.search, q, mode if mode in MODES else "hybrid", filters, 10)
-        if similar.strip():
+        if similar.strip() or case_id:
             with state.search.lease() as index:
-                similar_results = plain(index.similar_cases(text=similar, top_k=5))
+                found = index.similar_cases(case_id=case_id or None, text=None if case_id else similar, top_k=5)
+                similar_results = plain(found)
     except ProblemDetailsException as exc:
         extra = exc.extra if isinstance(exc.extra, dict) else {}
         error = extra.get("message_zh") or exc.detail
+    except (KeyError, ValueError) as exc:
+        error = str(exc).split(" / ")[0]
     return _page(
         request,
         "search.html",
@@ -169,6 +174,17 @@ def query_terms(q: str) -> list[str]:
 
     words = {w.strip() for w in jieba.lcut_for_search(q) if len(w.strip()) > 1}
     return sorted(words, key=len, reverse=True)
+
+
+@get("/documents/{doc_path:path}", include_in_schema=False, sync_to_thread=True)
+def document_page(request: Request[Any, Any, Any], state: State, doc_path: str) -> Template:
+    principal = authorize(request, "documents")
+    doc_id = doc_path.lstrip("/")
+    with state.search.lease() as index:
+        doc = index.get_document(doc_id)
+    if doc is None:
+        raise problem(404, "unknown_document", f"没有文档 {doc_id!r}", f"no document {doc_id!r}")
+    return _page(request, "document.html", principal, doc=plain(doc))
 
 
 @get("/tables", include_in_schema=False, sync_to_thread=True)
@@ -255,6 +271,7 @@ def town_page(request: Request[Any, Any, Any], state: State, code: str) -> Templ
         towns = town_list(db)
     if found is None:
         raise problem(404, "unknown_town", f"没有镇街代码 {code!r}", f"no town with code {code!r}")
+    link_documents(found, kb_documents(state))
     dossier = found["dossier"]
     items = [(label, dossier.get(col)) for col, label in READINESS_ITEMS]
     return _page(request, "town.html", principal, town=found, dossier=dossier, items=items, towns=towns)

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import get
+from litestar import Response, get
 from litestar.datastructures import State
 from litestar.params import Parameter
 from litestar.response import File
@@ -16,7 +16,7 @@ from api.errors import problem
 from api.search_service import SearchHolder
 from api.state import ERROR_RESPONSES, NOT_FOUND, UNAVAILABLE
 
-MODES = ("hybrid", "bm25", "vector")
+MODES = ("hybrid", "bm25", "vector", "dense")
 
 
 def plain(value: Any) -> Any:
@@ -43,7 +43,15 @@ def run_search(holder: SearchHolder, q: str, mode: str, filters: dict[str, Any],
     if mode not in MODES:
         raise problem(400, "bad_parameter", f"mode 必须是 {'|'.join(MODES)}", f"mode must be one of {MODES}")
     with holder.lease() as index:
-        return plain(index.search(q, mode=mode, filters=filters, top_k=top_k))
+        try:
+            return plain(index.search(q, mode=mode, filters=filters, top_k=top_k))
+        except ValueError as exc:  # kb's FilterError and bad modes, already in Chinese / English
+            raise bilingual_bad_request(exc) from None
+
+
+def bilingual_bad_request(exc: Exception) -> Exception:
+    zh, _, en = str(exc).partition(" / ")
+    return problem(400, "bad_parameter", zh, en or zh)
 
 
 @get(
@@ -72,7 +80,7 @@ def search(
 @get(
     "/api/cases/similar",
     guards=[require("search")],
-    responses={**ERROR_RESPONSES, **UNAVAILABLE},
+    responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
     tags=["search"],
     summary="相似案例 / similar cases",
     sync_to_thread=True,
@@ -91,6 +99,8 @@ def similar_cases(
             found = index.similar_cases(case_id=case_id, text=text, top_k=top_k)
         except KeyError:
             raise problem(404, "unknown_case", f"没有案例 {case_id!r}", f"no case {case_id!r}") from None
+        except ValueError as exc:
+            raise bilingual_bad_request(exc) from None
         return {"case_id": case_id, "text": text, "results": plain(found)}
 
 
@@ -103,29 +113,30 @@ def _document(holder: SearchHolder, doc_id: str) -> Any:
 
 
 @get(
-    "/api/documents/{doc_id:str}",
+    "/api/documents/{doc_path:path}",
     guards=[require("documents")],
     responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
     tags=["search"],
-    summary="文档元数据与分块 / document metadata and chunks in order",
+    summary="文档元数据与分块；加 /file 下载原文件 / document metadata and chunks; append /file for the original",
+    description="文档编号是知识库中的相对路径（如 plans/xxx.md）。`/api/documents/{id}` 返回元数据与按顺序的分块，"
+    "`/api/documents/{id}/file` 下载原文件。Document ids are paths such as plans/xxx.md.",
     sync_to_thread=True,
 )
-def get_document(state: State, doc_id: str) -> dict[str, Any]:
-    return plain(_document(state.search, doc_id))
-
-
-@get(
-    "/api/documents/{doc_id:str}/file",
-    guards=[require("documents")],
-    responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
-    tags=["search"],
-    summary="下载原文件 / download the original file",
-    sync_to_thread=True,
-    media_type="application/octet-stream",
-)
-def get_document_file(state: State, doc_id: str) -> File:
-    doc = plain(_document(state.search, doc_id))
-    source = doc.get("source_path") or doc.get("path")
+def get_document(state: State, doc_path: str) -> Response[Any]:
+    doc_id = doc_path.lstrip("/")
+    holder: SearchHolder = state.search
+    with holder.lease() as index:
+        doc = index.get_document(doc_id)
+        wants_file = doc is None and doc_id.endswith("/file")
+        if wants_file:
+            doc_id = doc_id.removesuffix("/file")
+            doc = index.get_document(doc_id)
+    if doc is None:
+        raise problem(404, "unknown_document", f"没有文档 {doc_id!r}", f"no document {doc_id!r}", doc_id=doc_id)
+    doc = plain(doc)
+    if not wants_file:
+        return Response(doc)
+    source = doc.get("path")
     path = Path(source) if source else None
     if path is None or not path.is_file():
         raise problem(404, "no_original", "原文件不在服务器上", "the original file is not available", doc_id=doc_id)
