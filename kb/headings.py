@@ -23,13 +23,14 @@ _TOC_LINE = re.compile(r"(?:\.{3,}|…{2,}|·{3,}|－{3,})\s*\d*\s*$")
 
 _MARKDOWN = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _LAW_PART = re.compile(rf"^第({_CN_NUM}|\d+)(编|章|节)(?:{_SPACE}+(.*)|$|(.{{1,25}})$)")
-_ARTICLE = re.compile(rf"^第({_CN_NUM}|\d+)条(?:之({_CN_NUM}))?(?:{_SPACE}+|(?=[^{_SPACE[1:-1]}]))(.*)$")
+_ARTICLE = re.compile(rf"^第({_CN_NUM}|\d+)条(?:之({_CN_NUM}))?({_SPACE}*)(.*)$")
 # Words that continue a reference ("第十条规定", "第十条的", "第十条、第十一条") rather than start an article.
 _REFERENCE_CONTINUATION = re.compile(r"^(?:规定|之规定|的|、|和|或|至|及|中|第|款|项|所|（|\(|，|。|；)")
 _CN_ENUM = re.compile(rf"^({_CN_NUM})[、．.]{_SPACE}*(.+)$")
 _CN_PAREN = re.compile(rf"^[（(]({_CN_NUM})[）)]{_SPACE}*(.+)$")
 _DOTTED = re.compile(rf"^(\d{{1,2}}(?:[.．]\d{{1,2}}){{0,3}})(?:[.．、]{_SPACE}*|{_SPACE}+)(\S.*)$")
 _NUM_PAREN = re.compile(rf"^[（(](\d{{1,2}})[）)]{_SPACE}*(.+)$")
+_PLAIN_HEADING = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff、与和及（）]{1,14}$")
 _CIRCLED = re.compile(rf"^([①-⑳]){_SPACE}*(.+)$")
 
 LAW_RANK = {"编": 1, "章": 2, "节": 3, "条": 4}
@@ -41,7 +42,7 @@ SHORT_HEADING = 30
 
 @dataclass(frozen=True)
 class Heading:
-    family: str  # md (Markdown #), law (编/章/节/条), dotted (1 / 1.1), enum (一、 /（一）/（1）/ ①)
+    family: str  # md (Markdown #), law (编/章/节/条), dotted (1 / 1.1), enum (一、 /（一）/（1）/ ①), plain
     rank: int  # order inside the family: md depth, 编..条, dotted depth, enumeration order
     title: str  # as shown in the heading path
     line_start: int  # offset of the heading line in the document text
@@ -120,8 +121,9 @@ class HeadingDetector:
 
     def _article(self, match: re.Match[str], make) -> Heading | None:  # type: ignore[no-untyped-def]
         number = chinese_number(match.group(1))
-        rest = match.group(3)
-        if number is None or _REFERENCE_CONTINUATION.match(rest):
+        spaced, rest = bool(match.group(3)), match.group(4)
+        # "第十条 …" (a space) is an article; "第十条规定…" with no space may be a reference after a broken line.
+        if number is None or (not spaced and (not rest or _REFERENCE_CONTINUATION.match(rest))):
             return None
         if number <= self.last_article and match.group(2) is None:
             return None  # numbers only go up; a repeat is a quotation or a reference after a broken line
@@ -145,13 +147,22 @@ def _close_and_push(stack: list[Heading], heading: Heading) -> None:
         if open_heading.family == heading.family and open_heading.rank >= heading.rank:
             cut = index
             break
-        # A Markdown or law heading closes any enumeration opened under an earlier one.
-        if heading.family in ("md", "law") and open_heading.family not in ("md", "law"):
+        # A Markdown, law or unnumbered heading closes any enumeration opened under an earlier one.
+        if heading.family in ("md", "law", "plain") and open_heading.family not in ("md", "law"):
             cut = index
             break
     if cut is not None:
         del stack[cut:]
     stack.append(heading)
+
+
+def _is_plain_heading(lines: list[str], index: int) -> bool:
+    """An unnumbered heading ("处置经过"): a short line alone between blank lines, with text after it."""
+    if not _PLAIN_HEADING.match(lines[index].strip(" \t\u3000")):
+        return False
+    blank_before = index > 0 and not lines[index - 1].strip()
+    blank_after = index + 2 < len(lines) and not lines[index + 1].strip() and bool(lines[index + 2].strip())
+    return blank_before and blank_after
 
 
 def detect_headings(text: str) -> list[tuple[Heading, list[Heading]]]:
@@ -168,6 +179,8 @@ def detect_headings(text: str) -> list[tuple[Heading, list[Heading]]]:
             # "3" on one line and "运行机制" on the next: a heading broken by the export.
             joined = line.strip() + " " + lines[index + 1].strip()
             heading = detector.detect(joined, offset, end + 1 + len(lines[index + 1]))
+        if heading is None and _is_plain_heading(lines, index):
+            heading = Heading("plain", 0, line.strip(), offset, end)
         # Inside a law article, "（一）…；" lines are the article's items: one 条 stays one unit.
         inside_article = bool(stack) and stack[-1].is_article
         if heading is not None and not (inside_article and heading.family not in ("md", "law")):
