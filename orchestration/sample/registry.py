@@ -173,7 +173,8 @@ def _rescue_teams(r: random.Random) -> list[Row]:
     for name in ("萧山区消防救援大队特勤站", "城厢消防救援站", "瓜沥消防救援站", "临浦消防救援站"):
         town = town_by_name({"城厢": "城厢街道", "瓜沥": "瓜沥镇", "临浦": "临浦镇"}.get(name[:2], "北干街道"))
         teams.append((name, "综合性", "区消防救援大队", "综合救援", town, r.randrange(25, 60)))
-    big_towns = [t for t in all_towns if t.name not in SMALL_TEAM_ONLY]
+    # District and social teams are stationed away from the towns planted without a team or supplies.
+    big_towns = [t for t in all_towns if t.name not in SMALL_TEAM_ONLY + NO_USABLE_SUPPLIES]
     for name, unit, specialty in PROFESSIONAL_TEAMS:
         teams.append((name, "专业", unit, specialty, r.choice(big_towns), r.randrange(15, 50)))
     for town_name in ("楼塔镇", "河上镇", "戴村镇", "浦阳镇", "进化镇", "义桥镇", "瓜沥镇", "益农镇"):
@@ -309,7 +310,10 @@ def _plans(r: random.Random, as_of: date) -> list[Row]:
     for doc in plan_documents():
         if doc.plan_category not in allowed:
             continue
-        match = next((row for row in rows if row["预案名称"] == doc.title), None)
+        # Link by title, or by the file name's stem (district_地质灾害专项应急预案.md -> 萧山区地质灾害专项应急预案).
+        stem = Path(doc.file_name).stem.split("_", 1)[-1]
+        names = {doc.title, stem, "萧山区" + stem}
+        match = next((row for row in rows if row["预案名称"] in names and not row["文件名"]), None)
         if match is not None:
             match["文件名"] = doc.file_name
             continue
