@@ -21,9 +21,9 @@ import duckdb
 import httpx
 
 from orchestration.ingest.contracts import FOUR_PLATFORMS
-from orchestration.ingest.load import load_staged
+from orchestration.ingest.load import load_parts
 from orchestration.ingest.schema import ensure_raw_schema
-from orchestration.ingest.staging import stage_json_lines
+from orchestration.ingest.staging import json_lines_part
 from orchestration.ingest.summary import SourceSummary
 from orchestration.ingest.towns import ensure_town_aliases
 
@@ -132,11 +132,9 @@ def fetch_events(
             if items:
                 request_url = str(response.request.url)
                 lines = [json.dumps(item, ensure_ascii=False) for item in items]
-                staged = stage_json_lines(con, EVENTS, lines, request_url)
-                try:
-                    summary.add(load_staged(con, staged, request_url, None, skip_existing=True))
-                finally:
-                    staged.drop(con)
+                for result in load_parts(con, EVENTS, [json_lines_part(request_url, lines, None)],
+                                         skip_existing=True):
+                    summary.add(result)
                 seen = [t for t in (parse_updated_at(i.get("updatedAt")) for i in items if isinstance(i, dict)) if t]
                 if seen and (newest is None or max(seen) > newest):
                     newest = max(seen)

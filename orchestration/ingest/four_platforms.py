@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from orchestration.ingest import readers
 from orchestration.ingest.contracts import FOUR_PLATFORMS, Entity
-from orchestration.ingest.staging import Staged, stage_json_lines
+from orchestration.ingest.staging import FilePart, json_lines_part
 
 SOURCE = FOUR_PLATFORMS
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, entity: Entity, path: Path, where: str) -> Staged:
-    text = readers.decode_utf8(path.read_bytes(), where)
-    return stage_json_lines(con, entity, readers.text_lines(text), where)
+def read_file(entity: Entity, path: Path, source_file: str, content_hash: str) -> FilePart:
+    text = readers.decode_utf8(path.read_bytes(), source_file)
+    return json_lines_part(source_file, readers.text_lines(text), content_hash)

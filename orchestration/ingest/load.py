@@ -1,15 +1,19 @@
-"""Load staged files into the raw layer: good rows to raw.<source>__<entity>, bad rows to raw.quarantine.
+"""Load files into the raw layer: good rows to raw.<source>__<entity>, bad rows to raw.quarantine.
+
+All new files of one entity in one run form one batch (one staging table, one validation, one
+insert, one transaction, one ``_load_id``); raw.load_log keeps one row per file.
 
 Public API (others call it; keep it stable):
 - ``ingest_source(con, source, landing_dir, as_of=None) -> SourceSummary``
 - ``ingest_landing(db_path, landing_dir) -> list[SourceSummary]``
+- ``load_parts(con, entity, parts, ...) -> list[FileResult]`` (used by the HTTP feed client)
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +24,7 @@ import duckdb
 from orchestration.ingest import four_platforms, problems, registry, urban, utility, water
 from orchestration.ingest.contracts import SOURCES, SOURCES_BY_NAME, Entity
 from orchestration.ingest.schema import RAW_SCHEMA, ensure_raw_schema, quote, raw_table_name
-from orchestration.ingest.staging import Staged
+from orchestration.ingest.staging import FilePart, stage_batch
 from orchestration.ingest.summary import FileResult, SourceSummary
 from orchestration.ingest.towns import ensure_town_aliases
 from orchestration.ingest.validate import build_checked, sql_str
@@ -39,7 +43,8 @@ SOURCE_MODULES: dict[str, ModuleType] = {
 # already stored (same key, same row hash) is not inserted again.
 SKIP_EXISTING_ROWS = {"four_platforms"}
 
-StageFile = Callable[[duckdb.DuckDBPyConnection, Entity, Path, str], Staged]
+ReadFile = Callable[[Entity, Path, str, str], FilePart]
+Rejection = tuple[FilePart, problems.FileRejected]
 
 
 def now_local() -> datetime:
@@ -81,129 +86,163 @@ def already_loaded(con: duckdb.DuckDBPyConnection, entity: Entity, content_hash:
     return bool(found)
 
 
-def _log(con: duckdb.DuckDBPyConnection, load_id: str, entity: Entity, result: FileResult, content_hash: str | None,
-         started_at: datetime) -> None:
-    con.execute(
-        f"INSERT INTO {RAW_SCHEMA}.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [load_id, entity.source, entity.name, result.source_file, content_hash, result.rows_read, result.rows_loaded,
-         result.rows_quarantined, result.status, result.message or None, started_at, now_local()],
-    )
-
-
-def record_rejection(con: duckdb.DuckDBPyConnection, entity: Entity, source_file: str, content_hash: str | None,
-                     rejection: problems.FileRejected) -> FileResult:
-    """A file (or one entity's sheet) that cannot be read: one quarantine row and a load_log row."""
-    load_id, started_at = new_load_id(entity.source, entity.name), now_local()
-    result = FileResult(source_file, entity.name, "rejected", message=rejection.reason)
-    result.reasons[problems.reason_kind(rejection.reason)] += 1
-    con.execute(
-        f"INSERT INTO {RAW_SCHEMA}.quarantine VALUES (?, ?, ?, NULL, ?, NULL, ?, NULL, ?, ?)",
-        [entity.source, entity.name, source_file, rejection.field, rejection.reason, load_id, started_at],
-    )
-    _log(con, load_id, entity, result, content_hash, started_at)
-    return result
-
-
-def load_staged(con: duckdb.DuckDBPyConnection, staged: Staged, source_file: str, content_hash: str | None,
-                skip_existing: bool = False) -> FileResult:
-    """Validate a staged batch and write good rows, quarantine rows and the load log in one transaction."""
-    entity = staged.entity
-    load_id, loaded_at = new_load_id(entity.source, entity.name), now_local()
-    checked = build_checked(con, entity, staged.relation)
+def _insert_good_rows(con: duckdb.DuckDBPyConnection, entity: Entity, checked: str, load_id: str,
+                      loaded_at: datetime, skip_existing: bool) -> None:
     table = raw_table_name(entity)
     typed = ", ".join(f"t{i}" for i in range(len(entity.fields)))
     columns = ", ".join(quote(f.name) for f in entity.fields)
     lineage = '"_source_system", "_source_file", "_row_number", "_load_id", "_loaded_at", "_row_hash"'
-    good = "len(_problems) = 0 AND _duplicate_of IS NULL"
-    existing = f" AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r._row_hash = c._row_hash)" if skip_existing else ""
+    where = "len(_problems) = 0 AND _duplicate_of IS NULL"
+    qualify = ""
+    if skip_existing:
+        where += f" AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r._row_hash = c._row_hash)"
+        qualify = " QUALIFY row_number() OVER (PARTITION BY _row_hash ORDER BY _file_index, _row_number) = 1"
+    con.execute(
+        f"INSERT INTO {table} ({columns}, {lineage}) "
+        f"SELECT {typed}, ?, _source_file, _row_number, ?, ?, _row_hash FROM {checked} c WHERE {where}{qualify} "
+        "ORDER BY _file_index, _row_number",
+        [entity.source, load_id, loaded_at],
+    )
+
+
+def _quarantine_bad_rows(con: duckdb.DuckDBPyConnection, entity: Entity, checked: str, load_id: str,
+                         loaded_at: datetime) -> None:
     key_idx = [entity.field_names.index(k) for k in entity.key]
     key_text = " || ' / ' || ".join(f"coalesce(s{i}, '')" for i in key_idx) or "''"
     duplicate_reason = (
         f"{sql_str(problems.DUPLICATED_ID + ': ')} || '\"' || {key_text} || '\" (首次出现于第 / first at row ' "
         "|| _duplicate_of || ')'"
     )
-    params = [entity.source, source_file, load_id, loaded_at]
-    result = FileResult(source_file, entity.name, "loaded", rows_read=staged.rows_read, message="; ".join(staged.notes))
-    con.begin()
-    try:
-        row = con.execute(
-            f"INSERT INTO {table} ({columns}, {lineage}) "
-            f"SELECT {typed}, ?, ?, _row_number, ?, ?, _row_hash FROM {checked} c WHERE {good}{existing} "
-            "ORDER BY _row_number",
-            params,
-        ).fetchall()
-        result.rows_loaded = row[0][0]
-        con.execute(
-            f"""
-            INSERT INTO {RAW_SCHEMA}.quarantine
-            SELECT ?, {sql_str(entity.name)}, ?, _row_number, p.field, p.value, p.reason,
-                   left(_raw_record, {problems.MAX_RECORD_CHARS}), ?, ?
-            FROM (SELECT _row_number, _raw_record, unnest(_problems) AS p FROM {checked})
-            UNION ALL
-            SELECT ?, {sql_str(entity.name)}, ?, _row_number, {sql_str(" + ".join(entity.key))}, {key_text},
-                   {duplicate_reason}, left(_raw_record, {problems.MAX_RECORD_CHARS}), ?, ?
-            FROM {checked} WHERE len(_problems) = 0 AND _duplicate_of IS NOT NULL
-            """,
-            params + params,
-        )
-        counts = con.execute(
-            f"""
-            SELECT count(*) FILTER (WHERE NOT ({good})) FROM {checked}
-            """
-        ).fetchall()
-        result.rows_quarantined = counts[0][0]
+    record = f"left(_raw_record, {problems.MAX_RECORD_CHARS})"
+    con.execute(
+        f"""
+        INSERT INTO {RAW_SCHEMA}.quarantine
+        SELECT $source, $entity, _source_file, _row_number, p.field, p.value, p.reason, {record}, $load_id, $at
+        FROM (SELECT _source_file, _row_number, _raw_record, unnest(_problems) AS p FROM {checked})
+        UNION ALL
+        SELECT $source, $entity, _source_file, _row_number, {sql_str(" + ".join(entity.key))}, {key_text},
+               {duplicate_reason}, {record}, $load_id, $at
+        FROM {checked} WHERE len(_problems) = 0 AND _duplicate_of IS NOT NULL
+        """,
+        {"source": entity.source, "entity": entity.name, "load_id": load_id, "at": loaded_at},
+    )
+
+
+def _count_per_file(con: duckdb.DuckDBPyConnection, entity: Entity, checked: str, load_id: str,
+                    results: dict[str, FileResult]) -> None:
+    for source_file, read, bad in con.execute(
+        f"SELECT _source_file, count(*), count(*) FILTER (WHERE len(_problems) > 0 OR _duplicate_of IS NOT NULL) "
+        f"FROM {checked} GROUP BY 1"
+    ).fetchall():
+        results[source_file].rows_read, results[source_file].rows_quarantined = read, bad
+    for source_file, loaded in con.execute(
+        f"SELECT _source_file, count(*) FROM {raw_table_name(entity)} WHERE _load_id = ? GROUP BY 1", [load_id]
+    ).fetchall():
+        results[source_file].rows_loaded = loaded
+    for source_file, kind, count in con.execute(
+        f"""
+        SELECT _source_file, split_part(p.reason, ': ', 1), count(*)
+        FROM (SELECT _source_file, unnest(_problems) AS p FROM {checked}) GROUP BY 1, 2
+        UNION ALL
+        SELECT _source_file, {sql_str(problems.DUPLICATED_ID)}, count(*) FROM {checked}
+        WHERE len(_problems) = 0 AND _duplicate_of IS NOT NULL GROUP BY 1
+        """
+    ).fetchall():
+        results[source_file].reasons[kind] += count
+    for result in results.values():
         result.rows_unchanged = result.rows_read - result.rows_loaded - result.rows_quarantined
-        for kind, count in con.execute(
-            f"""
-            SELECT split_part(p.reason, ': ', 1), count(*)
-            FROM (SELECT unnest(_problems) AS p FROM {checked}) GROUP BY 1
-            UNION ALL
-            SELECT {sql_str(problems.DUPLICATED_ID)}, count(*) FROM {checked}
-            WHERE len(_problems) = 0 AND _duplicate_of IS NOT NULL HAVING count(*) > 0
-            """
-        ).fetchall():
-            result.reasons[kind] += count
-        _log(con, load_id, entity, result, content_hash, loaded_at)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {checked}")
-    return result
 
 
-def load_file(con: duckdb.DuckDBPyConnection, entity: Entity, path: Path, landing_dir: Path) -> FileResult:
-    """Load one file for one entity (a workbook is loaded once per sheet/entity)."""
-    source_file = path.relative_to(landing_dir).as_posix()
-    content_hash = file_hash(path)
-    if already_loaded(con, entity, content_hash):
-        result = FileResult(source_file, entity.name, "skipped_duplicate",
-                            message="内容与已入库文件相同 / same content already loaded")
-        _log(con, new_load_id(entity.source, entity.name), entity, result, content_hash, now_local())
-        return result
-    stage_file: StageFile = SOURCE_MODULES[entity.source].stage_file
+def _record_rejections(con: duckdb.DuckDBPyConnection, entity: Entity, rejections: Sequence[Rejection],
+                       load_id: str, loaded_at: datetime) -> list[FileResult]:
+    results = []
+    for part, rejection in rejections:
+        result = FileResult(part.source_file, entity.name, "rejected", message=rejection.reason)
+        result.reasons[problems.reason_kind(rejection.reason)] += 1
+        con.execute(
+            f"INSERT INTO {RAW_SCHEMA}.quarantine VALUES (?, ?, ?, NULL, ?, NULL, ?, NULL, ?, ?)",
+            [entity.source, entity.name, part.source_file, rejection.field, rejection.reason, load_id, loaded_at],
+        )
+        results.append(result)
+    return results
+
+
+def load_parts(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    parts: Sequence[FilePart],
+    rejections: Sequence[Rejection] = (),
+    skipped: Sequence[FilePart] = (),
+    skip_existing: bool = False,
+) -> list[FileResult]:
+    """Validate the parts as one batch and write good rows, quarantine rows and one load_log row per
+    file (loaded, rejected or skipped_duplicate) in one transaction. Returns one result per file."""
+    load_id, loaded_at = new_load_id(entity.source, entity.name), now_local()
+    staged = stage_batch(con, entity, parts) if parts else None
+    checked = build_checked(con, entity, staged.relation) if staged else None
+    hashes = {p.source_file: p.content_hash for p in [*parts, *skipped, *(p for p, _ in rejections)]}
     try:
-        staged = stage_file(con, entity, path, source_file)
-    except problems.FileRejected as rejection:
-        return record_rejection(con, entity, source_file, content_hash, rejection)
-    try:
-        return load_staged(con, staged, source_file, content_hash, skip_existing=entity.source in SKIP_EXISTING_ROWS)
+        con.begin()
+        try:
+            loaded: dict[str, FileResult] = {}
+            all_rejections = list(rejections)
+            if staged and checked:
+                all_rejections += staged.rejected
+                loaded = {p.source_file: FileResult(p.source_file, entity.name, "loaded", message="; ".join(p.notes))
+                          for p in staged.parts}
+                _insert_good_rows(con, entity, checked, load_id, loaded_at, skip_existing)
+                _quarantine_bad_rows(con, entity, checked, load_id, loaded_at)
+                _count_per_file(con, entity, checked, load_id, loaded)
+            results = [
+                *loaded.values(),
+                *_record_rejections(con, entity, all_rejections, load_id, loaded_at),
+                *(FileResult(p.source_file, entity.name, "skipped_duplicate",
+                             message="内容与已入库文件相同 / same content already loaded") for p in skipped),
+            ]
+            finished = now_local()
+            con.executemany(
+                f"INSERT INTO {RAW_SCHEMA}.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [[load_id, entity.source, entity.name, r.source_file, hashes.get(r.source_file), r.rows_read,
+                  r.rows_loaded, r.rows_quarantined, r.status, r.message or None, loaded_at, finished]
+                 for r in results],
+            )
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
     finally:
-        staged.drop(con)
+        for relation in (checked, staged.relation if staged else None):
+            if relation:
+                con.execute(f"DROP TABLE IF EXISTS {relation}")
+    order = {name: i for i, name in enumerate(sorted(hashes))}
+    return sorted(results, key=lambda r: order.get(r.source_file, 0))
 
 
-def source_files(source: str, landing_dir: Path) -> list[tuple[Path, Entity]]:
-    """Every (file, entity) to load under landing_dir/<source>/, in file-name order."""
-    folder = landing_dir / source
-    found = [
-        (path, entity)
-        for entity in SOURCES_BY_NAME[source].entities
-        for path in folder.glob(entity.file_pattern)
-        if path.is_file()
-    ]
-    order = {e.name: i for i, e in enumerate(SOURCES_BY_NAME[source].entities)}
-    return sorted(found, key=lambda pe: (pe[0].name, order[pe[1].name]))
+def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, paths: Sequence[Path],
+                  landing_dir: Path) -> list[FileResult]:
+    """Read every new file of one entity (skipping content already loaded) and load them as one batch."""
+    read_file: ReadFile = SOURCE_MODULES[entity.source].read_file
+    parts: list[FilePart] = []
+    rejections: list[Rejection] = []
+    skipped: list[FilePart] = []
+    seen: set[str] = set()
+    for path in paths:
+        source_file = path.relative_to(landing_dir).as_posix()
+        content_hash = file_hash(path)
+        if content_hash in seen or already_loaded(con, entity, content_hash):
+            skipped.append(FilePart(source_file, content_hash))
+            continue
+        seen.add(content_hash)
+        try:
+            parts.append(read_file(entity, path, source_file, content_hash))
+        except problems.FileRejected as rejection:
+            rejections.append((FilePart(source_file, content_hash), rejection))
+    return load_parts(con, entity, parts, rejections, skipped, skip_existing=entity.source in SKIP_EXISTING_ROWS)
+
+
+def entity_files(entity: Entity, landing_dir: Path) -> list[Path]:
+    """The entity's files under landing_dir/<source>/, in name order."""
+    return sorted(p for p in (landing_dir / entity.source).glob(entity.file_pattern) if p.is_file())
 
 
 def ingest_source(con: duckdb.DuckDBPyConnection, source: str, landing_dir: Path,
@@ -220,8 +259,11 @@ def ingest_source(con: duckdb.DuckDBPyConnection, source: str, landing_dir: Path
     ensure_raw_schema(con)
     ensure_town_aliases(con)
     summary = SourceSummary(source)
-    for path, entity in source_files(source, landing_dir):
-        summary.add(load_file(con, entity, path, landing_dir))
+    for entity in SOURCES_BY_NAME[source].entities:
+        files = entity_files(entity, landing_dir)
+        if files:
+            for result in ingest_entity(con, entity, files, landing_dir):
+                summary.add(result)
     return summary
 
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from orchestration.ingest import readers
 from orchestration.ingest.contracts import REGISTRY, Entity
-from orchestration.ingest.staging import Staged, stage_rows
+from orchestration.ingest.staging import FilePart, rows_part
 
 SOURCE = REGISTRY
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, entity: Entity, path: Path, where: str) -> Staged:
-    header, rows = readers.csv_rows(readers.decode_utf8(path.read_bytes(), where))
-    return stage_rows(con, entity, header, rows, where)
+def read_file(entity: Entity, path: Path, source_file: str, content_hash: str) -> FilePart:
+    header, rows = readers.csv_rows(readers.decode_utf8(path.read_bytes(), source_file))
+    return rows_part(entity, header, rows, source_file, source_file, content_hash)

@@ -1,9 +1,10 @@
-"""Get any file into one shape: a DuckDB relation of VARCHAR columns, one per contract field.
+"""Get files into one shape: a DuckDB temp table of VARCHAR columns, one per contract field.
 
-Every staged relation has ``_row_number`` (1-based line, data row or item index),
-``_raw_record`` (the row as it arrived, for the quarantine), ``_parse_error`` (set when the
-row itself could not be read) and one VARCHAR column per contract field (NULL when absent).
-The contract-driven validator (validate.py) then works the same for all five sources.
+All new files of one entity in one run are staged together as one batch, so the validator and
+the loader run once per entity, not once per file. The staged table has ``_file_index`` and
+``_source_file`` (which file), ``_row_number`` (1-based line, data row or item index),
+``_raw_record`` (the row as it arrived, for the quarantine), ``_parse_error`` (set when the row
+itself could not be read) and one VARCHAR column per contract field (NULL when absent).
 """
 
 from __future__ import annotations
@@ -24,17 +25,29 @@ _names = itertools.count(1)
 
 
 @dataclass
-class Staged:
-    relation: str  # temp table in the connection; dropped by drop()
-    entity: Entity
-    rows_read: int
+class FilePart:
+    """One file (or HTTP page) read for one entity, not yet validated."""
+
+    source_file: str
+    content_hash: str | None
     notes: list[str] = field(default_factory=list)
+    lines: list[str] | None = None  # JSON Lines: one object per line; parsed inside DuckDB
+    line_numbers: list[int] | None = None
+    table: pa.Table | None = None  # tabular files: _row_number, _raw_record, _parse_error, c0..cN
+
+
+@dataclass
+class StagedBatch:
+    relation: str  # temp table; dropped by drop()
+    entity: Entity
+    parts: list[FilePart]  # the files whose rows are in the relation, in load order
+    rejected: list[tuple[FilePart, problems.FileRejected]] = field(default_factory=list)
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS {self.relation}")
 
 
-def _check_columns(entity: Entity, present: Iterable[str], where: str) -> list[str]:
+def check_columns(entity: Entity, present: Iterable[str], where: str) -> list[str]:
     """Reject when a required column is missing; return a note naming ignored extra columns."""
     present = set(present)
     missing = [f.name for f in entity.fields if f.required and f.name not in present]
@@ -47,20 +60,27 @@ def _check_columns(entity: Entity, present: Iterable[str], where: str) -> list[s
     return []
 
 
-def stage_rows(
-    con: duckdb.DuckDBPyConnection,
+def json_lines_part(source_file: str, lines: Sequence[str], content_hash: str | None) -> FilePart:
+    """A JSON Lines file; blank lines are dropped but keep the numbering of the others."""
+    kept = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
+    return FilePart(source_file, content_hash, lines=[line for _, line in kept], line_numbers=[n for n, _ in kept])
+
+
+def rows_part(
     entity: Entity,
     header: Sequence[str | None],
     rows: Iterable[tuple[int, Sequence[str | None]]],
     where: str,
-) -> Staged:
-    """Stage tabular rows (CSV, xlsx) given as (row number, cells as text) under a header row."""
+    source_file: str,
+    content_hash: str | None,
+) -> FilePart:
+    """A tabular file (CSV, xlsx sheet) given as (row number, cells as text) under a header row."""
     names = [(h or "").strip() for h in header]
     index: dict[str, int] = {}
     for i, name in enumerate(names):
         if name and name not in index:  # a repeated header keeps its first column
             index[name] = i
-    notes = _check_columns(entity, index, where)
+    notes = check_columns(entity, index, where)
     width = len(names)
     row_numbers: list[int] = []
     records: list[str] = []
@@ -68,10 +88,10 @@ def stage_rows(
     columns: dict[str, list[str | None]] = {f.name: [] for f in entity.fields}
     for row_number, cells in rows:
         row_numbers.append(row_number)
-        record = {names[i] or f"#{i + 1}": cell for i, cell in enumerate(cells) if i < width}
+        record: dict[str, object] = {names[i] or f"#{i + 1}": cell for i, cell in enumerate(cells) if i < width}
         overflow = [c for c in cells[width:] if c not in (None, "")]
         if overflow:
-            record["#overflow"] = overflow  # type: ignore[assignment]
+            record["#overflow"] = overflow
             errors.append(f'{problems.CELL_COUNT}: "{len(cells)} vs {width}"')
         else:
             errors.append(None)
@@ -87,75 +107,87 @@ def stage_rows(
             **{f"c{i}": pa.array(columns[f.name], pa.string()) for i, f in enumerate(entity.fields)},
         }
     )
+    return FilePart(source_file, content_hash, notes=notes, table=table)
+
+
+def _file_columns(parts: Sequence[FilePart], lengths: Sequence[int]) -> dict[str, pa.Array]:
+    return {
+        "_file_index": pa.array([i for i, n in enumerate(lengths) for _ in range(n)], pa.int32()),
+        "_source_file": pa.DictionaryArray.from_arrays(
+            pa.array([i for i, n in enumerate(lengths) for _ in range(n)], pa.int32()),
+            pa.array([p.source_file for p in parts], pa.string()),
+        ).cast(pa.string()),
+    }
+
+
+def stage_batch(con: duckdb.DuckDBPyConnection, entity: Entity, parts: Sequence[FilePart]) -> StagedBatch:
+    """Stage all parts (all JSON Lines, or all tabular) of one entity into one temp table."""
     relation = f"ingest_staged_{next(_names)}"
     arrow_name = f"{relation}_arrow"
-    con.register(arrow_name, table)
-    try:
-        renames = ", ".join(f"c{i} AS {quote(f.name)}" for i, f in enumerate(entity.fields))
-        con.execute(
-            f"CREATE TEMP TABLE {relation} AS "
-            f"SELECT _row_number, _raw_record, _parse_error, {renames} FROM {arrow_name}"
-        )
-    finally:
-        con.unregister(arrow_name)
-    return Staged(relation, entity, len(row_numbers), notes)
-
-
-def stage_json_lines(
-    con: duckdb.DuckDBPyConnection,
-    entity: Entity,
-    lines: Sequence[str],
-    where: str,
-    row_numbers: Sequence[int] | None = None,
-) -> Staged:
-    """Stage JSON objects given as text lines; fields are extracted inside DuckDB (one parse per line).
-
-    A line that is not valid JSON (e.g. truncated) or not an object keeps its row number and is
-    quarantined by the validator; the other lines load.
-    """
-    if row_numbers is None:
-        row_numbers = range(1, len(lines) + 1)
-    kept = [(n, line) for n, line in zip(row_numbers, lines, strict=True) if line.strip()]
-    table = pa.table(
-        {
-            "_row_number": pa.array([n for n, _ in kept], pa.int64()),
-            "line": pa.array([line for _, line in kept], pa.string()),
-        }
-    )
-    relation = f"ingest_staged_{next(_names)}"
-    arrow_name = f"{relation}_arrow"
-    paths = "[" + ", ".join("'$." + quote(f.name).replace("'", "''") + "'" for f in entity.fields) + "]"
-    extracted = ", ".join(f"v[{i + 1}] AS {quote(f.name)}" for i, f in enumerate(entity.fields))
-    con.register(arrow_name, table)
-    try:
-        con.execute(
-            f"""
-            CREATE TEMP TABLE {relation} AS
-            SELECT _row_number, line AS _raw_record,
+    parts = list(parts)
+    if parts and parts[0].lines is not None:
+        lengths = [len(p.lines or []) for p in parts]
+        table = pa.table({
+            **_file_columns(parts, lengths),
+            "_row_number": pa.array([n for p in parts for n in (p.line_numbers or [])], pa.int64()),
+            "line": pa.array([line for p in parts for line in (p.lines or [])], pa.string()),
+        })
+        paths = "[" + ", ".join("'$." + quote(f.name).replace("'", "''") + "'" for f in entity.fields) + "]"
+        extracted = ", ".join(f"v[{i + 1}] AS {quote(f.name)}" for i, f in enumerate(entity.fields))
+        # One JSON parse per line: json_extract_string with a list of paths returns all fields at once.
+        select = f"""
+            SELECT _file_index, _source_file, _row_number, line AS _raw_record,
                    CASE WHEN NOT valid THEN '{problems.INVALID_JSON_LINE}'
                         WHEN NOT is_object THEN '{problems.NOT_JSON_OBJECT}' END AS _parse_error,
                    {extracted}
             FROM (
-                SELECT _row_number, line, valid, is_object,
-                       CASE WHEN is_object THEN json_extract_string(line, {paths}) END AS v
+                SELECT *, CASE WHEN is_object THEN json_extract_string(line, {paths}) END AS v
                 FROM (
-                    SELECT _row_number, line, json_valid(line) AS valid,
+                    SELECT *, json_valid(line) AS valid,
                            coalesce(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' END, false) AS is_object
                     FROM {arrow_name}
                 )
             )
-            """
-        )
+        """
+    else:
+        tables = [p.table for p in parts if p.table is not None]
+        lengths = [t.num_rows for t in tables]
+        empty = {f"c{i}": pa.array([], pa.string()) for i in range(len(entity.fields))}
+        body = pa.concat_tables(tables) if tables else pa.table({
+            "_row_number": pa.array([], pa.int64()), "_raw_record": pa.array([], pa.string()),
+            "_parse_error": pa.array([], pa.string()), **empty,
+        })
+        table = pa.table({**_file_columns(parts, lengths), **{n: body[n] for n in body.column_names}})
+        renames = ", ".join(f"c{i} AS {quote(f.name)}" for i, f in enumerate(entity.fields))
+        select = (f"SELECT _file_index, _source_file, _row_number, _raw_record, _parse_error, {renames} "
+                  f"FROM {arrow_name}")
+    con.register(arrow_name, table)
+    try:
+        con.execute(f"CREATE TEMP TABLE {relation} AS {select}")
     finally:
         con.unregister(arrow_name)
-    keys = con.execute(
-        f"SELECT DISTINCT unnest(json_keys(_raw_record)) FROM {relation} WHERE _parse_error IS NULL"
-    ).fetchall()
-    staged = Staged(relation, entity, len(kept))
-    if staged.rows_read and any(True for _ in keys):
+    batch = StagedBatch(relation, entity, parts)
+    if parts and parts[0].lines is not None:
+        _check_json_keys(con, batch)
+    return batch
+
+
+def _check_json_keys(con: duckdb.DuckDBPyConnection, batch: StagedBatch) -> None:
+    """JSON Lines have no header: the keys seen in a file are its columns. A file missing a
+    required key in every line is rejected and its rows leave the batch."""
+    keys = dict(con.execute(
+        f"SELECT _file_index, list(DISTINCT k) FROM (SELECT _file_index, unnest(json_keys(_raw_record)) AS k "
+        f"FROM {batch.relation} WHERE _parse_error IS NULL) GROUP BY 1"
+    ).fetchall())
+    rejected: list[int] = []
+    for index, part in enumerate(batch.parts):
+        if index not in keys:
+            continue  # no readable line: every line is quarantined on its own
         try:
-            staged.notes = _check_columns(entity, (k for (k,) in keys), where)
-        except problems.FileRejected:
-            staged.drop(con)
-            raise
-    return staged
+            part.notes += check_columns(batch.entity, keys[index], part.source_file)
+        except problems.FileRejected as rejection:
+            batch.rejected.append((part, rejection))
+            rejected.append(index)
+    if rejected:
+        con.execute(f"DELETE FROM {batch.relation} WHERE _file_index IN ({', '.join(map(str, rejected))})")
+        batch.parts = [p for i, p in enumerate(batch.parts) if i not in rejected]

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from orchestration.ingest import readers
 from orchestration.ingest.contracts import URBAN, Entity
-from orchestration.ingest.staging import Staged, stage_rows
+from orchestration.ingest.staging import FilePart, rows_part
 
 SOURCE = URBAN
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, entity: Entity, path: Path, where: str) -> Staged:
-    text, notes = readers.decode_gbk(path.read_bytes(), where)
+def read_file(entity: Entity, path: Path, source_file: str, content_hash: str) -> FilePart:
+    text, notes = readers.decode_gbk(path.read_bytes(), source_file)
     header, rows = readers.csv_rows(text)
-    staged = stage_rows(con, entity, header, rows, where)
-    staged.notes = notes + staged.notes
-    return staged
+    part = rows_part(entity, header, rows, source_file, source_file, content_hash)
+    part.notes = notes + part.notes
+    return part

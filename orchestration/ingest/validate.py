@@ -113,8 +113,9 @@ def problem_exprs(f: Field, v: str, t: str) -> list[str]:
 def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, staged_relation: str) -> str:
     """Create a temp table of checked rows and return its name.
 
-    Columns: _row_number, _raw_record, t0..tN (typed values in contract order), _row_hash,
-    _problems (list of {field, value, reason}), _duplicate_of (row number of the first row with the same key).
+    Columns: _file_index, _source_file, _row_number, _raw_record, t0..tN (typed values in contract
+    order), _row_hash, _problems (list of {field, value, reason}), _duplicate_of (row number of the
+    first row of the same file with the same key: a batch, for duplicates, is one file), s0..sN.
     """
     fields = entity.fields
     trimmed = ", ".join(
@@ -133,7 +134,7 @@ def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, staged_relatio
         # Only rows without other problems compete for a key: the first good row wins.
         first_of_key = (
             "CASE WHEN len(_problems) = 0 THEN "
-            f"min(_row_number) OVER (PARTITION BY len(_problems) = 0, {partition}) END"
+            f"min(_row_number) OVER (PARTITION BY _file_index, len(_problems) = 0, {partition}) END"
         )
     else:
         first_of_key = "NULL::BIGINT"
@@ -141,13 +142,16 @@ def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, staged_relatio
     con.execute(
         f"""
         CREATE TEMP TABLE {relation} AS
-        WITH trimmed AS (SELECT _row_number, _raw_record, _parse_error, {trimmed} FROM {staged_relation}),
+        WITH trimmed AS (
+            SELECT _file_index, _source_file, _row_number, _raw_record, _parse_error, {trimmed} FROM {staged_relation}
+        ),
         typed AS (SELECT *, {typed} FROM trimmed),
         checked AS (
             SELECT *, list_filter([{", ".join(checks)}], lambda p: p IS NOT NULL) AS _problems, {row_hash} AS _row_hash
             FROM typed
         )
-        SELECT _row_number, _raw_record, {", ".join(f"t{i}" for i in range(len(fields)))}, _row_hash, _problems,
+        SELECT _file_index, _source_file, _row_number, _raw_record, {", ".join(f"t{i}" for i in range(len(fields)))},
+               _row_hash, _problems,
                CASE WHEN _first_of_key < _row_number THEN _first_of_key END AS _duplicate_of,
                {", ".join(f"s{i}" for i in range(len(fields)))}
         FROM (SELECT *, {first_of_key} AS _first_of_key FROM checked)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from orchestration.ingest import readers
 from orchestration.ingest.contracts import WATER, Entity
-from orchestration.ingest.staging import Staged, stage_rows
+from orchestration.ingest.staging import FilePart, rows_part
 
 SOURCE = WATER
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, entity: Entity, path: Path, where: str) -> Staged:
+def read_file(entity: Entity, path: Path, source_file: str, content_hash: str) -> FilePart:
     assert entity.sheet is not None
-    header, rows = readers.xlsx_sheet_rows(path, entity.sheet, where)
-    return stage_rows(con, entity, header, rows, f"{where} 工作表/sheet {entity.sheet}")
+    header, rows = readers.xlsx_sheet_rows(path, entity.sheet, source_file)
+    return rows_part(entity, header, rows, f"{source_file} 工作表/sheet {entity.sheet}", source_file, content_hash)
