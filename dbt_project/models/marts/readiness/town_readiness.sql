@@ -59,7 +59,7 @@ items as (
         case when t.leadership_group_date <= {{ as_of }}
             then '领导小组成立日期 ' || cast(t.leadership_group_date as {{ dbt.type_string() }}) end
             as leadership_evidence,
-        t.has_station_plaque and liaison.liaison_in_post as has_mechanism,
+        t.has_station_plaque and coalesce(liaison.liaison_in_post, false) as has_mechanism,
         case when t.has_station_plaque and liaison.liaison_in_post
             then '应急管理站已挂牌；联络员 ' || liaison.liaison_worker_id || ' ' || coalesce(liaison.liaison_name, '')
                 || ' 在岗' end as mechanism_evidence,
