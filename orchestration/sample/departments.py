@@ -37,5 +37,5 @@ def dept_variant(r: random.Random, canonical: str) -> str:
 
 def town_government_variant(r: random.Random, town_name: str) -> str:
     """A town acting as handling unit: 瓜沥镇人民政府 / 瓜沥镇 / 瓜沥镇四平台."""
-    suffix = "人民政府" if town_name.endswith("镇") else "办事处"
+    suffix = "人民政府" if town_name.endswith("镇") else "办事处" if town_name.endswith("街道") else "管委会"
     return r.choice((town_name + suffix, town_name, town_name + "综合信息指挥室"))

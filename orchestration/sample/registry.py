@@ -193,7 +193,7 @@ def _rescue_teams(r: random.Random) -> list[Row]:
             )
         )
     for town in all_towns:
-        members = r.randrange(5, 9) if town.name in SMALL_TEAM_ONLY else r.randrange(8, 16)
+        members = r.randrange(5, 9) if town.name in SMALL_TEAM_ONLY else r.randrange(10, 18)
         teams.append((f"{town.name}微型消防站", "微型消防站", town.name, "初期火灾扑救", town, members))
     for town_name in ("瓜沥镇", "宁围街道", "新街街道"):
         town = town_by_name(town_name)
@@ -244,6 +244,10 @@ def _equipment(r: random.Random, teams: list[Row]) -> list[Row]:
         for kind in kinds:
             status = "可用" if r.random() < 0.88 else r.choice(("维修", "报废"))
             add(str(team["队伍编号"]), kind, r.randrange(1, 6), status)
+        if team["类型"] == "微型消防站" and town not in NO_USABLE_SUPPLIES:
+            # Two usable core items, so only the planted towns lack supplies even if one row is spoilt.
+            add(str(team["队伍编号"]), "水泵", r.randrange(1, 4), "可用")
+            add(str(team["队伍编号"]), "冲锋舟", 1, "可用")
         if town in NO_USABLE_SUPPLIES and r.random() < 0.5:
             add(str(team["队伍编号"]), "水泵", 1, "维修")  # present but not usable
     for warehouse in ("CK001", "CK002", "CK003"):  # 区级防汛物资仓库, 区应急物资储备库, 南片物资仓库
@@ -333,9 +337,13 @@ def _drills(r: random.Random, as_of: date, plans: list[Row]) -> list[Row]:
     rows: list[Row] = []
     for town in towns():
         town_plans = [p for p in plans if p["镇街代码"] == town.code] or [p for p in plans if not p["镇街代码"]]
-        for _ in range(r.randrange(2, 6)):
-            # Towns planted without a recent drill only have drills 12-24 months back.
-            days_back = r.randrange(380, 720) if town.name in NO_RECENT_DRILL else r.randrange(5, 720)
+        for number in range(r.randrange(3, 7)):
+            # Towns planted without a recent drill only have drills 13-24 months back; the others
+            # have two within the last 10 months, so one spoilt row cannot flip the finding.
+            if town.name in NO_RECENT_DRILL:
+                days_back = r.randrange(395, 720)
+            else:
+                days_back = r.randrange(5, 300) if number < 2 else r.randrange(5, 720)
             rows.append(
                 {
                     "演练编号": "",
