@@ -102,7 +102,7 @@ def build_definitions(paths: HubPaths | None = None, as_of: date | None = None) 
 
 def definitions_from_parts(parts: HubParts, skip_groups: tuple[str, ...] = ()) -> dg.Definitions:
     """``skip_groups``: asset groups left out of the full_pipeline job (e.g. the KB when there are no documents)."""
-    selection = dg.AssetSelection.all(include_sources=False)
+    selection = dg.AssetSelection.all()
     if skip_groups:
         selection = selection - dg.AssetSelection.groups(*skip_groups)
     full_pipeline = dg.define_asset_job(
