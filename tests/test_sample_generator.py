@@ -212,3 +212,59 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     assert a.keys() == b.keys() and all(a[k] == b[k] for k in a)
     assert a["water/水利数据_20250630.xlsx"] == b["water/水利数据_20250630.xlsx"]
     assert a["registry/grid_workers.csv"] != c["registry/grid_workers.csv"]
+
+
+def test_readiness_gaps_only_where_planted(sample_dir: Path) -> None:
+    """The six 六有 items, evaluated naively as SOURCES.md words them, fail exactly where docs/sample-data.md says."""
+    with (SEEDS_DIR / "town_aliases.csv").open(encoding="utf-8") as f:
+        town_of = {row["alias"]: row["town_code"] for row in csv.DictReader(f)}
+
+    def day(text: str) -> date | None:
+        try:
+            return datetime.strptime(text.replace("/", "-"), "%Y-%m-%d").date()
+        except ValueError:
+            return None
+
+    liaison_status = {w["工号"]: w["状态"] for w in read_registry(sample_dir, "grid_workers") if w["角色"] == "联络员"}
+    teams = read_registry(sample_dir, "rescue_teams")
+    equipment = read_registry(sample_dir, "equipment")
+    plans = read_registry(sample_dir, "plans")
+    drills = read_registry(sample_dir, "drills")
+    found = {}
+    for town in read_registry(sample_dir, "towns"):
+        code = town["区划代码"]
+        stationed = [t for t in teams if town_of.get(t["驻地镇街"]) == code]
+        holders = {t["队伍编号"] for t in stationed}
+        items = (
+            bool(town["领导小组成立日期"]),
+            town["应急管理站挂牌"] == "是" and liaison_status.get(town["联络员工号"]) == "在岗",
+            any(
+                p["镇街代码"] == code
+                and p["预案类别"] in ("总体", "专项")
+                and (d := day(p["最近修订日期"]))
+                and (AS_OF - d).days <= 3 * 365
+                for p in plans
+            ),
+            any(int(t["人数"]) >= 10 for t in stationed),
+            any(
+                e["持有方编号"] in holders and e["状态"] == "可用" and e["装备类型"] in ("冲锋舟", "救生艇", "水泵")
+                for e in equipment
+            ),
+            any(d["镇街代码"] == code and (when := day(d["演练日期"])) and (AS_OF - when).days <= 365 for d in drills),
+        )
+        if not all(items):
+            found[town["名称"]] = "".join("1" if i else "0" for i in items)
+    assert found == {
+        "衙前镇": "110111",
+        "益农镇": "101110",
+        "党湾镇": "100111",
+        "萧山商业城": "100000",
+        "围垦区": "000101",
+        "红山农场": "000000",
+    }
+
+
+def test_some_villages_have_no_grid_worker(sample_dir: Path) -> None:
+    covered = {w["村社代码"] for w in read_registry(sample_dir, "grid_workers") if w["角色"] == "网格员"}
+    villages = {v["区划代码"] for v in read_registry(sample_dir, "villages")}
+    assert len(villages - covered) == 6
