@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
@@ -206,7 +209,25 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
         return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
     generate(tmp_path / "a", seed=3, scale="small", as_of=AS_OF)
-    generate(tmp_path / "b", seed=3, scale="small", as_of=AS_OF)
+    # The second run is another process with another hash seed: no set or dict order may leak into the files.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestration.cli.main",
+            "sample",
+            "--out",
+            str(tmp_path / "b"),
+            "--seed",
+            "3",
+            "--as-of",
+            AS_OF.isoformat(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
     generate(tmp_path / "c", seed=4, scale="small", as_of=AS_OF)
     a, b, c = snapshot(tmp_path / "a"), snapshot(tmp_path / "b"), snapshot(tmp_path / "c")
     assert a.keys() == b.keys() and all(a[k] == b[k] for k in a)
