@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -14,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from api.audit import AuditLog
+from api.errors import problem
 from api.highlight import mark_terms
 from api.keys import KeyStore
 from api.routes import meta, quality, search, sql, tables, towns
@@ -58,6 +61,17 @@ def _openapi_config() -> OpenAPIConfig:
         ),
         security=[{"bearer": []}, {"apiKey": []}],
     )
+
+
+logger = logging.getLogger("api")
+
+
+def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A bug, not the caller's fault: logged with its traceback here, never sent to the client."""
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        500, "internal_error", "服务器内部错误，已记录日志", "internal server error; it has been logged"
+    ).to_response(request)
 
 
 def _configure_jinja(engine: JinjaTemplateEngine) -> None:
@@ -107,4 +121,5 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         ),
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         on_shutdown=[close_resources],
+        exception_handlers={Exception: _unexpected_error},
     )

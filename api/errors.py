@@ -13,6 +13,7 @@ TITLES = {
     404: "Not Found",
     408: "Request Timeout",
     422: "Unprocessable Content",
+    500: "Internal Server Error",
     503: "Service Unavailable",
 }
 

@@ -165,7 +165,8 @@ def _keyset_condition(req: TableRequest) -> tuple[str, list[Any]]:
         return "rowid > ?", [rowid]
     col = quote_ident(req.sort)
     if value is None:
-        return f"({col} IS NULL AND rowid > ?)", [rowid]
+        # Written as CASE: `col IS NULL AND rowid > ?` with ORDER BY col ... LIMIT hits an internal error in DuckDB 2.0.
+        return f"(CASE WHEN {col} IS NULL THEN rowid > ? ELSE false END)", [rowid]
     col_type = req.table.column(req.sort).type  # type: ignore[union-attr]
     beyond = "<" if req.descending else ">"
     cond = (

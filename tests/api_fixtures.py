@@ -73,8 +73,8 @@ def write_build_db(path: Path, variant: int) -> list[PublishedModel]:
         overdue = (not closed) and deadline < AS_OF
         dangers.append((
             f"YH{variant}-{i:05d}", rnd.choice(SOURCES), code, name, rnd.choice(("一般", "一般", "重大")),
-            rnd.choice(CATEGORIES), rnd.choice(DEPTS), deadline, status, closed, overdue,
-            (AS_OF - deadline).days if overdue else 0, rnd.randint(1, 400), rnd.random() < 0.2,
+            rnd.choice(CATEGORIES), rnd.choice(DEPTS) if rnd.random() > 0.05 else None, deadline, status, closed,
+            overdue, (AS_OF - deadline).days if overdue else 0, rnd.randint(1, 400), rnd.random() < 0.2,
         ))
     con.execute(
         "CREATE TABLE marts.hidden_danger_register (danger_id VARCHAR, source_system VARCHAR, town_code VARCHAR, "
@@ -274,16 +274,46 @@ def add_key(data_dir: Path, name: str, role: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "orchestration" / "sample" / "kb_docs"
+# A few plans and cases of the sample corpus: enough for search, filters, similar cases and the town page,
+# small enough to embed in well under a minute on a CPU.
+INDEXED_DOCS = (
+    "plans/330109113_瓜沥镇突发事件总体应急预案.md",
+    "plans/district_防汛防台专项应急预案.md",
+    "plans/district_地质灾害专项应急预案.md",
+    "cases/20230809_河上镇_台风青岚山区群众转移案例.md",
+    "cases/20240722_益农镇_台风大棚看护人员转移案例.md",
+    "cases/20210912_进化镇_强降雨诱发滑坡民房受损案例.md",
+    "cases/20240614_所前镇_山体崩塌道路中断案例.md",
+)
+
+
+def build_fixture_index(data_dir: Path) -> Path:
+    """Index the chosen sample documents with the real kb library into ``<data_dir>/kb/index``."""
+    from kb.indexer import build_index
+    from kb.settings import KbSettings
+
+    docs = data_dir / "kb_docs"
+    for relative in INDEXED_DOCS:
+        target = docs / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((SAMPLE_DOCS / relative).read_bytes())
+    report = build_index(docs, HubPaths(data_dir).kb_index, KbSettings(data_dir=data_dir))
+    assert report.version is not None
+    return Path(report.version)
+
+
 @pytest.fixture(scope="session")
 def api_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("api_data")
     publish_fixture_snapshot(data_dir, variant=0)
+    build_fixture_index(data_dir)
     return data_dir
 
 
 @pytest.fixture(scope="session")
 def api_server(api_data_dir: Path) -> Iterator[LiveServer]:
-    server = start_server(api_data_dir)
+    server = start_server(api_data_dir, env_extra={"HUB_API_SQL_TIMEOUT_MS": "2000", "HUB_API_SQL_ROW_LIMIT": "1000"})
     server.keys = {role: add_key(api_data_dir, f"test-{role}", role) for role in ("analyst", "staff", "admin")}
     yield server
     stop_server(server)
