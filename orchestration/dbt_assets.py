@@ -91,7 +91,16 @@ def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition
         target = dbt_target_dir(paths.data_dir, context.run.run_id)
         invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, target_path=target,
                              raise_on_error=False)
-        yield from invocation.stream()
+        try:
+            yield from invocation.stream()
+        except KeyError as exc:
+            # dbt ran a node the prepared manifest does not know: the project changed since set-up.
+            invocation.process.terminate()
+            invocation.process.wait()
+            raise dg.Failure(
+                description=f"dbt manifest 已过期 / the dbt manifest is out of date ({exc} is not in "
+                f"{manifest_path}): 请运行 / run `python -m orchestration.dbt_setup` (or `make install`)"
+            ) from None
         summary = summarise_run_results(invocation.get_artifact("run_results.json"))
         (target / DBT_RESULTS_FILE).write_text(json.dumps(summary.as_dict()), encoding="utf-8")
         context.log.info(f"dbt build as of {dbt_vars['as_of']}: {summary.as_dict()}")

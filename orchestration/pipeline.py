@@ -98,7 +98,11 @@ def _source_loads(build_db: Path, since: datetime) -> list[SourceLoad]:
     """What this run's ingest did, from the build database's load log and quarantine."""
     if not build_db.exists():
         return []
-    con = duckdb.connect(str(build_db), read_only=True)
+    try:
+        con = duckdb.connect(str(build_db), read_only=True)
+    except duckdb.IOException as exc:  # e.g. a dbt process of a failed run still holds the file
+        print(f"接入统计不可读 / ingest summary unavailable: {exc}")
+        return []
     try:
         has_log = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = 'load_log'"

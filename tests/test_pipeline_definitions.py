@@ -35,7 +35,7 @@ def defs(manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dg.Definit
     return built
 
 
-def _graph(defs: dg.Definitions):  # noqa: ANN202 - Dagster's internal graph type
+def _graph(defs: dg.Definitions):
     return defs.resolve_asset_graph()
 
 
@@ -64,7 +64,7 @@ def test_groups_checks_and_publish(defs: dg.Definitions) -> None:
 
     publish = graph.get(dg.AssetKey("serving_snapshot"))
     published = {key.path[-1] for key in publish.parent_keys}
-    assert SHARED_VIEWS <= published
+    assert published >= SHARED_VIEWS
 
 
 def test_every_duckdb_writer_is_in_the_pool(defs: dg.Definitions) -> None:
