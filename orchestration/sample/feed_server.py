@@ -71,8 +71,14 @@ class EventStore:
         self._lines: list[bytes] = []
 
     def _current_signature(self) -> tuple[tuple[str, int, int], ...]:
-        files = sorted(self.folder.glob("events_*.jsonl"))
-        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+        signature = []
+        for path in sorted(self.folder.glob("events_*.jsonl")):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # removed while we looked: the next request sees the new state
+                continue
+            signature.append((path.name, stat.st_mtime_ns, stat.st_size))
+        return tuple(signature)
 
     def _load(self) -> None:
         versions: dict[Key, bytes] = {}
