@@ -121,21 +121,25 @@ def chunk_text(text: str, title: str = "", max_chars: int = 500, min_chars: int 
     sections = _fold_empty_headings(_sections(text, title))
     # Merge small neighbours that share a parent, so a chunk says enough to be found on its own.
     merged: list[_Section] = []
+    parents: list[tuple[str, ...]] = []  # the parent the sections of each merged group share
     for section in sections:
+        parent = section.path[:-1]
         if merged:
             previous = merged[-1]
-            both_small = section.end - section.start < min_chars or previous.end - previous.start < min_chars
-            same_parent = previous.path[:-1] == section.path[:-1]
+            either_small = section.end - section.start < min_chars or previous.end - previous.start < min_chars
             if (
-                both_small
-                and same_parent
+                either_small
+                and parents[-1] == parent
+                and parent
                 and not previous.is_article
                 and not section.is_article
                 and section.end - previous.start <= max_chars
             ):
-                merged[-1] = _Section(previous.path, previous.start, section.end, False, True)
+                # The merged chunk is labelled by the parent its sections share.
+                merged[-1] = _Section(parent, previous.start, section.end, False, True)
                 continue
         merged.append(section)
+        parents.append(parent)
     chunks: list[Chunk] = []
     for section in merged:
         start, end = _trimmed_span(text, section.start, section.end)
