@@ -1,0 +1,37 @@
+-- 当前交付 / the current delivery of every file: the latest load of each file name that was read
+-- (loaded or rejected). Its date is the YYYYMMDD stamp in the file name, else the day it was loaded
+-- (registry snapshots and feed pages carry no stamp).
+{{ config(materialized='table') }}
+
+with log as (
+    select
+        l.*,
+        cast(try_strptime(regexp_extract(l.source_file, '([0-9]{8})', 1), '%Y%m%d') as date) as stamped_date
+    from {{ source('ingest_log', 'load_log') }} as l
+),
+
+latest_per_file as (
+    select
+        log.*,
+        row_number() over (
+            partition by log.source_system, log.entity, log.source_file
+            order by log.started_at desc, log.load_id desc
+        ) as load_rank
+    from log
+    where log.status in ('loaded', 'rejected')
+)
+
+select
+    f.source_system,
+    f.entity,
+    f.source_file,
+    f.load_id,
+    f.status,
+    f.rows_read,
+    f.rows_loaded,
+    f.rows_quarantined,
+    f.stamped_date is not null as is_stamped,
+    coalesce(f.stamped_date, cast(f.started_at as date)) as delivery_date,
+    f.started_at
+from latest_per_file as f
+where f.load_rank = 1

@@ -1,0 +1,349 @@
+"""Measure every check of one run on the build database.
+
+Reads the dbt models of ``dbt_project/models/quality`` (freshness, volume, rule checks), the
+shared ``unmapped_values`` model and the ingest quarantine. Rows quarantined by ingestion are
+sorted into the kind of problem they are (a missing required field is completeness, a repeated
+id uniqueness, an unknown town crosswalk, anything else validity), so each department sees one
+check per problem kind and entity, whether the row was stopped at the door or found later.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import duckdb
+
+from orchestration.ingest import problems
+from orchestration.ingest.contracts import ENTITIES, SOURCES, SOURCES_BY_NAME, Entity
+from orchestration.quality.results import (
+    FAIL,
+    KIND_LABELS,
+    KIND_SEVERITY,
+    PASS,
+    WARN,
+    CheckResult,
+    Finding,
+    row_status,
+    row_threshold,
+    share_percent,
+)
+
+MAX_FINDINGS = 500  # rows to fix kept per check; the count is always exact
+
+CROSSWALK_REASONS = (problems.UNKNOWN_TOWN, problems.BAD_TOWN_CODE, problems.BAD_VILLAGE_CODE)
+UNMAPPED_KIND_LABELS = {"town": "镇街", "village": "村社", "unit": "单位", "category": "类别"}
+
+# The latest load of every file name that was read: the rows as currently delivered.
+CURRENT_LOADS_SQL = """
+SELECT source_system, entity, source_file, load_id, status, rows_read
+FROM (
+    SELECT *, row_number() OVER (PARTITION BY source_system, entity, source_file
+                                 ORDER BY started_at DESC, load_id DESC) AS load_rank
+    FROM raw.load_log WHERE status IN ('loaded', 'rejected')
+) WHERE load_rank = 1
+"""
+
+
+def entity_label(entity: Entity) -> str:
+    return entity.description.split("（")[0] or entity.name
+
+
+def check_title(source: str, entity: Entity | None, kind: str) -> str:
+    owner = SOURCES_BY_NAME[source].owner_label if source in SOURCES_BY_NAME else source
+    parts = [owner] + ([entity_label(entity)] if entity else []) + [KIND_LABELS.get(kind, kind)]
+    return " · ".join(parts)
+
+
+def find_relation(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """Schema-qualified name of a dbt model's table or view (schemas differ between targets), or None."""
+    row = con.execute(
+        "SELECT table_schema FROM information_schema.tables WHERE table_name = ? AND table_schema <> 'raw' "
+        "ORDER BY table_schema LIMIT 1",
+        [name],
+    ).fetchone()
+    return f'"{row[0]}"."{name}"' if row else None
+
+
+def has_raw_log(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' "
+        "AND table_name IN ('load_log', 'quarantine')"
+    ).fetchone()
+    return bool(row and row[0] == 2)
+
+
+@dataclass
+class RowCheck:
+    """A row-level check being assembled from several places (quarantine, dbt rules, unmapped values)."""
+
+    kind: str
+    source: str
+    entity: Entity
+    owner_dept: str
+    failing: set[str] = field(default_factory=set)
+    extra_failing: int = 0  # counted rows without a key of their own (unmapped values come as counts)
+    rows_checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.source}.{self.entity.name}"
+
+    def add(self, identity: str, finding: Finding) -> None:
+        if identity not in self.failing and len(self.findings) < MAX_FINDINGS:
+            self.findings.append(finding)
+        self.failing.add(identity)
+
+    def result(self, delivered_rows: int) -> CheckResult:
+        total = max(delivered_rows, self.rows_checked)
+        failing = len(self.failing) + self.extra_failing
+        return CheckResult(
+            check_name=self.name,
+            kind=self.kind,
+            source=self.source,
+            entity=self.entity.name,
+            owner_dept=self.owner_dept,
+            severity=KIND_SEVERITY[self.kind],
+            status=row_status(self.kind, failing, total),
+            measured_value=share_percent(failing, total),
+            threshold=row_threshold(self.kind, total),
+            unit="%",
+            failing_rows=failing,
+            total_rows=total,
+            title=check_title(self.source, self.entity, self.kind),
+            findings=self.findings,
+        )
+
+
+def _row_checks() -> dict[str, RowCheck]:
+    """The catalogue of row-level checks: every entity gets each kind, so a clean entity shows a pass."""
+    checks: dict[str, RowCheck] = {}
+    for entity in ENTITIES:
+        kinds = ["completeness", "validity", "crosswalk"] + (["uniqueness"] if entity.key else [])
+        for kind in kinds:
+            check = RowCheck(kind, entity.source, entity, SOURCES_BY_NAME[entity.source].owner)
+            checks[check.name] = check
+    return checks
+
+
+def _entity(source: str, name: str) -> Entity | None:
+    return next((e for e in ENTITIES if e.source == source and e.name == name), None)
+
+
+def record_key(entity: Entity, raw_record: str | None) -> str | None:
+    """The business key of a quarantined row, read from the row as it arrived (JSON, maybe truncated)."""
+    if not raw_record or not entity.key:
+        return None
+    values: list[str] = []
+    try:
+        record = json.loads(raw_record)
+        values = [str(record.get(k) or "") for k in entity.key]
+    except (ValueError, AttributeError):
+        for k in entity.key:
+            found = re.search(r'"' + re.escape(k) + r'"\s*:\s*"([^"]*)"', raw_record)
+            values.append(found.group(1) if found else "")
+    return " / ".join(values) if any(values) else None
+
+
+def quarantine_kind(reason: str) -> str:
+    kind = problems.reason_kind(reason)
+    if kind == problems.REQUIRED_EMPTY:
+        return "completeness"
+    if kind == problems.DUPLICATED_ID:
+        return "uniqueness"
+    if kind in CROSSWALK_REASONS:
+        return "crosswalk"
+    return "validity"
+
+
+def _add_quarantine(con: duckdb.DuckDBPyConnection, checks: dict[str, RowCheck]) -> None:
+    rows = con.execute(
+        f"""
+        SELECT q.source_system, q.entity, q.source_file, q.row_number, q.field, q.value, q.reason, q.raw_record
+        FROM raw.quarantine AS q JOIN ({CURRENT_LOADS_SQL}) AS cur USING (load_id)
+        WHERE q.row_number IS NOT NULL
+        ORDER BY q.source_system, q.entity, q.source_file, q.row_number
+        """
+    ).fetchall()
+    for source, entity_name, source_file, row_number, field_name, value, reason, raw_record in rows:
+        entity = _entity(source, entity_name)
+        if entity is None:
+            continue
+        check = checks[f"{quarantine_kind(reason)}:{source}.{entity_name}"]
+        location = f"{source_file} 第 {row_number} 行"
+        key = record_key(entity, raw_record) or location
+        check.add(f"{source_file}#{row_number}",
+                  Finding(key=key, reason=reason, field=field_name, value=value, location=location))
+
+
+def _add_unmapped(con: duckdb.DuckDBPyConnection, checks: dict[str, RowCheck]) -> None:
+    relation = find_relation(con, "unmapped_values")
+    if relation is None:
+        return
+    rows = con.execute(
+        f'SELECT source, entity, field, value, kind, "rows" FROM {relation} ORDER BY source, entity, "rows" DESC, value'
+    ).fetchall()
+    for source, entity_name, field_name, value, kind, count in rows:
+        check = checks.get(f"crosswalk:{source}.{entity_name}")
+        if check is None:
+            continue
+        label = UNMAPPED_KIND_LABELS.get(kind, kind)
+        if len(check.findings) < MAX_FINDINGS:
+            check.findings.append(Finding(
+                key=str(value), field=field_name, value=str(value),
+                reason=f"{label}名称无法映射（{count} 行）/ no {kind} in the crosswalk matches this value",
+            ))
+        check.extra_failing += int(count)
+
+
+def _add_rules(con: duckdb.DuckDBPyConnection, checks: dict[str, RowCheck]) -> list[CheckResult]:
+    """dbt rule checks: merged into the entity's check of the same name, or checks of their own."""
+    results_rel, findings_rel = find_relation(con, "quality_rule_results"), find_relation(con, "quality_rule_findings")
+    if results_rel is None or findings_rel is None:
+        return []
+    own: dict[str, RowCheck] = {}
+    for name, kind, source, entity_name, owner, rows_checked in con.execute(
+        f"SELECT check_name, check_kind, source_system, entity, owner_dept, rows_checked FROM {results_rel}"
+    ).fetchall():
+        entity = _entity(source, entity_name)
+        if entity is None:
+            continue
+        check = checks.get(name)
+        if check is None:
+            check = RowCheck(kind, source, entity, owner or SOURCES_BY_NAME[source].owner)
+            own[name] = check
+        check.rows_checked = max(check.rows_checked, int(rows_checked))
+    for name, row_key, field_name, value, reason in con.execute(
+        f"SELECT check_name, row_key, field, value, reason FROM {findings_rel} ORDER BY check_name, row_key"
+    ).fetchall():
+        check = checks.get(name) or own.get(name)
+        if check is not None:
+            check.add(f"rule#{row_key}", Finding(key=str(row_key), reason=reason, field=field_name, value=value))
+    results = []
+    for name, check in own.items():
+        result = check.result(0)
+        result.check_name = name
+        results.append(result)
+    return results
+
+
+def delivered_rows(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], int]:
+    return {
+        (source, entity): int(rows)
+        for source, entity, rows in con.execute(
+            f"SELECT source_system, entity, sum(rows_read) FROM ({CURRENT_LOADS_SQL}) GROUP BY ALL"
+        ).fetchall()
+    }
+
+
+def _freshness(con: duckdb.DuckDBPyConnection) -> list[CheckResult]:
+    relation = find_relation(con, "quality_freshness")
+    if relation is None:
+        return []
+    results = []
+    for source, last_date, max_age, age, status in con.execute(
+        f"SELECT source_system, last_delivery_date, max_age_days, age_days, status FROM {relation} ORDER BY 1"
+    ).fetchall():
+        if source not in SOURCES_BY_NAME:
+            continue
+        findings = []
+        if status != PASS:
+            said = f"最近一次交付 {last_date}，已 {age} 天未更新" if last_date else "从未收到数据 / never delivered"
+            findings.append(Finding(key=str(last_date or "—"), reason=said))
+        results.append(CheckResult(
+            check_name=f"freshness:{source}", kind="freshness", source=source, entity=None,
+            owner_dept=SOURCES_BY_NAME[source].owner, severity=KIND_SEVERITY["freshness"], status=status,
+            measured_value=float(age) if age is not None else None,
+            threshold=f"≤ {max_age} 天（超过 {2 * max_age} 天不通过）", unit="天",
+            title=check_title(source, None, "freshness"),
+            note=f"最近交付日期 / last delivery: {last_date or '无 / none'}", findings=findings,
+        ))
+    return results
+
+
+def _volume(con: duckdb.DuckDBPyConnection) -> list[CheckResult]:
+    relation = find_relation(con, "quality_volume")
+    if relation is None:
+        return []
+    results = []
+    for (source, entity_name, day, latest, baseline_n, baseline, ratio, drop, spike, status) in con.execute(
+        f"SELECT source_system, entity, latest_delivery_date, latest_rows, baseline_deliveries, baseline_rows, "
+        f"ratio, volume_drop_tolerance, volume_spike_tolerance, status FROM {relation} ORDER BY 1, 2"
+    ).fetchall():
+        entity = _entity(source, entity_name)
+        if entity is None:
+            continue
+        if baseline is None or not baseline_n:
+            threshold, note = "历史交付不足，暂不判断 / not enough earlier deliveries", ""
+        else:
+            threshold = f"前 {baseline_n} 次交付中位数 {baseline:.0f} 行的 -{drop:.0%} ~ +{spike:.0%}"
+            note = f"本次 / latest {day}: {latest} 行，为基线的 {ratio:.0%}"
+        findings = [Finding(key=str(day), reason=note)] if status != PASS else []
+        results.append(CheckResult(
+            check_name=f"volume:{source}.{entity_name}", kind="volume", source=source, entity=entity_name,
+            owner_dept=SOURCES_BY_NAME[source].owner, severity=KIND_SEVERITY["volume"], status=status,
+            measured_value=float(latest), threshold=threshold, unit="行",
+            title=check_title(source, entity, "volume"), note=note, findings=findings,
+        ))
+    return results
+
+
+def _quarantine_summaries(con: duckdb.DuckDBPyConnection) -> list[CheckResult]:
+    counts = {
+        (source, reason): int(n)
+        for source, reason, n in con.execute(
+            f"""
+            SELECT q.source_system, split_part(q.reason, ': ', 1), count(DISTINCT q.source_file || '#' ||
+                   coalesce(CAST(q.row_number AS VARCHAR), 'file'))
+            FROM raw.quarantine AS q JOIN ({CURRENT_LOADS_SQL}) AS cur USING (load_id) GROUP BY ALL
+            """
+        ).fetchall()
+    }
+    rejected = dict(con.execute(
+        f"SELECT source_system, count(*) FROM ({CURRENT_LOADS_SQL}) WHERE status = 'rejected' GROUP BY ALL"
+    ).fetchall())
+    rows = dict(con.execute(
+        f"""
+        SELECT q.source_system, count(DISTINCT q.source_file || '#' || q.row_number)
+        FROM raw.quarantine AS q JOIN ({CURRENT_LOADS_SQL}) AS cur USING (load_id)
+        WHERE q.row_number IS NOT NULL GROUP BY ALL
+        """
+    ).fetchall())
+    results = []
+    for source in SOURCES:
+        quarantined, files = int(rows.get(source.name, 0)), int(rejected.get(source.name, 0))
+        status = FAIL if files else (WARN if quarantined else PASS)
+        reasons = sorted(((n, r) for (s, r), n in counts.items() if s == source.name), reverse=True)
+        results.append(CheckResult(
+            check_name=f"quarantine:{source.name}", kind="quarantine", source=source.name, entity=None,
+            owner_dept=source.owner, severity=KIND_SEVERITY["quarantine"], status=status,
+            measured_value=float(quarantined), threshold="0 行被隔离、0 个文件被拒收", unit="行",
+            failing_rows=quarantined, title=check_title(source.name, None, "quarantine"),
+            note=f"拒收文件 / rejected files: {files}" if files else "",
+            findings=[Finding(key=reason, reason=f"{n} 行 / rows") for n, reason in reasons],
+        ))
+    return results
+
+
+def collect_results(con: duckdb.DuckDBPyConnection) -> list[CheckResult]:
+    """Every check of this run, measured on an open connection to the build database."""
+    if not has_raw_log(con):
+        return []
+    checks = _row_checks()
+    _add_quarantine(con, checks)
+    _add_unmapped(con, checks)
+    own_rules = _add_rules(con, checks)
+    delivered = delivered_rows(con)
+    row_results = [c.result(delivered.get((c.source, c.entity.name), 0)) for c in checks.values()]
+    return sort_results([*_freshness(con), *_volume(con), *row_results, *own_rules, *_quarantine_summaries(con)])
+
+
+def sort_results(results: Iterable[CheckResult]) -> list[CheckResult]:
+    from orchestration.quality.results import KIND_ORDER
+
+    source_order = {s.name: i for i, s in enumerate(SOURCES)}
+    return sorted(results, key=lambda r: (source_order.get(r.source, 99), KIND_ORDER.get(r.kind, 99),
+                                          r.entity or "", r.check_name))
