@@ -231,6 +231,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     generate(tmp_path / "c", seed=4, scale="small", as_of=AS_OF)
     a, b, c = snapshot(tmp_path / "a"), snapshot(tmp_path / "b"), snapshot(tmp_path / "c")
     assert a.keys() == b.keys() and all(a[k] == b[k] for k in a)
+    assert not [name for name in a if name.split("/")[-1].startswith(".")]  # no temp file left behind
     assert a["water/水利数据_20250630.xlsx"] == b["water/水利数据_20250630.xlsx"]
     assert a["registry/grid_workers.csv"] != c["registry/grid_workers.csv"]
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -88,8 +90,21 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[dict[str, object
         count += 1
     path.parent.mkdir(parents=True, exist_ok=True)
     # utf-8-sig writes the BOM spreadsheet software puts in; gbk fails loudly on a character GBK lacks.
-    path.write_bytes(buffer.getvalue().encode(encoding))
+    with atomic_path(path) as temp:
+        temp.write_bytes(buffer.getvalue().encode(encoding))
     return count
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Write to a hidden temp file beside ``path``, then rename: a file sensor or the feed never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.part")
+    try:
+        yield temp
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def json_line(record: dict[str, object]) -> str:
@@ -99,7 +114,7 @@ def json_line(record: dict[str, object]) -> str:
 def write_jsonl(path: Path, records: Iterable[dict[str, object]]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with path.open("w", encoding="utf-8", newline="\n") as out:
+    with atomic_path(path) as temp, temp.open("w", encoding="utf-8", newline="\n") as out:
         for record in records:
             out.write(json_line(record))
             out.write("\n")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from orchestration.ingest.contracts import FOUR_PLATFORMS
 from orchestration.sample.breaks import BreakLog, break_record
-from orchestration.sample.common import RATES, json_line, rng, stamp
+from orchestration.sample.common import RATES, atomic_path, json_line, rng, stamp
 from orchestration.sample.departments import dept_variant, town_government_variant
 from orchestration.sample.event_kinds import (
     DEADLINE_HOURS,
@@ -262,7 +262,7 @@ class DayFiles:
         lines = sorted(self.pending.pop(day, []))
         name = f"events_{stamp(day)}.jsonl"
         self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / name).open("w", encoding="utf-8", newline="\n") as out:
+        with atomic_path(self.folder / name) as temp, temp.open("w", encoding="utf-8", newline="\n") as out:
             out.writelines(line + "\n" for _, _, line in lines)
         self.counts[f"four_platforms/{name}"] = len(lines)
 

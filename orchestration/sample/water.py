@@ -17,7 +17,7 @@ from openpyxl import Workbook
 
 from orchestration.ingest.contracts import WATER, Entity, FieldType
 from orchestration.sample.breaks import BreakLog, inject_breaks
-from orchestration.sample.common import RATES, rng, slash_date, stamp
+from orchestration.sample.common import RATES, atomic_path, rng, slash_date, stamp
 from orchestration.sample.departments import dept_variant
 from orchestration.sample.geography import Town, point_near, town_variant, towns, villages_of
 from orchestration.sample.people import PhoneBook, person_name
@@ -207,7 +207,11 @@ def _deterministic_xlsx(workbook: Workbook, path: Path, as_of: date) -> None:
     workbook.save(buffer)
     moment = datetime(as_of.year, as_of.month, as_of.day, 8, 0, 0)
     fixed = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+    with (
+        atomic_path(path) as temp,
+        zipfile.ZipFile(buffer) as source,
+        zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
         for item in source.infolist():
             data = source.read(item.filename)
             if item.filename == "docProps/core.xml":
