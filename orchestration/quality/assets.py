@@ -1,0 +1,188 @@
+"""Dagster side of data quality: the ``quality_report`` asset, asset checks, and the daily schedule.
+
+- ``quality_report`` runs after ingest and the dbt ``quality_*`` models, measures every check, appends
+  the results to the history, alerts on pass→fail and writes the HTML + JSON report.
+- Asset checks on each ingest asset ``[source, entity]`` (blocking: an entity that was delivered but
+  holds no row must not flow on into dbt) and on the key published views (blocking: an empty view or a
+  repeated key must not be published).
+- ``daily_full_pipeline`` runs the whole pipeline, report included, every day at 07:00 Asia/Shanghai.
+
+Wired in by orchestration/definitions.py through ``quality_assets``, ``quality_checks`` and
+``quality_schedules``. (No ``from __future__ import annotations``: Dagster inspects the context hints.)
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from orchestration.ingest.contracts import ENTITIES, SOURCES_BY_NAME, Entity
+from orchestration.ingest.schema import raw_table_name
+from orchestration.resources import DUCKDB_WRITER_POOL, HubSettings
+
+QUALITY_GROUP = "quality"
+DAILY_CRON = "0 7 * * *"
+TIMEZONE = "Asia/Shanghai"
+FULL_PIPELINE_JOB = "full_pipeline"  # defined in orchestration/definitions.py
+DBT_QUALITY_MODELS = ("quality_freshness", "quality_volume", "quality_rule_results", "quality_rule_findings",
+                      "unmapped_values")
+# Published views that must never be empty, with the key that must be unique in them.
+PUBLISHED_VIEW_KEYS: dict[str, tuple[str, ...]] = {
+    "town_readiness": ("town_code",),
+    "town_dossier": ("town_code",),
+    "grid_coverage": ("village_code",),
+}
+
+
+def _manifest() -> Mapping[str, Any] | None:
+    from orchestration.dbt_assets import MANIFEST_PATH
+    from orchestration.publish import load_manifest
+
+    try:
+        return load_manifest(MANIFEST_PATH)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _model_nodes(manifest: Mapping[str, Any] | None, names: Sequence[str]) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """name → (unique_id, node) of the dbt models among ``names`` found in the manifest."""
+    found: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for unique_id, node in ((manifest or {}).get("nodes") or {}).items():
+        if node.get("resource_type") == "model" and node.get("name") in names:
+            found[node["name"]] = (unique_id, node)
+    return found
+
+
+def _dbt_key(manifest: Mapping[str, Any], unique_id: str) -> dg.AssetKey:
+    from orchestration.dbt_assets import published_asset_keys
+
+    return published_asset_keys(manifest, [unique_id])[0]
+
+
+def build_quality_report_asset(manifest: Mapping[str, Any] | None) -> dg.AssetsDefinition:
+    upstream = [dg.AssetKey([e.source, e.name]) for e in ENTITIES]
+    upstream += [_dbt_key(manifest, uid) for uid, _ in _model_nodes(manifest, DBT_QUALITY_MODELS).values()] \
+        if manifest else []
+
+    @dg.asset(
+        name="quality_report",
+        group_name=QUALITY_GROUP,
+        deps=upstream,
+        pool=DUCKDB_WRITER_POOL,  # reads the build database: never while a writer holds it
+        kinds={"html", "json"},
+        description="数据质量日报：按部门汇总、逐项检查、30 次趋势、需要整改的行 / the daily data-quality report "
+        "(HTML + JSON in reports/quality/, history in reports/quality_history.duckdb)",
+    )
+    def quality_report(context: dg.AssetExecutionContext, hub_settings: HubSettings) -> dg.MaterializeResult:
+        from orchestration.quality.report import produce_report
+
+        outcome = produce_report(hub_settings.paths, run_id=context.run.run_id, as_of=hub_settings.as_of_date(),
+                                 echo=context.log.info)
+        return dg.MaterializeResult(metadata={
+            "checks": len(outcome.results),
+            "failed": outcome.counts["fail"],
+            "warned": outcome.counts["warn"],
+            "passed": outcome.counts["pass"],
+            "newly_failing": dg.MetadataValue.text(", ".join(outcome.newly_failing) or "—"),
+            "report_html": dg.MetadataValue.path(str(outcome.html_path)),
+            "report_json": dg.MetadataValue.path(str(outcome.json_path)),
+        })
+
+    return quality_report
+
+
+def entity_has_rows(con: duckdb.DuckDBPyConnection, entity: Entity) -> dg.AssetCheckResult:
+    """ERROR when the entity was delivered but holds no row (all rejected or quarantined); WARN if never delivered."""
+    deliveries = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'rejected') FROM raw.load_log "
+        "WHERE source_system = ? AND entity = ? AND status IN ('loaded', 'rejected')",
+        [entity.source, entity.name],
+    ).fetchone()
+    delivered, rejected = (deliveries or (0, 0))
+    rows = con.execute(f"SELECT count(*) FROM {raw_table_name(entity)}").fetchone()
+    row_count = int(rows[0]) if rows else 0
+    owner = SOURCES_BY_NAME[entity.source].owner
+    metadata = {"rows": row_count, "deliveries": int(delivered), "rejected_files": int(rejected), "owner": owner}
+    if not delivered:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
+                                   description=f"从未收到数据 / never delivered ({owner})")
+    if row_count == 0:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+                                   description=f"已交付但无可用行 / delivered, no row passed the contract ({owner})")
+    return dg.AssetCheckResult(passed=True, metadata=metadata)
+
+
+def _ingest_check(entity: Entity) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey([entity.source, entity.name]),
+        name="has_rows",
+        blocking=True,
+        pool=DUCKDB_WRITER_POOL,
+        required_resource_keys={"duckdb"},
+        description=f"{entity.description}：已交付的数据至少有一行通过契约 / delivered data has rows",
+    )
+    def has_rows(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        with context.resources.duckdb.get_connection() as con:
+            return entity_has_rows(con, entity)
+
+    return has_rows
+
+
+def view_is_sound(con: duckdb.DuckDBPyConnection, relation: str, key: Sequence[str]) -> dg.AssetCheckResult:
+    """ERROR when the view is empty or its key repeats; the repeated keys are listed."""
+    rows = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
+    row_count = int(rows[0]) if rows else 0
+    columns = ", ".join(f'"{c}"' for c in key)
+    repeated = con.execute(
+        f"SELECT concat_ws(' / ', {columns}) FROM {relation} GROUP BY {columns} HAVING count(*) > 1 LIMIT 20"
+    ).fetchall()
+    metadata = {"rows": row_count, "repeated_keys": dg.MetadataValue.text(", ".join(str(r[0]) for r in repeated))}
+    if row_count == 0:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+                                   description="视图为空 / the view is empty")
+    if repeated:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+                                   description=f"键重复 / repeated {'+'.join(key)}")
+    return dg.AssetCheckResult(passed=True, metadata=metadata)
+
+
+def _view_check(key: dg.AssetKey, relation: str, columns: tuple[str, ...]) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=key,
+        name="not_empty_unique_key",
+        blocking=True,
+        pool=DUCKDB_WRITER_POOL,
+        required_resource_keys={"duckdb"},
+        description=f"发布前：非空且 {'+'.join(columns)} 唯一 / before publishing: not empty, key unique",
+    )
+    def not_empty_unique_key(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        with context.resources.duckdb.get_connection() as con:
+            return view_is_sound(con, relation, columns)
+
+    return not_empty_unique_key
+
+
+def build_quality_checks(manifest: Mapping[str, Any] | None) -> list[dg.AssetChecksDefinition]:
+    checks = [_ingest_check(entity) for entity in ENTITIES]
+    if manifest:
+        for name, (unique_id, node) in _model_nodes(manifest, tuple(PUBLISHED_VIEW_KEYS)).items():
+            relation = f'"{node["schema"]}"."{node.get("alias") or name}"'
+            checks.append(_view_check(_dbt_key(manifest, unique_id), relation, PUBLISHED_VIEW_KEYS[name]))
+    return checks
+
+
+daily_full_pipeline = dg.ScheduleDefinition(
+    name="daily_full_pipeline",
+    cron_schedule=DAILY_CRON,
+    execution_timezone=TIMEZONE,
+    job_name=FULL_PIPELINE_JOB,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="每天 07:00（北京时间）运行全流程并生成数据质量日报 / "
+    "daily at 07:00 Asia/Shanghai: the whole pipeline and the quality report",
+)
+
+_MANIFEST = _manifest()
+quality_assets = [build_quality_report_asset(_MANIFEST)]
+quality_checks = build_quality_checks(_MANIFEST)
+quality_schedules = [daily_full_pipeline]
