@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -21,9 +22,9 @@ from orchestration.sample.events import (
     RESEND_SHARE,
     DayFiles,
     EventFactory,
-    _daytime,
-    _emit,
     daily_count,
+    emit_versions,
+    report_time_on,
 )
 
 FILE_DATE = re.compile(r"events_(\d{8})\.jsonl$")
@@ -85,9 +86,7 @@ def _open_events(folder: Path, days: list[date]) -> list[dict[str, object]]:
     ]
 
 
-def _close(
-    record: dict[str, object], finished: datetime, r_satisfied: str | None
-) -> tuple[datetime, dict[str, object]]:
+def _close(r: random.Random, record: dict[str, object], finished: datetime) -> tuple[datetime, dict[str, object]]:
     """The event re-sent as finished on the new day, flows extended."""
     local = "T" not in str(record.get("updatedAt"))
 
@@ -96,7 +95,8 @@ def _close(
 
     flows = list(record.get("flows") or [])  # type: ignore[call-overload]
     centre = str(flows[0]["toDept"]) if flows else "四平台"
-    dept = str(record.get("handleDept") or dept_variant(rng(0, record.get("eventId")), "区城管局"))
+    dept = str(record.get("handleDept") or dept_variant(r, "区城管局"))  # not yet dispatched: the usual handler
+    satisfied = r.choice(("满意", "基本满意", "不满意", None))
     updated = dict(record)
     moment = finished - timedelta(hours=2)
     if not record.get("acceptTime"):
@@ -125,17 +125,17 @@ def _close(
         }
     )
     last = finished
-    if r_satisfied:
+    if satisfied:
         last = finished + timedelta(minutes=40)
         flows.append(
-            {"action": "回访", "fromDept": centre, "toDept": "群众", "time": fmt(last), "opinion": f"回访{r_satisfied}"}
+            {"action": "回访", "fromDept": centre, "toDept": "群众", "time": fmt(last), "opinion": f"回访{satisfied}"}
         )
     updated.update(
         {
             "status": "已办结",
             "finishTime": fmt(finished),
             "handleDept": dept,
-            "satisfaction": r_satisfied,
+            "satisfaction": satisfied,
             "updatedAt": fmt(last + timedelta(minutes=5)),
             "flows": [
                 {"seq": i, **{k: v for k, v in flow.items() if k != "seq"}} for i, flow in enumerate(flows, start=1)
@@ -165,13 +165,12 @@ def add_day(out: Path, seed: int = 7, day: date | None = None, scale: str = "sma
     end = datetime.combine(day, time(23, 59, 59))
     count = daily_count(r, EVENT_COUNTS[scale], day)
     for seq in range(1, count + 1):
-        life = factory.life(r, f"SJ{stamp(day)}{seq:06d}", _daytime(r, day))
-        _emit(r, life, files, end, resend=False)
+        life = factory.life(r, f"SJ{stamp(day)}{seq:06d}", report_time_on(r, day))
+        emit_versions(r, life, files, end, resend=False)
     open_events = _open_events(folder, days)
     for record in r.sample(open_events, min(len(open_events), max(1, round(count * RESEND_SHARE)))):
         finished = datetime.combine(day, time(r.randrange(8, 20), r.randrange(60), r.randrange(60)))
-        satisfied = r.choice(("满意", "基本满意", "不满意", None))
-        updated_at, updated = _close(record, finished, satisfied)
+        updated_at, updated = _close(r, record, finished)
         files.add(updated_at, updated)
     files.flush(day)
     return files.counts

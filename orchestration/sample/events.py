@@ -80,7 +80,7 @@ def _hours(r: random.Random, mean: float) -> timedelta:
     return timedelta(seconds=int(r.expovariate(1 / mean) * 3600) + 60)
 
 
-def _daytime(r: random.Random, day: date) -> datetime:
+def report_time_on(r: random.Random, day: date) -> datetime:
     hour = r.choices(range(24), cum_weights=_HOUR_CUM)[0]
     return datetime.combine(day, time(hour, r.randrange(60), r.randrange(60)))
 
@@ -267,7 +267,7 @@ class DayFiles:
         self.counts[f"four_platforms/{name}"] = len(lines)
 
 
-def _emit(r: random.Random, life: Life, files: DayFiles, observed_until: datetime, resend: bool) -> None:
+def emit_versions(r: random.Random, life: Life, files: DayFiles, observed_until: datetime, resend: bool) -> None:
     """Push the event as seen by ``observed_until``; a re-sent event is pushed half-way first."""
     local = r.random() < RATES.event_local_time
     seen = [s for s in life.steps if s.at <= observed_until]
@@ -312,11 +312,11 @@ def write_events(
         day = first_day + timedelta(days=offset)
         count = daily_count(r, total, day)
         for seq in range(1, count + 1):
-            reported = _daytime(r, day)
+            reported = report_time_on(r, day)
             life = factory.life(r, f"SJ{stamp(day)}{seq:06d}", reported)
             # Only lives that span several days can be pushed twice; pick them at a rate giving ~10% overall.
             long_life = life.steps[-1].at.date() > day
-            _emit(r, life, files, end, resend=long_life and r.random() < RESEND_SHARE / 0.8)
+            emit_versions(r, life, files, end, resend=long_life and r.random() < RESEND_SHARE / 0.8)
         files.flush(day)
         if progress:
             progress(count)

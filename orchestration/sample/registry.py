@@ -334,7 +334,7 @@ def _plans(r: random.Random, as_of: date) -> list[Row]:
 
 
 def _drills(r: random.Random, as_of: date, plans: list[Row]) -> list[Row]:
-    rows: list[Row] = []
+    held: list[tuple[date, str, Row]] = []  # numbered in date order once all are drawn
     for town in towns():
         town_plans = [p for p in plans if p["镇街代码"] == town.code] or [p for p in plans if not p["镇街代码"]]
         for number in range(r.randrange(3, 7)):
@@ -344,22 +344,19 @@ def _drills(r: random.Random, as_of: date, plans: list[Row]) -> list[Row]:
                 days_back = r.randrange(395, 720)
             else:
                 days_back = r.randrange(5, 300) if number < 2 else r.randrange(5, 720)
-            rows.append(
-                {
-                    "演练编号": "",
-                    "预案编号": r.choice(town_plans)["预案编号"],
-                    "镇街代码": town.code,
-                    "演练日期": as_of - timedelta(days=days_back),
-                    "形式": r.choice(("桌面", "实战", "综合")),
-                    "参与人数": r.randrange(15, 300),
-                    "评估得分": round(r.uniform(62, 98), 1),
-                }
-            )
-    rows.sort(key=lambda row: (row["演练日期"], row["镇街代码"]))
-    for number, row in enumerate(rows, start=1):
-        row["演练编号"] = f"YL{number:04d}"
-        row["演练日期"] = csv_date(r, row["演练日期"])  # type: ignore[arg-type]
-    return rows
+            details = {
+                "预案编号": r.choice(town_plans)["预案编号"],
+                "镇街代码": town.code,
+                "形式": r.choice(("桌面", "实战", "综合")),
+                "参与人数": r.randrange(15, 300),
+                "评估得分": round(r.uniform(62, 98), 1),
+            }
+            held.append((as_of - timedelta(days=days_back), town.code, details))
+    held.sort(key=lambda item: (item[0], item[1]))
+    return [
+        {"演练编号": f"YL{number:04d}", "演练日期": csv_date(r, when), **details}
+        for number, (when, _, details) in enumerate(held, start=1)
+    ]
 
 
 DANGER_CATEGORIES = (
