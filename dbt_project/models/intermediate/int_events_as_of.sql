@@ -1,3 +1,5 @@
+-- Tagged as_of: computed as of var as_of, so rebuild all of tag:as_of together when the date changes.
+{{ config(tags=['as_of']) }}
 -- Each four_platforms event as it stood at the end of the as-of day: its latest version with
 -- updatedAt before the next day, reported by then; later versions are ignored so a past state
 -- can be rebuilt. Flow counts come from that version's flows.

@@ -1,3 +1,5 @@
+-- Tagged as_of: computed as of var as_of, so rebuild all of tag:as_of together when the date changes.
+{{ config(tags=['as_of']) }}
 -- Each town's designated liaison officer (联络员工号 of the town register) and whether that
 -- person is a 联络员 in post as of var as_of.
 select

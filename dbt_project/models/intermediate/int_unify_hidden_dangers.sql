@@ -1,3 +1,5 @@
+-- Tagged as_of: computed as of var as_of, so rebuild all of tag:as_of together when the date changes.
+{{ config(tags=['as_of']) }}
 -- All sources' hidden dangers and risk findings in one shape, before the as-of rules
 -- (SOURCES.md: registry 隐患台账, utility risk census, water 风险点 without a 巡查责任人 for the
 -- as-of year, urban 积水点 未整治). found_date is the source's discovery date, else the day the hub

@@ -1,3 +1,5 @@
+-- Tagged as_of: computed as of var as_of, so rebuild all of tag:as_of together when the date changes.
+{{ config(tags=['as_of']) }}
 -- 隐患台账（全源）: every source's hidden dangers and risk findings in one register, as of var as_of.
 -- A danger closed after the as-of date counts as open; one found after it is not yet listed.
 with dangers as (

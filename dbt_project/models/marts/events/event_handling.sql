@@ -1,3 +1,5 @@
+-- Tagged as_of: computed as of var as_of, so rebuild all of tag:as_of together when the date changes.
+{{ config(tags=['as_of']) }}
 -- 事件处置 per resolved handling department and report month, as of var as_of.
 -- on_time_rate: of the events with a deadline that are finished or already past their deadline,
 -- the share finished by the deadline. satisfied_share: 满意 + 基本满意 among rated events.

@@ -1,3 +1,5 @@
+-- Tagged as_of: computed as of var as_of, so rebuild all of tag:as_of together when the date changes.
+{{ config(tags=['as_of']) }}
 -- 网格覆盖: per village, grid workers (网格员) in post as of var as_of; a village with none is
 -- uncovered. The town's liaison officer in post is repeated on each village row.
 with workers as (

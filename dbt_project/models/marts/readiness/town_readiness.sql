@@ -1,3 +1,5 @@
+-- Tagged as_of: computed as of var as_of, so rebuild all of tag:as_of together when the date changes.
+{{ config(tags=['as_of']) }}
 -- 六有 readiness per town as of var as_of: each item yes/no with the evidence row, score 0–6.
 {%- set as_of = as_of_date() %}
 with plans as (

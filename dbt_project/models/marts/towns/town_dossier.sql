@@ -1,3 +1,5 @@
+-- Tagged as_of: computed as of var as_of, so rebuild all of tag:as_of together when the date changes.
+{{ config(tags=['as_of']) }}
 -- 镇街档案: one row per town joining every shared view, for the town page (as of var as_of).
 with villages as (
     select
