@@ -13,11 +13,13 @@ import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from orchestration.sample.breaks import BreakLog
+from orchestration.ingest.contracts import FieldType
+from orchestration.sample.breaks import UNKNOWN_TOWN_CODE, UNKNOWN_TOWN_NAME, BreakLog
 from orchestration.sample.common import rng, stamp
 from orchestration.sample.departments import dept_variant
 from orchestration.sample.events import (
     EVENT_COUNTS,
+    EVENT_ENTITY,
     OPEN_STATUSES,
     RESEND_SHARE,
     DayFiles,
@@ -75,8 +77,8 @@ def _open_events(folder: Path, days: list[date]) -> list[dict[str, object]]:
                     continue
                 updated = parse_event_time(record.get("updatedAt"))
                 event_id = record.get("eventId")
-                if updated is None or not event_id:
-                    continue
+                if updated is None or not event_id or not _keeps_contract(record):
+                    continue  # a planted broken row is not re-sent: the new day's breaks are its own
                 if event_id not in latest or latest[event_id][0] < updated:
                     latest[event_id] = (updated, record)
     return [
@@ -84,6 +86,22 @@ def _open_events(folder: Path, days: list[date]) -> list[dict[str, object]]:
         for _, rec in sorted(latest.values(), key=lambda item: str(item[1]["eventId"]))
         if rec.get("status") in OPEN_STATUSES
     ]
+
+
+def _keeps_contract(record: dict[str, object]) -> bool:
+    for spec in EVENT_ENTITY.fields:
+        value = record.get(spec.name)
+        if value in (None, ""):
+            if spec.required:
+                return False
+            continue
+        if spec.allowed and value not in spec.allowed:
+            return False
+        if spec.type == FieldType.DATETIME and parse_event_time(value) is None:
+            return False
+        if spec.type in (FieldType.TOWN, FieldType.TOWN_CODE) and value in (UNKNOWN_TOWN_NAME, UNKNOWN_TOWN_CODE):
+            return False
+    return True
 
 
 def _close(r: random.Random, record: dict[str, object], finished: datetime) -> tuple[datetime, dict[str, object]]:
@@ -103,6 +121,10 @@ def _close(r: random.Random, record: dict[str, object], finished: datetime) -> t
         updated["acceptTime"] = fmt(moment)
         flows.append(
             {"action": "受理", "fromDept": centre, "toDept": centre, "time": fmt(moment), "opinion": "予以受理"}
+        )
+    if record.get("status") == "已退回":  # the department sent it back: dispatch it again first
+        flows.append(
+            {"action": "改派", "fromDept": centre, "toDept": dept, "time": fmt(moment), "opinion": f"改派至{dept}"}
         )
     if not record.get("dispatchTime"):
         updated["dispatchTime"] = fmt(moment + timedelta(minutes=30))
