@@ -65,25 +65,21 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def already_loaded(con: duckdb.DuckDBPyConnection, entity: Entity, content_hash: str) -> bool:
-    """Same content loaded before; for snapshots only when it is the latest snapshot.
+def loaded_hashes(con: duckdb.DuckDBPyConnection, entity: Entity) -> set[str]:
+    """Content hashes whose re-load is skipped: every file loaded (or rejected) before, except that
+    for snapshots only the latest one counts (going back to an older snapshot is a new load).
 
     (Results are fetched with fetchall: DuckDB 2 keeps a half-fetched result open and then refuses
     other work on the connection, such as registering an Arrow table.)
     """
-    if entity.snapshot:
-        latest = con.execute(
-            f"SELECT file_hash FROM {RAW_SCHEMA}.load_log WHERE source_system = ? AND entity = ? "
-            "AND status IN ('loaded', 'rejected') ORDER BY finished_at DESC, load_id DESC LIMIT 1",
-            [entity.source, entity.name],
-        ).fetchall()
-        return bool(latest) and latest[0][0] == content_hash
-    found = con.execute(
-        f"SELECT 1 FROM {RAW_SCHEMA}.load_log WHERE source_system = ? AND entity = ? AND file_hash = ? "
-        "AND status IN ('loaded', 'rejected') LIMIT 1",
-        [entity.source, entity.name, content_hash],
+    rows = con.execute(
+        f"SELECT file_hash FROM {RAW_SCHEMA}.load_log WHERE source_system = ? AND entity = ? "
+        "AND status IN ('loaded', 'rejected') AND file_hash IS NOT NULL ORDER BY finished_at DESC, load_id DESC",
+        [entity.source, entity.name],
     ).fetchall()
-    return bool(found)
+    if entity.snapshot:
+        return {rows[0][0]} if rows else set()
+    return {h for (h,) in rows}
 
 
 def _insert_good_rows(con: duckdb.DuckDBPyConnection, entity: Entity, checked: str, load_id: str,
@@ -92,37 +88,40 @@ def _insert_good_rows(con: duckdb.DuckDBPyConnection, entity: Entity, checked: s
     typed = ", ".join(f"t{i}" for i in range(len(entity.fields)))
     columns = ", ".join(quote(f.name) for f in entity.fields)
     lineage = '"_source_system", "_source_file", "_row_number", "_load_id", "_loaded_at", "_row_hash"'
-    where = "len(_problems) = 0 AND _duplicate_of IS NULL"
+    where = "NOT _bad AND _duplicate_of IS NULL"
     qualify = ""
     if skip_existing:
         where += f" AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r._row_hash = c._row_hash)"
         qualify = " QUALIFY row_number() OVER (PARTITION BY _row_hash ORDER BY _file_index, _row_number) = 1"
     con.execute(
         f"INSERT INTO {table} ({columns}, {lineage}) "
-        f"SELECT {typed}, ?, _source_file, _row_number, ?, ?, _row_hash FROM {checked} c WHERE {where}{qualify} "
-        "ORDER BY _file_index, _row_number",
+        f"SELECT {typed}, ?, _source_file, _row_number, ?, ?, _row_hash FROM {checked} c WHERE {where}{qualify}",
         [entity.source, load_id, loaded_at],
     )
 
 
-def _quarantine_bad_rows(con: duckdb.DuckDBPyConnection, entity: Entity, checked: str, load_id: str,
+def _quarantine_bad_rows(con: duckdb.DuckDBPyConnection, entity: Entity, records: str, checked: str, load_id: str,
                          loaded_at: datetime) -> None:
-    key_idx = [entity.field_names.index(k) for k in entity.key]
-    key_text = " || ' / ' || ".join(f"coalesce(s{i}, '')" for i in key_idx) or "''"
+    key_text = " || ' / ' || ".join(f"coalesce(k{n}, '')" for n in range(len(entity.key))) or "''"
     duplicate_reason = (
         f"{sql_str(problems.DUPLICATED_ID + ': ')} || '\"' || {key_text} || '\" (首次出现于第 / first at row ' "
         "|| _duplicate_of || ')'"
     )
-    record = f"left(_raw_record, {problems.MAX_RECORD_CHARS})"
+    record = f"left(s._raw_record, {problems.MAX_RECORD_CHARS})"
+    # The raw record comes from the staged rows, joined for bad rows only.
     con.execute(
         f"""
         INSERT INTO {RAW_SCHEMA}.quarantine
-        SELECT $source, $entity, _source_file, _row_number, p.field, p.value, p.reason, {record}, $load_id, $at
-        FROM (SELECT _source_file, _row_number, _raw_record, unnest(_problems) AS p FROM {checked})
-        UNION ALL
-        SELECT $source, $entity, _source_file, _row_number, {sql_str(" + ".join(entity.key))}, {key_text},
-               {duplicate_reason}, {record}, $load_id, $at
-        FROM {checked} WHERE len(_problems) = 0 AND _duplicate_of IS NOT NULL
+        SELECT $source, $entity, b._source_file, b._row_number, b.field, b.value, b.reason, {record}, $load_id, $at
+        FROM (
+            SELECT _file_index, _source_file, _row_number, p.field, p.value, p.reason
+            FROM (SELECT _file_index, _source_file, _row_number, unnest(_problems) AS p FROM {checked} WHERE _bad)
+            UNION ALL
+            SELECT _file_index, _source_file, _row_number, {sql_str(" + ".join(entity.key))}, {key_text},
+                   {duplicate_reason}
+            FROM {checked} WHERE NOT _bad AND _duplicate_of IS NOT NULL
+        ) b JOIN {records} s USING (_file_index, _row_number)
+        ORDER BY b._file_index, b._row_number
         """,
         {"source": entity.source, "entity": entity.name, "load_id": load_id, "at": loaded_at},
     )
@@ -131,7 +130,7 @@ def _quarantine_bad_rows(con: duckdb.DuckDBPyConnection, entity: Entity, checked
 def _count_per_file(con: duckdb.DuckDBPyConnection, entity: Entity, checked: str, load_id: str,
                     results: dict[str, FileResult]) -> None:
     for source_file, read, bad in con.execute(
-        f"SELECT _source_file, count(*), count(*) FILTER (WHERE len(_problems) > 0 OR _duplicate_of IS NOT NULL) "
+        f"SELECT _source_file, count(*), count(*) FILTER (WHERE _bad OR _duplicate_of IS NOT NULL) "
         f"FROM {checked} GROUP BY 1"
     ).fetchall():
         results[source_file].rows_read, results[source_file].rows_quarantined = read, bad
@@ -142,10 +141,10 @@ def _count_per_file(con: duckdb.DuckDBPyConnection, entity: Entity, checked: str
     for source_file, kind, count in con.execute(
         f"""
         SELECT _source_file, split_part(p.reason, ': ', 1), count(*)
-        FROM (SELECT _source_file, unnest(_problems) AS p FROM {checked}) GROUP BY 1, 2
+        FROM (SELECT _source_file, unnest(_problems) AS p FROM {checked} WHERE _bad) GROUP BY 1, 2
         UNION ALL
         SELECT _source_file, {sql_str(problems.DUPLICATED_ID)}, count(*) FROM {checked}
-        WHERE len(_problems) = 0 AND _duplicate_of IS NOT NULL GROUP BY 1
+        WHERE NOT _bad AND _duplicate_of IS NOT NULL GROUP BY 1
         """
     ).fetchall():
         results[source_file].reasons[kind] += count
@@ -178,10 +177,11 @@ def load_parts(
     """Validate the parts as one batch and write good rows, quarantine rows and one load_log row per
     file (loaded, rejected or skipped_duplicate) in one transaction. Returns one result per file."""
     load_id, loaded_at = new_load_id(entity.source, entity.name), now_local()
-    staged = stage_batch(con, entity, parts) if parts else None
-    checked = build_checked(con, entity, staged.relation) if staged else None
     hashes = {p.source_file: p.content_hash for p in [*parts, *skipped, *(p for p, _ in rejections)]}
+    staged = checked = None
     try:
+        staged = stage_batch(con, entity, parts) if parts else None
+        checked = build_checked(con, entity, staged.relation) if staged else None
         con.begin()
         try:
             loaded: dict[str, FileResult] = {}
@@ -191,7 +191,7 @@ def load_parts(
                 loaded = {p.source_file: FileResult(p.source_file, entity.name, "loaded", message="; ".join(p.notes))
                           for p in staged.parts}
                 _insert_good_rows(con, entity, checked, load_id, loaded_at, skip_existing)
-                _quarantine_bad_rows(con, entity, checked, load_id, loaded_at)
+                _quarantine_bad_rows(con, entity, staged.records, checked, load_id, loaded_at)
                 _count_per_file(con, entity, checked, load_id, loaded)
             results = [
                 *loaded.values(),
@@ -211,9 +211,10 @@ def load_parts(
             con.rollback()
             raise
     finally:
-        for relation in (checked, staged.relation if staged else None):
-            if relation:
-                con.execute(f"DROP TABLE IF EXISTS {relation}")
+        if checked:
+            con.execute(f"DROP TABLE IF EXISTS {checked}")
+        if staged:
+            staged.drop(con)
     order = {name: i for i, name in enumerate(sorted(hashes))}
     return sorted(results, key=lambda r: order.get(r.source_file, 0))
 
@@ -225,11 +226,11 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, paths: Sequenc
     parts: list[FilePart] = []
     rejections: list[Rejection] = []
     skipped: list[FilePart] = []
-    seen: set[str] = set()
+    seen = loaded_hashes(con, entity)
     for path in paths:
         source_file = path.relative_to(landing_dir).as_posix()
         content_hash = file_hash(path)
-        if content_hash in seen or already_loaded(con, entity, content_hash):
+        if content_hash in seen:
             skipped.append(FilePart(source_file, content_hash))
             continue
         seen.add(content_hash)
@@ -256,6 +257,7 @@ def ingest_source(con: duckdb.DuckDBPyConnection, source: str, landing_dir: Path
         known = ", ".join(SOURCES_BY_NAME)
         raise ValueError(f"未知数据源 / unknown source {source!r} (known: {known})")
     landing_dir = Path(landing_dir).resolve()
+    con.execute("SET enable_progress_bar = false")  # the CLI and Dagster report progress themselves
     ensure_raw_schema(con)
     ensure_town_aliases(con)
     summary = SourceSummary(source)

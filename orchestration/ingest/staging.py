@@ -38,13 +38,15 @@ class FilePart:
 
 @dataclass
 class StagedBatch:
-    relation: str  # temp table; dropped by drop()
+    relation: str  # temp view of the staged columns over `records`; dropped by drop()
+    records: str  # the registered Arrow table: _file_index, _source_file, _row_number, _raw_record, ...
     entity: Entity
     parts: list[FilePart]  # the files whose rows are in the relation, in load order
     rejected: list[tuple[FilePart, problems.FileRejected]] = field(default_factory=list)
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(f"DROP TABLE IF EXISTS {self.relation}")
+        con.execute(f"DROP VIEW IF EXISTS {self.relation}")
+        con.unregister(self.records)
 
 
 def check_columns(entity: Entity, present: Iterable[str], where: str) -> list[str]:
@@ -121,7 +123,11 @@ def _file_columns(parts: Sequence[FilePart], lengths: Sequence[int]) -> dict[str
 
 
 def stage_batch(con: duckdb.DuckDBPyConnection, entity: Entity, parts: Sequence[FilePart]) -> StagedBatch:
-    """Stage all parts (all JSON Lines, or all tabular) of one entity into one temp table."""
+    """Stage all parts (all JSON Lines, or all tabular) of one entity as one temp view.
+
+    The view is not materialized: the validator reads it once into its own table, which saves
+    copying every field (and the whole raw line) through an intermediate table.
+    """
     relation = f"ingest_staged_{next(_names)}"
     arrow_name = f"{relation}_arrow"
     parts = list(parts)
@@ -130,22 +136,22 @@ def stage_batch(con: duckdb.DuckDBPyConnection, entity: Entity, parts: Sequence[
         table = pa.table({
             **_file_columns(parts, lengths),
             "_row_number": pa.array([n for p in parts for n in (p.line_numbers or [])], pa.int64()),
-            "line": pa.array([line for p in parts for line in (p.lines or [])], pa.string()),
+            "_raw_record": pa.array([line for p in parts for line in (p.lines or [])], pa.string()),
         })
         paths = "[" + ", ".join("'$." + quote(f.name).replace("'", "''") + "'" for f in entity.fields) + "]"
         extracted = ", ".join(f"v[{i + 1}] AS {quote(f.name)}" for i, f in enumerate(entity.fields))
         # One JSON parse per line: json_extract_string with a list of paths returns all fields at once.
         select = f"""
-            SELECT _file_index, _source_file, _row_number, line AS _raw_record,
+            SELECT _file_index, _source_file, _row_number, _raw_record,
                    CASE WHEN NOT valid THEN '{problems.INVALID_JSON_LINE}'
                         WHEN NOT is_object THEN '{problems.NOT_JSON_OBJECT}' END AS _parse_error,
                    {extracted}
             FROM (
-                SELECT *, CASE WHEN is_object THEN json_extract_string(line, {paths}) END AS v
+                SELECT *, CASE WHEN is_object THEN json_extract_string(_raw_record, {paths}) END AS v
                 FROM (
-                    SELECT *, json_valid(line) AS valid,
-                           coalesce(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' END, false) AS is_object
-                    FROM {arrow_name}
+                    -- valid JSON starting with a brace is an object (cheaper than json_type)
+                    SELECT *, valid AND starts_with(ltrim(_raw_record), '{{') AS is_object
+                    FROM (SELECT *, json_valid(_raw_record) AS valid FROM {arrow_name})
                 )
             )
         """
@@ -162,22 +168,26 @@ def stage_batch(con: duckdb.DuckDBPyConnection, entity: Entity, parts: Sequence[
         select = (f"SELECT _file_index, _source_file, _row_number, _raw_record, _parse_error, {renames} "
                   f"FROM {arrow_name}")
     con.register(arrow_name, table)
+    batch = StagedBatch(relation, arrow_name, entity, parts)
     try:
-        con.execute(f"CREATE TEMP TABLE {relation} AS {select}")
-    finally:
+        keep = ""
+        if parts and parts[0].lines is not None:
+            rejected = _check_json_keys(con, batch)
+            if rejected:
+                keep = f" WHERE _file_index NOT IN ({', '.join(map(str, rejected))})"
+        con.execute(f"CREATE TEMP VIEW {relation} AS SELECT * FROM ({select}){keep}")
+    except BaseException:
         con.unregister(arrow_name)
-    batch = StagedBatch(relation, entity, parts)
-    if parts and parts[0].lines is not None:
-        _check_json_keys(con, batch)
+        raise
     return batch
 
 
-def _check_json_keys(con: duckdb.DuckDBPyConnection, batch: StagedBatch) -> None:
+def _check_json_keys(con: duckdb.DuckDBPyConnection, batch: StagedBatch) -> list[int]:
     """JSON Lines have no header: the keys seen in a file are its columns. A file missing a
-    required key in every line is rejected and its rows leave the batch."""
+    required key in every line is rejected; returns the rejected files' indexes."""
     keys = dict(con.execute(
         f"SELECT _file_index, list(DISTINCT k) FROM (SELECT _file_index, unnest(json_keys(_raw_record)) AS k "
-        f"FROM {batch.relation} WHERE _parse_error IS NULL) GROUP BY 1"
+        f"FROM {batch.records} WHERE json_valid(_raw_record) AND starts_with(ltrim(_raw_record), '{{')) GROUP BY 1"
     ).fetchall())
     rejected: list[int] = []
     for index, part in enumerate(batch.parts):
@@ -188,6 +198,5 @@ def _check_json_keys(con: duckdb.DuckDBPyConnection, batch: StagedBatch) -> None
         except problems.FileRejected as rejection:
             batch.rejected.append((part, rejection))
             rejected.append(index)
-    if rejected:
-        con.execute(f"DELETE FROM {batch.relation} WHERE _file_index IN ({', '.join(map(str, rejected))})")
-        batch.parts = [p for i, p in enumerate(batch.parts) if i not in rejected]
+    batch.parts = [p for i, p in enumerate(batch.parts) if i not in rejected]
+    return rejected

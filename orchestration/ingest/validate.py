@@ -8,6 +8,7 @@ duplicated-key flag. Good rows are those with no problem and no earlier row of t
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import duckdb
 
@@ -58,7 +59,7 @@ def typed_expr(f: Field, v: str) -> str:
     if f.type is T.TEXT_LIST:
         return f"CASE WHEN json_valid({v}) AND json_type({v}) = 'ARRAY' THEN json_transform({v}, '[\"VARCHAR\"]') END"
     if f.type is T.JSON:
-        return f"CASE WHEN json_valid({v}) THEN CAST({v} AS JSON) END"
+        return f"TRY_CAST({v} AS JSON)"  # one parse; NULL when invalid
     if f.type is T.TOWN:
         return f"CASE WHEN EXISTS (SELECT 1 FROM {TOWN_ALIASES_TABLE} a WHERE a.alias = {v}) THEN {v} END"
     if f.type is T.TOWN_CODE:
@@ -85,75 +86,86 @@ TYPE_REASONS: dict[FieldType, str] = {
 }
 
 
-def _problem(condition: str, f: Field | None, value: str, reason: str) -> str:
-    field_sql = sql_str(f.name) if f else "NULL::VARCHAR"
-    return (
-        f"CASE WHEN {condition} THEN {{'field': {field_sql}, 'value': left({value}, {problems.MAX_VALUE_CHARS}), "
-        f"'reason': {reason}}} END"
-    )
+@dataclass(frozen=True)
+class Check:
+    """One way a row can break the contract: when ``condition`` holds, a problem {field, value, reason}."""
+
+    condition: str
+    field: str | None
+    value: str
+    reason: str
+
+    def problem(self) -> str:
+        field_sql = sql_str(self.field) if self.field else "NULL::VARCHAR"
+        return (f"CASE WHEN {self.condition} THEN {{'field': {field_sql}, "
+                f"'value': left({self.value}, {problems.MAX_VALUE_CHARS}), 'reason': {self.reason}}} END")
 
 
 def _with_value(reason: str, v: str) -> str:
     return f"{sql_str(reason + ': ')} || '\"' || left({v}, 200) || '\"'"
 
 
-def problem_exprs(f: Field, v: str, t: str) -> list[str]:
-    """One CASE per way field ``f`` can break the contract (v: trimmed text, t: typed value)."""
+def field_checks(f: Field, v: str, t: str) -> list[Check]:
+    """Every way field ``f`` can break the contract (v: trimmed text, t: typed value)."""
     found = []
     if f.required:
-        found.append(_problem(f"{v} IS NULL", f, "NULL::VARCHAR", sql_str(problems.REQUIRED_EMPTY)))
+        found.append(Check(f"{v} IS NULL", f.name, "NULL::VARCHAR", sql_str(problems.REQUIRED_EMPTY)))
     if f.type in TYPE_REASONS:
-        found.append(_problem(f"{v} IS NOT NULL AND {t} IS NULL", f, v, _with_value(TYPE_REASONS[f.type], v)))
+        found.append(Check(f"{v} IS NOT NULL AND {t} IS NULL", f.name, v, _with_value(TYPE_REASONS[f.type], v)))
     if f.allowed:
         allowed = ", ".join(sql_str(a) for a in f.allowed)
-        found.append(_problem(f"{v} NOT IN ({allowed})", f, v, _with_value(problems.NOT_ALLOWED, v)))
+        found.append(Check(f"{v} NOT IN ({allowed})", f.name, v, _with_value(problems.NOT_ALLOWED, v)))
     return found
 
 
 def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, staged_relation: str) -> str:
     """Create a temp table of checked rows and return its name.
 
-    Columns: _file_index, _source_file, _row_number, _raw_record, t0..tN (typed values in contract
-    order), _row_hash, _problems (list of {field, value, reason}), _duplicate_of (row number of the
-    first row of the same file with the same key: a batch, for duplicates, is one file), s0..sN.
+    Columns: _file_index, _source_file, _row_number, t0..tN (typed values in contract order),
+    _row_hash, _bad (any problem), _problems (list of {field, value, reason}; NULL when none),
+    _duplicate_of (row number of the first good row of the same file with the same key: for
+    duplicates a batch is one file), and the key fields' trimmed text k0..kM.
     """
     fields = entity.fields
     trimmed = ", ".join(
         f"nullif(trim(CAST({quote(f.name)} AS VARCHAR), {TRIM_CHARS}), '') AS s{i}" for i, f in enumerate(fields)
     )
     typed = ", ".join(f"{typed_expr(f, f's{i}')} AS t{i}" for i, f in enumerate(fields))
-    checks = [_problem("_parse_error IS NOT NULL", None, "NULL::VARCHAR", "_parse_error")]
-    for i, f in enumerate(fields):
-        # A row that could not be read at all gets one problem, not one per empty field.
-        checks += [f"CASE WHEN _parse_error IS NULL THEN {c} END" for c in problem_exprs(f, f"s{i}", f"t{i}")]
-    as_text = ", ".join(f"CAST(t{i} AS VARCHAR)" for i in range(len(fields)))
-    row_hash = f"md5(CAST(to_json([{as_text}]) AS VARCHAR))"
-    key_cols = [f"t{entity.field_names.index(k)}" for k in entity.key]
-    if key_cols:
-        partition = ", ".join(key_cols)
+    # A row that could not be read at all gets one problem, not one per empty field.
+    checks = [Check("_parse_error IS NOT NULL", None, "NULL::VARCHAR", "_parse_error")] + [
+        Check(f"_parse_error IS NULL AND {c.condition}", c.field, c.value, c.reason)
+        for i, f in enumerate(fields)
+        for c in field_checks(f, f"s{i}", f"t{i}")
+    ]
+    any_problem = " OR ".join(f"coalesce({c.condition}, false)" for c in checks)
+    # The list of problems is built only for bad rows (CASE evaluates its branch for those rows only).
+    problem_list = (f"CASE WHEN _bad THEN list_filter([{', '.join(c.problem() for c in checks)}], "
+                    "lambda p: p IS NOT NULL) END")
+    # Unit separator between fields, NUL for NULL: distinct rows give distinct texts.
+    as_text = ", ".join(f"coalesce(CAST(t{i} AS VARCHAR), chr(0))" for i in range(len(fields)))
+    row_hash = f"md5(concat_ws(chr(31), {as_text}))"
+    key_idx = [entity.field_names.index(k) for k in entity.key]
+    if key_idx:
+        partition = ", ".join(f"t{i}" for i in key_idx)
         # Only rows without other problems compete for a key: the first good row wins.
-        first_of_key = (
-            "CASE WHEN len(_problems) = 0 THEN "
-            f"min(_row_number) OVER (PARTITION BY _file_index, len(_problems) = 0, {partition}) END"
-        )
+        first_of_key = (f"CASE WHEN NOT _bad THEN "
+                        f"min(_row_number) OVER (PARTITION BY _file_index, _bad, {partition}) END")
     else:
         first_of_key = "NULL::BIGINT"
+    key_text = "".join(f", s{i} AS k{n}" for n, i in enumerate(key_idx))
     relation = f"ingest_checked_{next(_names)}"
     con.execute(
         f"""
         CREATE TEMP TABLE {relation} AS
         WITH trimmed AS (
-            SELECT _file_index, _source_file, _row_number, _raw_record, _parse_error, {trimmed} FROM {staged_relation}
+            SELECT _file_index, _source_file, _row_number, _parse_error, {trimmed} FROM {staged_relation}
         ),
         typed AS (SELECT *, {typed} FROM trimmed),
-        checked AS (
-            SELECT *, list_filter([{", ".join(checks)}], lambda p: p IS NOT NULL) AS _problems, {row_hash} AS _row_hash
-            FROM typed
-        )
-        SELECT _file_index, _source_file, _row_number, _raw_record, {", ".join(f"t{i}" for i in range(len(fields)))},
-               _row_hash, _problems,
-               CASE WHEN _first_of_key < _row_number THEN _first_of_key END AS _duplicate_of,
-               {", ".join(f"s{i}" for i in range(len(fields)))}
+        flagged AS (SELECT *, {any_problem} AS _bad FROM typed),
+        checked AS (SELECT *, {problem_list} AS _problems, {row_hash} AS _row_hash FROM flagged)
+        SELECT _file_index, _source_file, _row_number, {", ".join(f"t{i}" for i in range(len(fields)))},
+               _row_hash, _bad, _problems,
+               CASE WHEN _first_of_key < _row_number THEN _first_of_key END AS _duplicate_of{key_text}
         FROM (SELECT *, {first_of_key} AS _first_of_key FROM checked)
         """
     )
