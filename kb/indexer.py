@@ -228,7 +228,15 @@ def build_index(
 
     build = versions.new_build_dir(index_root)
     try:
-        _write_version(build, documents, chunk_rows, texts, vectors, fingerprints, report, settings, embedder, progress)
+        manifest = {
+            "model_id": settings.model_id,
+            "dimension": int(vectors.shape[1]) if len(vectors) else embedder.dimension,
+            "chunk_max_chars": settings.chunk_max_chars,
+            "chunk_min_chars": settings.chunk_min_chars,
+            "files": fingerprints,
+            "skipped": [{"file": s.file, "reason": s.reason} for s in report.skipped],
+        }
+        write_version(build, documents, chunk_rows, texts, vectors, manifest, progress)
         report.version = versions.publish(index_root, build, keep=settings.keep_versions)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)  # a failed build never becomes visible
@@ -237,18 +245,20 @@ def build_index(
     return report
 
 
-def _write_version(
+def write_version(
     build: Path,
     documents: list[dict[str, Any]],
     chunk_rows: list[dict[str, Any]],
     texts: list[str],
     vectors: np.ndarray,
-    fingerprints: dict[str, str],
-    report: IndexReport,
-    settings: KbSettings,
-    embedder: Embedder,
-    progress: Progress | None,
+    manifest: dict[str, Any],
+    progress: Progress | None = None,
 ) -> None:
+    """Write chunks, documents, BM25 and Chroma for one version into ``build`` (not yet published).
+
+    ``chunk_rows`` carry CHUNK_FIELDS; ``texts`` are what BM25 indexes (heading path + text), aligned
+    with ``vectors``. Public so benchmarks can build large synthetic versions the same way.
+    """
     import bm25s
 
     from kb.chroma_store import build_collection
@@ -288,17 +298,12 @@ def _write_version(
         metadatas,
         (lambda n: progress("chroma", n, len(ids))) if progress else None,
     )
-    manifest = {
+    full_manifest = {
         "format": layout.FORMAT_VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model_id": settings.model_id,
-        "dimension": int(vectors.shape[1]) if len(vectors) else embedder.dimension,
-        "chunk_max_chars": settings.chunk_max_chars,
-        "chunk_min_chars": settings.chunk_min_chars,
         "path_separator": PATH_SEPARATOR,
-        "files": fingerprints,
-        "skipped": [{"file": s.file, "reason": s.reason} for s in report.skipped],
         "documents": len(documents),
         "chunks": len(chunk_rows),
+        **manifest,
     }
-    (build / layout.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    (build / layout.MANIFEST).write_text(json.dumps(full_manifest, ensure_ascii=False, indent=1), encoding="utf-8")
