@@ -142,7 +142,7 @@ def test_planted_messiness_is_present(sample_dir: Path) -> None:
     events = [r for _, r in read_events(sample_dir)]
     with (SEEDS_DIR / "town_aliases.csv").open(encoding="utf-8") as f:
         alias_kind = {row["alias"]: row["alias_kind"] for row in csv.DictReader(f)}
-    kinds = Counter(alias_kind.get(str(r.get("townName")), "unknown") for r in events)
+    kinds = Counter(alias_kind.get(str(r["townName"]), "unknown") for r in events if "townName" in r)
     assert {"name", "short_name", "prefixed_name", "old_code"} <= set(kinds)
     assert kinds["name"] > len(events) * 0.6
     planted_unknown = [r for r in events if r.get("townName") == "不存在镇" or r.get("townCode") == "330109999"]
@@ -290,3 +290,19 @@ def test_some_villages_have_no_grid_worker(sample_dir: Path) -> None:
     covered = {w["村社代码"] for w in read_registry(sample_dir, "grid_workers") if w["角色"] == "网格员"}
     villages = {v["区划代码"] for v in read_registry(sample_dir, "villages")}
     assert len(villages - covered) == 6
+
+
+def test_a_later_as_of_rewrites_old_event_files_identically(tmp_path: Path) -> None:
+    """Re-running the generator a day later must not invent a different past: only recent files change."""
+    generate(tmp_path / "today", seed=2, scale="small", as_of=AS_OF)
+    generate(tmp_path / "tomorrow", seed=2, scale="small", as_of=date(2025, 7, 1))
+    today = tmp_path / "today" / "four_platforms"
+    tomorrow = tmp_path / "tomorrow" / "four_platforms"
+    common = sorted(p.name for p in today.glob("events_*.jsonl") if (tomorrow / p.name).exists())
+    changed = [name for name in common if (today / name).read_bytes() != (tomorrow / name).read_bytes()]
+    assert len(common) == 364
+    # Files change only at the window's ends: late versions of the day that left the window, and events
+    # still open at the earlier as-of date.
+    middle = [name for name in changed if "events_20240801.jsonl" <= name < "events_20250501.jsonl"]
+    assert changed and not middle
+    assert len(changed) < 80

@@ -24,9 +24,7 @@ from orchestration.sample.events import (
     RESEND_SHARE,
     DayFiles,
     EventFactory,
-    daily_count,
-    emit_versions,
-    report_time_on,
+    write_new_events,
 )
 
 FILE_DATE = re.compile(r"events_(\d{8})\.jsonl$")
@@ -181,18 +179,15 @@ def add_day(out: Path, seed: int = 7, day: date | None = None, scale: str = "sma
             f"--date {day} 不晚于已有的最新文件 events_{stamp(days[-1])}.jsonl / "
             f"--date must be after the latest existing events file ({days[-1]})"
         )
-    r = rng(seed, "add-day", day.isoformat())
-    files = DayFiles(folder, seed * 1000 + day.toordinal(), BreakLog({}))
-    factory = EventFactory(seed, _grid_codes(out))
+    files = DayFiles(folder, seed, BreakLog({}))
     end = datetime.combine(day, time(23, 59, 59))
-    count = daily_count(r, EVENT_COUNTS[scale], day)
-    for seq in range(1, count + 1):
-        life = factory.life(r, f"SJ{stamp(day)}{seq:06d}", report_time_on(r, day))
-        emit_versions(r, life, files, end, resend=False)
+    # New events come from the same per-day stream the generator uses for that day.
+    count = write_new_events(EventFactory(seed, _grid_codes(out)), seed, day, EVENT_COUNTS[scale], files, end)
+    r = rng(seed, "add-day", day.isoformat())
     open_events = _open_events(folder, days)
     for record in r.sample(open_events, min(len(open_events), max(1, round(count * RESEND_SHARE)))):
         finished = datetime.combine(day, time(r.randrange(8, 20), r.randrange(60), r.randrange(60)))
         updated_at, updated = _close(r, record, finished)
-        files.add(updated_at, updated)
+        files.add(updated_at, updated, r.random())
     files.flush(day)
     return files.counts

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from orchestration.ingest.contracts import FOUR_PLATFORMS
-from orchestration.sample.breaks import BreakLog, break_record
+from orchestration.sample.breaks import BREAK_KINDS, BreakLog, break_record
 from orchestration.sample.common import RATES, atomic_path, json_line, rng, stamp
 from orchestration.sample.departments import dept_variant, town_government_variant
 from orchestration.sample.event_kinds import (
@@ -242,17 +242,17 @@ class DayFiles:
 
     def __init__(self, folder: Path, seed: int, log: BreakLog) -> None:
         self.folder = folder
+        self.seed = seed
         self.pending: dict[date, list[tuple[datetime, str, str]]] = {}
-        self.break_rng = rng(seed, "breaks", EVENT_ENTITY.table)
-        self.kind_index = 0
         self.log = log
         self.counts: dict[str, int] = {}
 
-    def add(self, updated_at: datetime, record: Record) -> None:
+    def add(self, updated_at: datetime, record: Record, break_roll: float) -> None:
         rows = [record]
-        if self.break_rng.random() < RATES.contract_break:
-            kind, rows = break_record(self.break_rng, EVENT_ENTITY, record, self.kind_index)
-            self.kind_index += 1
+        if break_roll < RATES.contract_break:
+            # Its own stream, so a spoilt row never shifts the random draws of the events after it.
+            spoil = rng(self.seed, "breaks", record.get("eventId"), record.get("updatedAt"))
+            kind, rows = break_record(spoil, EVENT_ENTITY, record, spoil.randrange(len(BREAK_KINDS)))
             self.log.add(f"{EVENT_ENTITY.table}:{kind}")
         bucket = self.pending.setdefault(updated_at.date(), [])
         for row in rows:
@@ -267,29 +267,44 @@ class DayFiles:
         self.counts[f"four_platforms/{name}"] = len(lines)
 
 
-def emit_versions(r: random.Random, life: Life, files: DayFiles, observed_until: datetime, resend: bool) -> None:
-    """Push the event as seen by ``observed_until``; a re-sent event is pushed half-way first."""
+def emit_versions(r: random.Random, life: Life, files: DayFiles, observed_until: datetime) -> None:
+    """Push the event as seen by ``observed_until``; about 10% are pushed half-way first (re-sent).
+
+    Draws the same random numbers whatever ``observed_until`` is, so a day's events do not
+    depend on the as-of date: re-running the generator a day later rewrites old files identically.
+    """
     local = r.random() < RATES.event_local_time
+    resend = r.random() < RESEND_SHARE / 0.8  # only lives spanning several days qualify, ~80% of them
+    final_lag, middle_lag, middle_roll = r.randrange(30, 600), r.randrange(30, 600), r.random()
+    final_break, middle_break = r.random(), r.random()
     seen = [s for s in life.steps if s.at <= observed_until]
     final_upto = len(seen)
-    final_at = seen[-1].at + timedelta(seconds=r.randrange(30, 600))
+    final_at = min(seen[-1].at + timedelta(seconds=final_lag), observed_until)
     if resend:
         # The first push must show another status than the last, or the re-send would tell nothing new.
         final_status = STATUS_AFTER[seen[-1].action]
         earlier = [i for i in range(1, final_upto) if STATUS_AFTER[life.steps[i - 1].action] != final_status]
         if earlier:
-            middle = r.choice(earlier)
-            middle_at = life.steps[middle - 1].at + timedelta(seconds=r.randrange(30, 600))
+            middle = earlier[int(middle_roll * len(earlier))]
+            middle_at = life.steps[middle - 1].at + timedelta(seconds=middle_lag)
             if middle_at.date() < final_at.date():
-                files.add(middle_at, version(life, middle, middle_at, local))
-    if final_at > observed_until:  # the sync lag must not push a version past the export's end
-        final_at = observed_until
-    files.add(final_at, version(life, final_upto, final_at, local))
+                files.add(middle_at, version(life, middle, middle_at, local), middle_break)
+    files.add(final_at, version(life, final_upto, final_at, local), final_break)
 
 
 def daily_count(r: random.Random, total: int, day: date) -> int:
     base = total / DAYS * (0.75 if day.weekday() >= 5 else 1.1) * (1.2 if day.month in (6, 7, 8, 9) else 0.93)
     return int(base) + (1 if r.random() < base - int(base) else 0)
+
+
+def write_new_events(factory: EventFactory, seed: int, day: date, total: int, files: DayFiles, end: datetime) -> int:
+    """The events reported on ``day``, from a random stream of that day alone (so independent of as-of)."""
+    r = rng(seed, "events", day.isoformat())
+    count = daily_count(r, total, day)
+    for seq in range(1, count + 1):
+        life = factory.life(r, f"SJ{stamp(day)}{seq:06d}", report_time_on(r, day))
+        emit_versions(r, life, files, end)
+    return count
 
 
 def write_events(
@@ -302,7 +317,6 @@ def write_events(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Write one file per day for the 365 days ending at as_of (inclusive)."""
-    r = rng(seed, "events")
     factory = EventFactory(seed, grid_codes)
     files = DayFiles(out / "four_platforms", seed, log)
     end = datetime.combine(as_of, time(23, 59, 59))
@@ -310,13 +324,7 @@ def write_events(
     first_day = as_of - timedelta(days=DAYS - 1)
     for offset in range(DAYS):
         day = first_day + timedelta(days=offset)
-        count = daily_count(r, total, day)
-        for seq in range(1, count + 1):
-            reported = report_time_on(r, day)
-            life = factory.life(r, f"SJ{stamp(day)}{seq:06d}", reported)
-            # Only lives that span several days can be pushed twice; pick them at a rate giving ~10% overall.
-            long_life = life.steps[-1].at.date() > day
-            emit_versions(r, life, files, end, resend=long_life and r.random() < RESEND_SHARE / 0.8)
+        count = write_new_events(factory, seed, day, total, files, end)
         files.flush(day)
         if progress:
             progress(count)
