@@ -43,7 +43,7 @@ SOURCE_MODULES: dict[str, ModuleType] = {
 # already stored (same key, same row hash) is not inserted again.
 SKIP_EXISTING_ROWS = {"four_platforms"}
 
-ReadFile = Callable[[Entity, Path, str, str], FilePart]
+ReadFile = Callable[[Entity, bytes, str, str], FilePart]  # (entity, file bytes, source_file, content hash)
 Rejection = tuple[FilePart, problems.FileRejected]
 
 
@@ -57,12 +57,8 @@ def new_load_id(source: str, entity: str) -> str:
     return f"{datetime.now(SHANGHAI):%Y%m%dT%H%M%S%f}-{source}-{entity}-{uuid.uuid4().hex[:6]}"
 
 
-def file_hash(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def content_hash(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def loaded_hashes(con: duckdb.DuckDBPyConnection, entity: Entity) -> set[str]:
@@ -229,15 +225,16 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, paths: Sequenc
     seen = loaded_hashes(con, entity)
     for path in paths:
         source_file = path.relative_to(landing_dir).as_posix()
-        content_hash = file_hash(path)
-        if content_hash in seen:
-            skipped.append(FilePart(source_file, content_hash))
+        data = path.read_bytes()  # read once: hashed, then parsed
+        digest = content_hash(data)
+        if digest in seen:
+            skipped.append(FilePart(source_file, digest))
             continue
-        seen.add(content_hash)
+        seen.add(digest)
         try:
-            parts.append(read_file(entity, path, source_file, content_hash))
+            parts.append(read_file(entity, data, source_file, digest))
         except problems.FileRejected as rejection:
-            rejections.append((FilePart(source_file, content_hash), rejection))
+            rejections.append((FilePart(source_file, digest), rejection))
     return load_parts(con, entity, parts, rejections, skipped, skip_existing=entity.source in SKIP_EXISTING_ROWS)
 
 

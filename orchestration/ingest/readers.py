@@ -10,7 +10,6 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import date, datetime, time
-from pathlib import Path
 
 from orchestration.ingest import problems
 from orchestration.ingest.problems import FileRejected
@@ -80,12 +79,12 @@ def cell_text(value: object) -> str | None:
     return str(value)
 
 
-def xlsx_sheet_rows(path: Path, sheet: str, where: str) -> tuple[list[str], list[tuple[int, list[str | None]]]]:
+def xlsx_sheet_rows(data: bytes, sheet: str, where: str) -> tuple[list[str], list[tuple[int, list[str | None]]]]:
     """Header and (data row number, cells) of one sheet; a missing sheet rejects it."""
     import openpyxl  # lazily: only the water source needs it
 
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several types for a damaged file
         raise FileRejected(f"{problems.BAD_WORKBOOK}: {where} ({exc})") from None
     try:

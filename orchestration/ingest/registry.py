@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from orchestration.ingest import readers
 from orchestration.ingest.contracts import REGISTRY, Entity
 from orchestration.ingest.staging import FilePart, rows_part
@@ -11,6 +9,6 @@ from orchestration.ingest.staging import FilePart, rows_part
 SOURCE = REGISTRY
 
 
-def read_file(entity: Entity, path: Path, source_file: str, content_hash: str) -> FilePart:
-    header, rows = readers.csv_rows(readers.decode_utf8(path.read_bytes(), source_file))
+def read_file(entity: Entity, data: bytes, source_file: str, content_hash: str) -> FilePart:
+    header, rows = readers.csv_rows(readers.decode_utf8(data, source_file))
     return rows_part(entity, header, rows, source_file, source_file, content_hash)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from orchestration.ingest import readers
 from orchestration.ingest.contracts import URBAN, Entity
 from orchestration.ingest.staging import FilePart, rows_part
@@ -11,8 +9,8 @@ from orchestration.ingest.staging import FilePart, rows_part
 SOURCE = URBAN
 
 
-def read_file(entity: Entity, path: Path, source_file: str, content_hash: str) -> FilePart:
-    text, notes = readers.decode_gbk(path.read_bytes(), source_file)
+def read_file(entity: Entity, data: bytes, source_file: str, content_hash: str) -> FilePart:
+    text, notes = readers.decode_gbk(data, source_file)
     header, rows = readers.csv_rows(text)
     part = rows_part(entity, header, rows, source_file, source_file, content_hash)
     part.notes = notes + part.notes

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from orchestration.ingest import readers
 from orchestration.ingest.contracts import UTILITY, Entity
 from orchestration.ingest.staging import FilePart, json_lines_part
@@ -11,6 +9,6 @@ from orchestration.ingest.staging import FilePart, json_lines_part
 SOURCE = UTILITY
 
 
-def read_file(entity: Entity, path: Path, source_file: str, content_hash: str) -> FilePart:
-    text = readers.decode_utf8(path.read_bytes(), source_file)
+def read_file(entity: Entity, data: bytes, source_file: str, content_hash: str) -> FilePart:
+    text = readers.decode_utf8(data, source_file)
     return json_lines_part(source_file, readers.text_lines(text), content_hash)

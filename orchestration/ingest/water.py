@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from orchestration.ingest import readers
 from orchestration.ingest.contracts import WATER, Entity
 from orchestration.ingest.staging import FilePart, rows_part
@@ -11,7 +9,7 @@ from orchestration.ingest.staging import FilePart, rows_part
 SOURCE = WATER
 
 
-def read_file(entity: Entity, path: Path, source_file: str, content_hash: str) -> FilePart:
+def read_file(entity: Entity, data: bytes, source_file: str, content_hash: str) -> FilePart:
     assert entity.sheet is not None
-    header, rows = readers.xlsx_sheet_rows(path, entity.sheet, source_file)
+    header, rows = readers.xlsx_sheet_rows(data, entity.sheet, source_file)
     return rows_part(entity, header, rows, f"{source_file} 工作表/sheet {entity.sheet}", source_file, content_hash)
