@@ -84,7 +84,7 @@ class RowCheck:
     entity: Entity
     owner_dept: str
     failing: set[str] = field(default_factory=set)
-    extra_failing: int = 0  # counted rows without a key of their own (unmapped values come as counts)
+    extra_failing: int = 0  # unmapped values: one item per distinct value (its rows are said in the reason)
     rows_checked: int = 0
     findings: list[Finding] = field(default_factory=list)
 
@@ -100,6 +100,8 @@ class RowCheck:
     def result(self, delivered_rows: int) -> CheckResult:
         total = max(delivered_rows, self.rows_checked)
         failing = len(self.failing) + self.extra_failing
+        # Crosswalk findings mix quarantined rows and distinct unmapped values: counted as items, not a share.
+        counted = self.kind == "crosswalk"
         return CheckResult(
             check_name=self.name,
             kind=self.kind,
@@ -108,9 +110,9 @@ class RowCheck:
             owner_dept=self.owner_dept,
             severity=KIND_SEVERITY[self.kind],
             status=row_status(self.kind, failing, total),
-            measured_value=share_percent(failing, total),
-            threshold=row_threshold(self.kind, total),
-            unit="%",
+            measured_value=float(failing) if counted else share_percent(failing, total),
+            threshold="0 项；有则警告（镇街、单位、类别名称须能映射）" if counted else row_threshold(self.kind, total),
+            unit="项" if counted else "%",
             failing_rows=failing,
             total_rows=total,
             title=check_title(self.source, self.entity, self.kind),
@@ -196,7 +198,7 @@ def _add_unmapped(con: duckdb.DuckDBPyConnection, checks: dict[str, RowCheck]) -
                 key=str(value), field=field_name, value=str(value),
                 reason=f"{label}名称无法映射（{count} 行）/ no {kind} in the crosswalk matches this value",
             ))
-        check.extra_failing += int(count)
+        check.extra_failing += 1
 
 
 def _add_rules(con: duckdb.DuckDBPyConnection, checks: dict[str, RowCheck]) -> list[CheckResult]:

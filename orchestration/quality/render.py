@@ -66,19 +66,21 @@ def _findings_table(check: dict[str, Any]) -> str:
     )
     more = len(findings) - MAX_ROWS_SHOWN
     tail = f'<p class="meta">另有 {more} 行见 JSON 报告 / {more} more rows in the JSON report</p>' if more > 0 else ""
+    heading = f'需要整改的行（共 {check["failing_rows"]} 行）' if check["failing_rows"] else "问题说明"
     return (
-        f'<details open><summary>需要整改的行（共 {check["failing_rows"]} 行）</summary>'
+        f"<details open><summary>{heading}</summary>"
         '<table class="findings"><tr><th>编号 / 键</th><th>字段</th><th>值</th><th>原因</th><th>位置</th></tr>'
         f"{rows}</table>{tail}</details>"
     )
 
 
-def _check_block(check: dict[str, Any], trend: list[TrendPoint]) -> str:
+def _check_block(check: dict[str, Any], trend: list[TrendPoint], department: str) -> str:
     previous = check.get("previous_status")
     change = f"（上次：{STATUS_LABELS.get(previous, previous)}）" if previous and previous != check["status"] else ""
     note = f'<div><span class="label">说明</span>{escape(check["note"])}</div>' if check.get("note") else ""
     return (
-        f'<div class="check {escape(check["status"])}" id="{escape(check["check_name"])}">'
+        f'<div class="check {escape(check["status"])}" data-check="{escape(check["check_name"])}" '
+        f'data-dept="{escape(department)}">'
         f'<div class="check-head"><div class="facts"><div>{_badge(check["status"])} <strong>{escape(check["title"])}'
         f"</strong> {escape(change)}</div>"
         f'<div><span class="label">检查项</span><code>{escape(check["check_name"])}</code></div>'
@@ -146,7 +148,7 @@ def render_html(report: dict[str, Any], trends: dict[str, list[TrendPoint]],
             passing = [c for c in owned if c["source"] == source and c["status"] == "pass"]
             label = escape(report["source_labels"].get(source, source))
             parts.append(f'<h3>数据源：{label}（<code>{escape(source)}</code>）</h3>')
-            parts += [_check_block(c, trends.get(c["check_name"], [])) for c in problems]
+            parts += [_check_block(c, trends.get(c["check_name"], []), name) for c in problems]
             if not problems:
                 parts.append('<p class="meta">本数据源所有检查均通过。</p>')
             parts.append(_passing_table(passing, trends))

@@ -46,7 +46,7 @@ class ReportOutcome:
 
 
 def now_local() -> datetime:
-    return datetime.now(SHANGHAI).replace(tzinfo=None, microsecond=0)
+    return datetime.now(SHANGHAI).replace(tzinfo=None)
 
 
 def measure(build_db: Path) -> list[CheckResult]:
@@ -116,10 +116,10 @@ def produce_report(
     report: dict[str, Any] = {
         "report_name": report_name,
         "run_id": run.run_id,
-        "run_at": run.run_at.isoformat(sep=" "),
+        "run_at": run.run_at.isoformat(sep=" ", timespec="seconds"),
         "as_of": as_of.isoformat() if as_of else None,
         "previous_run_id": previous_id,
-        "previous_run_at": previous_at[0].isoformat(sep=" ") if previous_at else None,
+        "previous_run_at": previous_at[0].isoformat(sep=" ", timespec="seconds") if previous_at else None,
         "summary": {**counts, "total": len(results)},
         "departments": department_summaries(results, previous),
         "source_labels": {s.name: s.owner_label for s in SOURCES},
