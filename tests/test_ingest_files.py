@@ -170,3 +170,13 @@ def test_cli_prints_a_summary(tmp_path: Path) -> None:
     assert "编号重复 / duplicated id" in outcome.output
     missing = CliRunner().invoke(cli, ["ingest", "--landing", str(tmp_path / "nope"), "--data-dir", str(tmp_path)])
     assert missing.exit_code != 0 and "landing folder not found" in missing.output
+
+
+def test_operator_doc_names_every_entity_and_field() -> None:
+    from orchestration.ingest.contracts import ENTITIES
+
+    doc = (Path(__file__).parent.parent / "docs" / "sources.md").read_text(encoding="utf-8")
+    for entity in ENTITIES:
+        assert f"raw.{entity.table}" in doc, entity.table
+        for f in entity.fields:
+            assert f"| `{f.name}`" in doc, (entity.table, f.name)
