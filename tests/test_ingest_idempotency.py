@@ -67,3 +67,40 @@ def test_registry_snapshots_keep_each_distinct_load(tmp_path: Path) -> None:
             'SELECT "名称" FROM raw.registry__towns WHERE _load_id = (SELECT max(_load_id) FROM raw.registry__towns)'
         ).fetchall()
         assert latest == [("瓜沥镇",)]
+
+
+def test_small_batches_give_the_same_result(tmp_path: Path) -> None:
+    """Files are loaded in batches of bounded size; batch boundaries change nothing."""
+    from orchestration.ingest.contracts import entity
+    from orchestration.ingest.load import entity_files, ingest_entity
+    from orchestration.ingest.schema import ensure_raw_schema
+    from orchestration.ingest.towns import ensure_town_aliases
+
+    landing = tmp_path / "landing"
+    shutil.copytree(FIXTURES, landing)
+    events = (landing / "four_platforms" / "events_20240501.jsonl").read_text(encoding="utf-8").splitlines()
+    # Three more files: one repeating a known version, one new version, one with a duplicate inside.
+    (landing / "four_platforms" / "events_20240502.jsonl").write_text(events[0] + "\n", encoding="utf-8")
+    (landing / "four_platforms" / "events_20240503.jsonl").write_text(
+        events[1].replace("2024-05-01T10:00:00+08:00", "2024-05-03T10:00:00+08:00") + "\n", encoding="utf-8")
+    (landing / "four_platforms" / "events_20240504.jsonl").write_text(events[2] + "\n" + events[2] + "\n",
+                                                                      encoding="utf-8")
+    outcomes = []
+    for batch_bytes in (1, 1 << 30):
+        with duckdb.connect(str(tmp_path / f"hub_{batch_bytes}.duckdb")) as con:
+            ensure_raw_schema(con)
+            ensure_town_aliases(con)
+            events_entity = entity("four_platforms", "events")
+            results = ingest_entity(con, events_entity, entity_files(events_entity, landing), landing, batch_bytes)
+            rows = con.execute(
+                'SELECT "eventId", "updatedAt", _source_file FROM raw.four_platforms__events ORDER BY ALL'
+            ).fetchall()
+            quarantine = con.execute("SELECT source_file, row_number, reason FROM raw.quarantine ORDER BY ALL")
+            outcomes.append((rows, quarantine.fetchall(), [(r.source_file, r.rows_loaded, r.rows_quarantined,
+                                                             r.rows_unchanged) for r in results]))
+    assert outcomes[0] == outcomes[1]
+    rows, _, per_file = outcomes[0]
+    assert len(rows) == 4  # three from the first file, one new version
+    assert per_file[1:] == [("four_platforms/events_20240502.jsonl", 0, 0, 1),
+                            ("four_platforms/events_20240503.jsonl", 1, 0, 0),
+                            ("four_platforms/events_20240504.jsonl", 0, 1, 1)]

@@ -43,6 +43,10 @@ SOURCE_MODULES: dict[str, ModuleType] = {
 # already stored (same key, same row hash) is not inserted again.
 SKIP_EXISTING_ROWS = {"four_platforms"}
 
+# Input bytes validated and loaded per batch: large enough that per-batch overhead vanishes, small
+# enough that memory stays bounded (the decoded text, its Arrow copy and DuckDB's checked table).
+MAX_BATCH_BYTES = 96 * 1024 * 1024
+
 ReadFile = Callable[[Entity, bytes, str, str], FilePart]  # (entity, file bytes, source_file, content hash)
 Rejection = tuple[FilePart, problems.FileRejected]
 
@@ -216,12 +220,16 @@ def load_parts(
 
 
 def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, paths: Sequence[Path],
-                  landing_dir: Path) -> list[FileResult]:
-    """Read every new file of one entity (skipping content already loaded) and load them as one batch."""
+                  landing_dir: Path, batch_bytes: int = MAX_BATCH_BYTES) -> list[FileResult]:
+    """Read every new file of one entity (skipping content already loaded) and load them in batches
+    of about ``batch_bytes`` of input, so memory stays bounded at any scale."""
     read_file: ReadFile = SOURCE_MODULES[entity.source].read_file
+    skip_existing = entity.source in SKIP_EXISTING_ROWS
+    results: list[FileResult] = []
     parts: list[FilePart] = []
     rejections: list[Rejection] = []
     skipped: list[FilePart] = []
+    pending_bytes = 0
     seen = loaded_hashes(con, entity)
     for path in paths:
         source_file = path.relative_to(landing_dir).as_posix()
@@ -233,9 +241,15 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, paths: Sequenc
         seen.add(digest)
         try:
             parts.append(read_file(entity, data, source_file, digest))
+            pending_bytes += len(data)
         except problems.FileRejected as rejection:
             rejections.append((FilePart(source_file, digest), rejection))
-    return load_parts(con, entity, parts, rejections, skipped, skip_existing=entity.source in SKIP_EXISTING_ROWS)
+        if pending_bytes >= batch_bytes:
+            results += load_parts(con, entity, parts, rejections, skipped, skip_existing)
+            parts, rejections, skipped, pending_bytes = [], [], [], 0
+    if parts or rejections or skipped:
+        results += load_parts(con, entity, parts, rejections, skipped, skip_existing)
+    return results
 
 
 def entity_files(entity: Entity, landing_dir: Path) -> list[Path]:
