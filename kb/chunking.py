@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from kb.headings import Heading, detect_headings
 
 PATH_SEPARATOR = " › "
+CHUNKER_VERSION = 2  # bump when chunk boundaries or heading paths change: re-indexing then re-parses every file
 _SENTENCE_END = re.compile(r"[。！？；!?;][”’」』）)]*")
 _TRIM = " \t\n\r\u3000\u00a0\ufeff"
 

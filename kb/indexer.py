@@ -23,12 +23,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kb import layout, versions
-from kb.chunking import PATH_SEPARATOR, Chunk, chunk_text
+from kb.chunking import CHUNKER_VERSION, PATH_SEPARATOR, Chunk, chunk_text
 from kb.embedding import Embedder, EmbeddingCache
 from kb.loaders import SIDECAR_SUFFIX, UnreadableDocument, is_supported, load_document
 from kb.metadata import extract_metadata
 from kb.settings import KbSettings
-from kb.tokenizer import shared_tokenizer
+from kb.tokenizer import TOKENIZER_VERSION, shared_tokenizer
 
 log = logging.getLogger(__name__)
 DIRECTORY_MANIFEST = "manifest.json"  # optional per-folder list of {"file": ..., metadata...}
@@ -109,7 +109,10 @@ def _fingerprint(path: Path, declared: dict[str, Any], settings_key: str) -> str
 
 def _settings_key(settings: KbSettings) -> str:
     """Anything that changes chunks or vectors; a change re-parses every file."""
-    return f"{layout.FORMAT_VERSION}|{settings.model_id}|{settings.chunk_max_chars}|{settings.chunk_min_chars}"
+    return (
+        f"{layout.FORMAT_VERSION}|{CHUNKER_VERSION}|{TOKENIZER_VERSION}|{settings.model_id}|"
+        f"{settings.chunk_max_chars}|{settings.chunk_min_chars}"
+    )
 
 
 def _read_previous(root: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:

@@ -32,6 +32,10 @@ class IndexNotFound(FileNotFoundError):
     """No published index at the given path."""
 
 
+class ModelMismatch(ValueError):
+    """The index was embedded with another model than the one the settings name."""
+
+
 @dataclass
 class SearchHit:
     doc_id: str
@@ -109,6 +113,13 @@ class KnowledgeBase:
         self.settings = settings or KbSettings.from_env()
         self.version = resolve_version(Path(index_path))
         self.manifest: dict[str, Any] = json.loads((self.version / layout.MANIFEST).read_text(encoding="utf-8"))
+        indexed_with = self.manifest.get("model_id")
+        if indexed_with and indexed_with != self.settings.model_id:
+            raise ModelMismatch(
+                f"索引用模型 {indexed_with} 构建，当前设置为 {self.settings.model_id}；请重建索引或改回 HUB_KB_MODEL / "
+                f"index {self.version} was embedded with {indexed_with}, settings name {self.settings.model_id}: "
+                "re-index or set HUB_KB_MODEL back"
+            )
         documents = json.loads((self.version / layout.DOCUMENTS).read_text(encoding="utf-8"))
         self.documents: dict[str, dict[str, Any]] = {d["doc_id"]: d for d in documents}
         table = pq.read_table(self.version / layout.CHUNKS)

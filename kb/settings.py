@@ -49,7 +49,7 @@ class KbSettings:
     chunk_min_chars: int = 120  # sibling sections shorter than this may merge
     embed_batch_size: int = 32
     candidates: int = 100  # per side, before fusion
-    rrf_k: int = 60
+    rrf_k: int = 10  # small k sharpens the top ranks of short candidate lists (tuned on bench/kb_queries.jsonl)
     keep_versions: int = 3
     town_aliases: Path = DEFAULT_TOWN_ALIASES
     cache_path_override: Path | None = None
@@ -65,7 +65,7 @@ class KbSettings:
             chunk_min_chars=_env_int("HUB_KB_CHUNK_MIN_CHARS", 120),
             embed_batch_size=_env_int("HUB_KB_EMBED_BATCH_SIZE", 32),
             candidates=_env_int("HUB_KB_CANDIDATES", 100),
-            rrf_k=_env_int("HUB_KB_RRF_K", 60),
+            rrf_k=_env_int("HUB_KB_RRF_K", 10),
             keep_versions=_env_int("HUB_KB_KEEP_VERSIONS", 3),
             town_aliases=Path(aliases) if aliases else DEFAULT_TOWN_ALIASES,
             cache_path_override=Path(cache) if cache else None,

@@ -17,6 +17,7 @@ import jieba
 PACKAGE_DIR = Path(__file__).resolve().parent
 DOMAIN_DICTIONARY = PACKAGE_DIR / "domain_dict.txt"
 STOPWORDS = PACKAGE_DIR / "stopwords.txt"
+TOKENIZER_VERSION = 2  # bump when tokens change (dictionary, stopwords, mode): the BM25 index is rebuilt
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -42,11 +43,12 @@ class ChineseTokenizer:
                 self._jieba.initialize()
 
     def tokenize(self, text: str) -> list[str]:
+        """Search-mode segmentation: 应急预案 also yields 应急 and 预案, so a query for either part matches."""
         self._ensure_initialised()
         normalised = unicodedata.normalize("NFKC", text).lower()
         return [
             token
-            for token in self._jieba.lcut(normalised, HMM=True)
+            for token in self._jieba.lcut_for_search(normalised, HMM=True)
             if token.strip() and not _is_punctuation_or_space(token) and token not in self.stopwords
         ]
 

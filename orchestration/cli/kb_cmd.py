@@ -33,11 +33,12 @@ def _index_option(function: Any) -> Any:
 
 
 def _open(index_dir: Path | None) -> Any:
-    from kb.search import IndexNotFound, KnowledgeBase
+    from kb.search import IndexNotFound, KnowledgeBase, ModelMismatch
+    from kb.settings import SettingError
 
     try:
         return KnowledgeBase(index_dir or _default_index())
-    except IndexNotFound as exc:
+    except (IndexNotFound, ModelMismatch, SettingError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
