@@ -22,6 +22,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "ingest" / "landing"
 def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HubPaths:
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("HUB_FOUR_PLATFORMS_URL", raising=False)
+    monkeypatch.delenv("HUB_LANDING_DIR", raising=False)
     hub_paths = HubPaths.from_env()
     shutil.copytree(FIXTURES, hub_paths.landing)
     return hub_paths
@@ -74,3 +75,32 @@ def test_landing_sensor_requests_a_run_for_new_or_changed_files(paths: HubPaths)
     assert isinstance(second, dg.SensorResult)
     assert "城管案件_20240502.csv" in second.run_requests[0].run_key
     assert "积水点" not in second.run_requests[0].run_key
+
+
+def test_four_platforms_asset_reads_files_then_the_feed(paths: HubPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    feed_server = pytest.importorskip("orchestration.sample.feed_server")
+    events_dir = paths.data_dir / "feed_events"
+    events_dir.mkdir()
+    lines = (paths.landing_for("four_platforms") / "events_20240501.jsonl").read_text(encoding="utf-8").splitlines()
+    # The feed serves the first event again (already loaded from the file) and one new event.
+    new_event = lines[0].replace("E20240501001", "E20240502001")
+    (events_dir / "events_20240502.jsonl").write_text(f"{lines[0]}\n{new_event}\n", encoding="utf-8")
+    server, base_url = feed_server.start_feed_server(events_dir, "127.0.0.1", port=0)
+    monkeypatch.setenv("HUB_FOUR_PLATFORMS_URL", base_url)
+    try:
+        four_platforms = next(a for a in ingest_assets if a.node_def.name == "ingest_four_platforms")
+        result = dg.materialize([four_platforms], resources={DUCKDB_RESOURCE_KEY: duckdb_resource(paths)})
+    finally:
+        server.shutdown()
+        server.server_close()
+    (event,) = result.get_asset_materialization_events()
+    metadata = event.event_specific_data.materialization.metadata
+    assert metadata["rows_loaded"].value == 4 and metadata["rows_unchanged"].value == 1
+    assert (paths.state / "four_platforms_cursor.json").exists()
+    with duckdb.connect(str(paths.build_db), read_only=True) as con:
+        sources = dict(con.execute(
+            "SELECT \"eventId\", _source_file FROM raw.four_platforms__events WHERE \"eventId\" IN "
+            "('E20240501001', 'E20240502001')"
+        ).fetchall())
+    assert sources["E20240501001"] == "four_platforms/events_20240501.jsonl"
+    assert sources["E20240502001"].startswith(base_url + "/api/v1/events")
