@@ -26,6 +26,7 @@ from orchestration.snapshots import read_current
 
 DAGSTER_YAML_TEMPLATE = Path(__file__).resolve().parent / "dagster_home" / "dagster.yaml"
 Echo = Callable[[str], None]
+STEP_EVENTS = {"STEP_SUCCESS": "success", "STEP_FAILURE": "failure", "STEP_SKIPPED": "skipped"}
 
 
 class PipelineError(Exception):
@@ -53,6 +54,7 @@ class PipelineOutcome:
     row_counts: dict[str, int]
     failed_steps: list[str]
     missing_parts: list[str]
+    step_status: dict[str, str] = field(default_factory=dict)  # step key → success | failure | skipped
 
 
 def ensure_dagster_home(paths: HubPaths) -> Path:
@@ -182,7 +184,9 @@ def run_pipeline(
             echo(f"跳过 / skipped: knowledge_base ({landing / 'kb'} 不存在 / has no documents folder)")
             skip_groups = ("knowledge_base",)
         result = _execute(definitions_from_parts(parts, skip_groups), paths, landing)
-    failed_steps = [e.step_key or "?" for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    step_status = {e.step_key: STEP_EVENTS[e.event_type_value] for e in result.all_events
+                   if e.step_key and e.event_type_value in STEP_EVENTS}
+    failed_steps = [step for step, status in step_status.items() if status == "failure"]
     snapshot = read_current(paths.serving)
     published = snapshot if snapshot != previous_snapshot else None
     outcome = PipelineOutcome(
@@ -195,6 +199,7 @@ def run_pipeline(
         row_counts=_snapshot_counts(published),
         failed_steps=failed_steps,
         missing_parts=parts.missing,
+        step_status=step_status,
     )
     echo(format_outcome(outcome))
     return outcome

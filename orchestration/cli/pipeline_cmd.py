@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 import unicodedata
 from datetime import date
@@ -53,8 +54,15 @@ def run(landing: Path | None, data_dir: Path | None, as_of: str | None, feed_url
                                echo=click.echo)
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
-    if not outcome.success:
-        sys.exit(1)
+    _exit(0 if outcome.success else 1)
+
+
+def _exit(code: int) -> None:
+    """Leave without interpreter teardown: after a pipeline run, native extensions (DuckDB's bindings) print
+    spurious reference-leak warnings at shutdown that would bury the summary. Everything is written by now."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _display_width(text: str) -> int:
@@ -138,5 +146,4 @@ def demo(data_dir: Path | None, host: str, port: int, scale: str, seed: int, no_
                       echo=click.echo)
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
-    if not ok:
-        sys.exit(1)
+    _exit(0 if ok else 1)
