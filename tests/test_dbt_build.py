@@ -182,8 +182,11 @@ def test_unmapped_values(con: duckdb.DuckDBPyConnection) -> None:
         ("registry", "hidden_dangers", "类别", "高空坠物", "category", 1),
         ("registry", "hidden_dangers", "整改责任单位", "浙江某某化工有限公司", "unit", 1),
         ("registry", "rescue_teams", "所属单位", "萧山蓝天救援队", "unit", 1),
-        ("water", "reservoirs", "管理单位", "东恩村村委会", "unit", 1),
     }
+    # 东恩村村委会 resolves to the committee of a registry village; 瓜沥镇 (a bare town name) to its government
+    units = {r["name_key"]: r["unit_name"] for r in rows(con, "select * from int_resolve_unit_names")}
+    assert units["东恩村村委会"] == "东恩村村民委员会"
+    assert units["瓜沥镇"] == "瓜沥镇人民政府"
 
 
 def test_event_staging_versions_and_flows(con: duckdb.DuckDBPyConnection) -> None:

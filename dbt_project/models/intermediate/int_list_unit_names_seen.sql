@@ -1,5 +1,6 @@
 -- Every department / unit name as it appears in the sources, with where it appears.
--- Feeds the unit crosswalk (int_resolve_unit_names) and the unmapped-values report.
+-- Feeds the unit crosswalk (int_resolve_unit_names) and the unmapped-values report. Flow actors that
+-- are not units (var flow_non_unit_pattern: grid workers, the public, the hotline) are left out.
 {%- set unit_fields = [
     ('four_platforms', 'events', 'handleDept', 'stg_four_platforms__events', 'handle_dept_raw'),
     ('four_platforms', 'events', 'flows.fromDept', 'stg_four_platforms__event_flows', 'from_dept_raw'),
@@ -25,6 +26,9 @@ with seen as (
         m.{{ column }} as value_raw
     from {{ ref(model) }} as m
     where m.{{ column }} is not null
+    {%- if source_system == 'four_platforms' and field.startswith('flows.') %}
+        and not regexp_matches(m.{{ column }}, '{{ var("flow_non_unit_pattern") }}')
+    {%- endif %}
     union all
     {%- endfor %}
     select

@@ -2,8 +2,8 @@
 {{ config(tags=['as_of']) }}
 -- All sources' hidden dangers and risk findings in one shape, before the as-of rules
 -- (SOURCES.md: registry 隐患台账, utility risk census, water 风险点 without a 巡查责任人 for the
--- as-of year, urban 积水点 未整治). found_date is the source's discovery date, else the day the hub
--- first saw the record.
+-- as-of year, urban 积水点 未整治). found_date is the source's own discovery date (registry only; the
+-- other sources carry none, so it stays NULL rather than guessing from load times).
 with patrolled_risk_points as (
     select distinct duty.object_id
     from {{ ref('stg_water__flood_duty') }} as duty
@@ -23,6 +23,7 @@ select
     hd.description,
     hd.owner_unit_raw,
     hd.found_date,
+    cast(null as date) as first_seen_date,
     hd.deadline,
     hd.status,
     hd.status = '已销号' as is_closed,
@@ -43,7 +44,8 @@ select
     '供水安全' as category_raw,
     rc.finding as description,
     '区环境集团' as owner_unit_raw,  -- the census findings are the utility group's to rectify
-    rc.first_seen_date as found_date,
+    cast(null as date) as found_date,
+    rc.first_seen_date,
     rc.rectify_deadline as deadline,
     rc.status,
     rc.status = '已整改' as is_closed,
@@ -64,7 +66,8 @@ select
     rp.risk_type as category_raw,
     '风险点无巡查责任人 / risk point without a patrol officer' as description,
     '区林水局' as owner_unit_raw,  -- the roster of patrol officers is the water bureau's
-    rp.first_seen_date as found_date,
+    cast(null as date) as found_date,
+    rp.first_seen_date,
     cast(null as date) as deadline,
     '缺巡查责任人' as status,
     false as is_closed,
@@ -86,7 +89,8 @@ select
     '积水点' as category_raw,
     wp.point_name as description,
     coalesce(wp.responsible_unit_raw, '区城管局') as owner_unit_raw,
-    wp.first_seen_date as found_date,
+    cast(null as date) as found_date,
+    wp.first_seen_date,
     cast(null as date) as deadline,
     wp.rectification_status as status,
     false as is_closed,

@@ -2,6 +2,7 @@
 {{ config(tags=['as_of']) }}
 -- 隐患台账（全源）: every source's hidden dangers and risk findings in one register, as of var as_of.
 -- A danger closed after the as-of date counts as open; one found after it is not yet listed.
+-- days_open needs a discovery date, which only the registry ledger carries.
 with dangers as (
     select
         d.*,
@@ -27,6 +28,7 @@ select
     units.line_code as owner_dept_line,
     d.description,
     d.found_date,
+    d.first_seen_date,
     d.deadline,
     d.status,
     d.is_closed_as_of as is_closed,
