@@ -52,7 +52,11 @@ def now_local() -> datetime:
 def measure(build_db: Path) -> list[CheckResult]:
     if not build_db.exists():
         raise QualityError(f"构建库不存在 / build database not found: {build_db} (先运行 / run `hub run` first)")
-    con = duckdb.connect(str(build_db), read_only=True)
+    try:
+        con = duckdb.connect(str(build_db), read_only=True)
+    except duckdb.IOException as exc:  # another process is writing the build database right now
+        raise QualityError(f"构建库正被占用，请在构建结束后重试 / build database {build_db} is locked by a running "
+                           f"build; retry when it has finished ({exc})") from None
     try:
         return collect_results(con)
     finally:
