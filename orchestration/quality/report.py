@@ -105,7 +105,12 @@ def produce_report(
     results = measure(paths.build_db)
     run = history.RunInfo(run_id or uuid.uuid4().hex, now_local(), as_of)
     report_name = f"quality_{run.run_at:%Y%m%d_%H%M%S}_{run.run_id[:8]}"
-    con = history.connect(history.history_path(paths.reports))
+    history_file = history.history_path(paths.reports)
+    try:
+        con = history.connect(history_file)
+    except duckdb.IOException as exc:  # another report is being recorded right now
+        raise QualityError(f"质量历史库正被占用，请稍后重试 / quality history {history_file} is in use by another "
+                           f"report; retry shortly ({exc})") from None
     try:
         previous_id = history.previous_run(con, run)
         previous = history.statuses(con, previous_id)
