@@ -25,9 +25,10 @@ def ingest(landing_dir: Path | None, data_dir: Path | None, sources: tuple[str, 
     raw.quarantine with the reason. Re-loading the same files adds nothing.
     """
     import duckdb
+    from tqdm import tqdm
 
     from orchestration.ingest.feed_client import FeedError, fetch_events
-    from orchestration.ingest.load import ingest_source
+    from orchestration.ingest.load import ingest_source, source_file_count
     from orchestration.ingest.schema import ensure_raw_schema
     from orchestration.settings import HubPaths
 
@@ -43,7 +44,9 @@ def ingest(landing_dir: Path | None, data_dir: Path | None, sources: tuple[str, 
     with con:
         ensure_raw_schema(con)
         for source in sources or SOURCE_NAMES:
-            summary = ingest_source(con, source, landing)
+            with tqdm(total=source_file_count(source, landing), desc=source, unit="file", leave=False,
+                      disable=None) as bar:
+                summary = ingest_source(con, source, landing, on_file=lambda _: bar.update())
             if source == "four_platforms" and feed_url:
                 try:
                     feed = fetch_events(con, feed_url, paths.state)

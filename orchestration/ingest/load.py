@@ -47,6 +47,7 @@ SKIP_EXISTING_ROWS = {"four_platforms"}
 # enough that memory stays bounded (the decoded text, its Arrow copy and DuckDB's checked table).
 MAX_BATCH_BYTES = 96 * 1024 * 1024
 
+OnFile = Callable[[FileResult], None]  # progress: called once per file loaded, skipped or rejected
 ReadFile = Callable[[Entity, bytes, str, str], FilePart]  # (entity, file bytes, source_file, content hash)
 Rejection = tuple[FilePart, problems.FileRejected]
 
@@ -220,7 +221,8 @@ def load_parts(
 
 
 def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, paths: Sequence[Path],
-                  landing_dir: Path, batch_bytes: int = MAX_BATCH_BYTES) -> list[FileResult]:
+                  landing_dir: Path, batch_bytes: int = MAX_BATCH_BYTES,
+                  on_file: OnFile | None = None) -> list[FileResult]:
     """Read every new file of one entity (skipping content already loaded) and load them in batches
     of about ``batch_bytes`` of input, so memory stays bounded at any scale."""
     read_file: ReadFile = SOURCE_MODULES[entity.source].read_file
@@ -240,16 +242,30 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, paths: Sequenc
             continue
         seen.add(digest)
         try:
+            if not data or data.isspace():  # a failed export, not a quiet day: say so instead of loading 0 rows
+                raise problems.FileRejected(f"{problems.EMPTY_FILE}: {source_file}")
             parts.append(read_file(entity, data, source_file, digest))
             pending_bytes += len(data)
         except problems.FileRejected as rejection:
             rejections.append((FilePart(source_file, digest), rejection))
         if pending_bytes >= batch_bytes:
-            results += load_parts(con, entity, parts, rejections, skipped, skip_existing)
+            results += _reported(load_parts(con, entity, parts, rejections, skipped, skip_existing), on_file)
             parts, rejections, skipped, pending_bytes = [], [], [], 0
     if parts or rejections or skipped:
-        results += load_parts(con, entity, parts, rejections, skipped, skip_existing)
+        results += _reported(load_parts(con, entity, parts, rejections, skipped, skip_existing), on_file)
     return results
+
+
+def _reported(results: list[FileResult], on_file: OnFile | None) -> list[FileResult]:
+    if on_file is not None:
+        for result in results:
+            on_file(result)
+    return results
+
+
+def source_file_count(source: str, landing_dir: Path) -> int:
+    """How many (file, entity) loads ingest_source will report, for progress bars."""
+    return sum(len(entity_files(e, Path(landing_dir))) for e in SOURCES_BY_NAME[source].entities)
 
 
 def entity_files(entity: Entity, landing_dir: Path) -> list[Path]:
@@ -258,7 +274,7 @@ def entity_files(entity: Entity, landing_dir: Path) -> list[Path]:
 
 
 def ingest_source(con: duckdb.DuckDBPyConnection, source: str, landing_dir: Path,
-                  as_of: date | None = None) -> SourceSummary:
+                  as_of: date | None = None, *, on_file: OnFile | None = None) -> SourceSummary:
     """Load every matching file under landing_dir/<source>/ in name order.
 
     ``as_of`` is accepted for a stable interface; validation does not depend on it (dates after
@@ -275,7 +291,7 @@ def ingest_source(con: duckdb.DuckDBPyConnection, source: str, landing_dir: Path
     for entity in SOURCES_BY_NAME[source].entities:
         files = entity_files(entity, landing_dir)
         if files:
-            for result in ingest_entity(con, entity, files, landing_dir):
+            for result in ingest_entity(con, entity, files, landing_dir, on_file=on_file):
                 summary.add(result)
     return summary
 

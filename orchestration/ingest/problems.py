@@ -32,6 +32,8 @@ MISSING_SHEET = "缺少工作表 / missing sheet"
 NOT_UTF8 = "文件不是 UTF-8 编码 / file is not valid UTF-8"
 NOT_GBK = "文件不是 GBK 编码 / file is not valid GBK"
 BAD_WORKBOOK = "无法打开 xlsx 文件 / cannot open the workbook"
+EMPTY_FILE = "空文件 / empty file"
+BAD_CSV = "CSV 无法解析 / cannot parse the CSV"
 
 
 def reason_kind(reason: str) -> str:

@@ -40,10 +40,15 @@ def decode_gbk(data: bytes, where: str) -> tuple[str, list[str]]:
             pass
         else:
             return text, [f"文件为 UTF-8 编码而非 GBK，已按 UTF-8 读取 / {where} is UTF-8, not GBK; read as UTF-8"]
+    notes = []
+    if data.startswith(UTF8_BOM):  # some tools put a UTF-8 BOM in front of GBK text; it is not part of the data
+        data = data[len(UTF8_BOM):]
+        notes.append(f"GBK 文件开头有 UTF-8 BOM，已忽略 / UTF-8 BOM before GBK text ignored in {where}")
     try:
-        return data.decode("gb18030"), []
+        return data.decode("gb18030"), notes
     except UnicodeDecodeError as exc:
-        raise FileRejected(f"{problems.NOT_GBK}: {where}, byte offset {exc.start}") from None
+        offset = exc.start + (len(UTF8_BOM) if notes else 0)
+        raise FileRejected(f"{problems.NOT_GBK}: {where}, byte offset {offset}") from None
 
 
 def text_lines(text: str) -> list[str]:
@@ -51,15 +56,29 @@ def text_lines(text: str) -> list[str]:
     return text.split("\n")
 
 
-def csv_rows(text: str) -> tuple[list[str], Iterator[tuple[int, list[str | None]]]]:
-    """Header and (data row number, cells) of a CSV text; blank lines are skipped but counted."""
+# The csv module refuses fields over 128 KiB by default and raises mid-file; long descriptions are real data.
+MAX_CSV_FIELD_CHARS = 64 * 1024 * 1024
+csv.field_size_limit(MAX_CSV_FIELD_CHARS)
+
+
+def csv_rows(text: str, where: str = "") -> tuple[list[str], Iterator[tuple[int, list[str | None]]]]:
+    """Header and (data row number, cells) of a CSV text; blank lines are skipped but counted.
+
+    A text the csv module cannot split (e.g. a field over MAX_CSV_FIELD_CHARS) rejects the file."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, [])
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise FileRejected(f"{problems.BAD_CSV}: {where} header ({exc})") from None
 
     def rows() -> Iterator[tuple[int, list[str | None]]]:
-        for number, cells in enumerate(reader, start=1):
-            if any(c.strip() for c in cells):
-                yield number, list(cells)
+        number = 0
+        try:
+            for number, cells in enumerate(reader, start=1):
+                if any(c.strip() for c in cells):
+                    yield number, list(cells)
+        except csv.Error as exc:
+            raise FileRejected(f"{problems.BAD_CSV}: {where} row {number + 1} ({exc})") from None
 
     return header, rows()
 

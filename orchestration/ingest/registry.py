@@ -10,5 +10,5 @@ SOURCE = REGISTRY
 
 
 def read_file(entity: Entity, data: bytes, source_file: str, content_hash: str) -> FilePart:
-    header, rows = readers.csv_rows(readers.decode_utf8(data, source_file))
+    header, rows = readers.csv_rows(readers.decode_utf8(data, source_file), source_file)
     return rows_part(entity, header, rows, source_file, source_file, content_hash)

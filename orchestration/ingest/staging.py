@@ -77,7 +77,8 @@ def rows_part(
     content_hash: str | None,
 ) -> FilePart:
     """A tabular file (CSV, xlsx sheet) given as (row number, cells as text) under a header row."""
-    names = [(h or "").strip() for h in header]
+    # A second BOM (a file saved twice, or two exports pasted together) stays glued to the first header name.
+    names = [(h or "").lstrip("\ufeff").strip() for h in header]
     index: dict[str, int] = {}
     for i, name in enumerate(names):
         if name and name not in index:  # a repeated header keeps its first column

@@ -11,7 +11,7 @@ SOURCE = URBAN
 
 def read_file(entity: Entity, data: bytes, source_file: str, content_hash: str) -> FilePart:
     text, notes = readers.decode_gbk(data, source_file)
-    header, rows = readers.csv_rows(text)
+    header, rows = readers.csv_rows(text, source_file)
     part = rows_part(entity, header, rows, source_file, source_file, content_hash)
     part.notes = notes + part.notes
     return part

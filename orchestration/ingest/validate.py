@@ -36,7 +36,8 @@ def typed_expr(f: Field, v: str) -> str:
     if f.type is T.INT:
         return f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+(\\.0*)?') THEN TRY_CAST({v} AS BIGINT) END"
     if f.type is T.FLOAT:
-        return f"TRY_CAST({v} AS DOUBLE)"
+        # NaN and Infinity parse as DOUBLE but are not measurements; they would poison sums and averages.
+        return f"CASE WHEN isfinite(TRY_CAST({v} AS DOUBLE)) THEN TRY_CAST({v} AS DOUBLE) END"
     if f.type is T.BOOL:
         return (
             f"CASE WHEN lower({v}) IN ('是', 'true', '1', 'y', 'yes') THEN true "
