@@ -190,3 +190,24 @@ def test_against_the_project_feed_simulator(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_cli_reads_files_then_the_feed(feed: tuple[FeedState, str], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from orchestration.cli.main import cli
+
+    state, base_url = feed
+    landing = tmp_path / "landing"
+    (landing / "four_platforms").mkdir(parents=True)
+    args = ["ingest", "--landing", str(landing), "--data-dir", str(tmp_path / "data"), "--source", "four_platforms",
+            "--feed-url", base_url]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert "【four_platforms HTTP】入库 25 行 / rows loaded" in first.output
+    second = CliRunner().invoke(cli, args)
+    assert "【four_platforms HTTP】入库 0 行 / rows loaded" in second.output and state.items_served == 25
+    state.always_fail = True
+    failed = CliRunner().invoke(cli, args)
+    assert failed.exit_code == 1 and "feed unavailable after 5 attempts" in failed.output
+    assert "Traceback" not in failed.output

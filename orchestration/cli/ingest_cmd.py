@@ -47,12 +47,12 @@ def ingest(landing_dir: Path | None, data_dir: Path | None, sources: tuple[str, 
             with tqdm(total=source_file_count(source, landing), desc=source, unit="file", leave=False,
                       disable=None) as bar:
                 summary = ingest_source(con, source, landing, on_file=lambda _: bar.update())
+            click.echo(summary.format())
             if source == "four_platforms" and feed_url:
                 try:
                     feed = fetch_events(con, feed_url, paths.state)
                 except FeedError as exc:
-                    raise click.ClickException(str(exc)) from None
-                for result in feed.files:
-                    summary.add(result)
-            click.echo(summary.format())
+                    # The files above are committed; the cursor did not move, so a re-run fetches again.
+                    raise click.ClickException(f"{exc}\n(文件已入库 / the files above were loaded)") from None
+                click.echo(feed.format())
     click.echo(f"数据库 / database: {paths.build_db}")

@@ -107,7 +107,7 @@ def fetch_events(
     """Fetch every event changed since the stored cursor, page by page, into raw.four_platforms__events."""
     ensure_raw_schema(con)
     ensure_town_aliases(con)
-    summary = SourceSummary("four_platforms")
+    summary = SourceSummary("four_platforms", label="four_platforms HTTP")
     url = base_url.rstrip("/") + EVENTS_PATH
     cursor = read_cursor(state_dir)
     newest = parse_updated_at(cursor)

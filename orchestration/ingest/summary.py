@@ -23,6 +23,7 @@ class FileResult:
 class SourceSummary:
     source: str
     files: list[FileResult] = field(default_factory=list)
+    label: str = ""  # shown instead of the source name, e.g. "four_platforms HTTP"
 
     @property
     def rows_loaded(self) -> int:
@@ -52,7 +53,7 @@ class SourceSummary:
     def format(self) -> str:
         statuses = Counter(f.status for f in self.files)
         lines = [
-            f"【{self.source}】入库 {self.rows_loaded} 行 / rows loaded, "
+            f"【{self.label or self.source}】入库 {self.rows_loaded} 行 / rows loaded, "
             f"隔离 {self.rows_quarantined} 行 / rows quarantined, "
             f"未变化 {self.rows_unchanged} 行 / rows unchanged; "
             f"文件 {len(self.files)} 个 / files (已入库 loaded {statuses['loaded']}, "
