@@ -117,12 +117,6 @@ def test_hidden_danger_register_registry_dangers(snapshot: dict[str, Any]) -> No
     assert registry["HD002"]["owner_dept"] == "区城管局" and registry["HD003"]["owner_dept"] == "区规划资源分局"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dbt: a utility/water/urban finding's found_date is the day the hub first loaded it, so a past --as-of "
-    "drops every finding loaded later (the result depends on the day the test runs); the export date in the file "
-    "name (risk_census_20250620.jsonl) would make it repeatable",
-)
 def test_hidden_danger_register_other_sources(snapshot: dict[str, Any]) -> None:
     register = _register(snapshot)
     # Utility census items RC001-003, the water risk point without a 巡查责任人 (FX002; FX001 has one), the 未整治

@@ -1,0 +1,255 @@
+"""Pipeline benchmark: end-to-end ``hub run`` per scale, next to the same SQL run directly in DuckDB.
+
+Run from the repository root: ``.venv/bin/python bench/pipeline.py`` (small and medium, ~15 minutes on
+2 cores) or ``--large`` to add the 1M-event scale. For each scale it generates the sample data (seed 7,
+fixed as-of date), then measures
+
+- **full run**: ``hub run --landing ... --as-of ...`` as a subprocess on an empty data directory
+  (ingest, dbt build with all tests, quality report, publish), wall time, with the Dagster step times;
+- **floor**: the same SQL without dbt and Dagster: the build database of that run is copied, its
+  dbt-built relations dropped, and the compiled SQL that run executed (from its ``run_results.json``:
+  every model as CREATE TABLE/VIEW AS, every data test as a query) is run in the same order with the
+  DuckDB Python API; ingest is counted at the hub's own ingest step times, publish likewise;
+- **incremental run**: ``hub sample add-day`` (one more day of events), then ``hub run`` again with the
+  next as-of date on the same data directory.
+
+Writes the figures into docs/benchmarks.md between ``<!-- bench:pipeline -->`` and ``<!-- /bench:pipeline -->``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- bench:pipeline -->", "<!-- /bench:pipeline -->"
+AS_OF = date(2025, 6, 30)
+HUB = [sys.executable, "-m", "orchestration.cli.main"]
+
+
+@dataclass
+class RunTiming:
+    wall_s: float
+    steps: dict[str, float] = field(default_factory=dict)  # Dagster step key → seconds
+    run_id: str = ""
+
+    def step_sum(self, prefix: str) -> float:
+        return sum(s for k, s in self.steps.items() if k.startswith(prefix))
+
+
+@dataclass
+class ScaleResult:
+    scale: str
+    events: int
+    full: RunTiming
+    floor_sql_s: float
+    floor_statements: int
+    incremental: RunTiming
+    new_events: int
+
+
+def machine() -> str:
+    cpu, memory = "unknown CPU", "unknown memory"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+        mem_kb = next(int(x.split()[1]) for x in Path("/proc/meminfo").read_text().splitlines()
+                      if x.startswith("MemTotal"))
+        memory = f"{mem_kb / 1024 / 1024:.0f} GB"
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{os.cpu_count()} cores (`nproc`), {cpu}, {memory}; {platform.python_implementation()} "
+            f"{platform.python_version()}, DuckDB {duckdb.__version__}; load average at start {load:.1f}")
+
+
+def step_times(data_dir: Path) -> tuple[str, dict[str, float]]:
+    """Step durations of the latest run in the data directory's Dagster instance."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(data_dir / "dagster_home"))
+    try:
+        run = instance.get_runs(limit=1)[0]
+        stats = instance.get_run_step_stats(run.run_id)
+        return run.run_id, {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in stats if s.start_time}
+    finally:
+        instance.dispose()
+
+
+def hub_run(landing: Path, data_dir: Path, as_of: date) -> RunTiming:
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env.pop("HUB_DATA_DIR", None)
+    started = time.perf_counter()
+    proc = subprocess.run([*HUB, "run", "--landing", str(landing), "--data-dir", str(data_dir), "--as-of",
+                           as_of.isoformat()], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        raise SystemExit(f"hub run failed ({proc.returncode}):\n{tail}")
+    run_id, steps = step_times(data_dir)
+    return RunTiming(wall_s=wall, steps=steps, run_id=run_id)
+
+
+def floor_sql(data_dir: Path, run_id: str, work: Path) -> tuple[float, int]:
+    """Replay the run's compiled dbt SQL directly in DuckDB on a copy of its build database."""
+    target = data_dir / "dbt" / run_id[:8]
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    nodes = manifest["nodes"]
+    floor_dir = work / "floor"
+    shutil.rmtree(floor_dir, ignore_errors=True)
+    floor_dir.mkdir()
+    db = floor_dir / "hub.duckdb"  # same file name, so the catalog name in the compiled SQL matches
+    shutil.copyfile(data_dir / "warehouse" / "hub.duckdb", db)
+    statements: list[str] = []
+    models: list[tuple[str, str]] = []
+    for result in results:
+        unique_id, code = result["unique_id"], result.get("compiled_code")
+        node = nodes.get(unique_id, {})
+        if not code:
+            continue
+        if unique_id.startswith("model."):
+            kind = "VIEW" if node.get("config", {}).get("materialized") == "view" else "TABLE"
+            relation = result.get("relation_name") or node.get("relation_name")
+            models.append((relation, kind))
+            statements.append(f"CREATE OR REPLACE {kind} {relation} AS {code}")
+        elif unique_id.startswith("test."):
+            statements.append(f"SELECT count(*) FROM ({code}) AS dbt_test")
+    con = duckdb.connect(str(db), config={"TimeZone": "Asia/Shanghai"})
+    try:
+        for relation, _kind in reversed(models):  # dependants first
+            con.execute(f"DROP VIEW IF EXISTS {relation}")
+            con.execute(f"DROP TABLE IF EXISTS {relation}")
+        con.execute("CHECKPOINT")
+        started = time.perf_counter()
+        for statement in statements:
+            con.execute(statement).fetchall()
+        con.execute("CHECKPOINT")
+        elapsed = time.perf_counter() - started
+    finally:
+        con.close()
+    return elapsed, len(statements)
+
+
+def count_events(landing: Path) -> int:
+    folder = landing / "four_platforms"
+    return sum(1 for p in folder.glob("events_*.jsonl") for _ in p.open(encoding="utf-8"))
+
+
+def bench_scale(scale: str, seed: int, work: Path) -> ScaleResult:
+    from orchestration.sample import add_day, generate
+
+    landing = work / scale / "landing"
+    data_dir = work / scale / "data"
+    print(f"[{scale}] generating sample data ...", flush=True)
+    generate(landing, seed=seed, scale=scale, as_of=AS_OF)
+    events = count_events(landing)
+    print(f"[{scale}] full hub run over {events:,} event lines ...", flush=True)
+    full = hub_run(landing, data_dir, AS_OF)
+    print(f"[{scale}] full run {full.wall_s:.1f}s; floor ...", flush=True)
+    floor_s, statements = floor_sql(data_dir, full.run_id, work / scale)
+    print(f"[{scale}] floor {floor_s:.1f}s for {statements} statements; add-day + incremental run ...", flush=True)
+    before = count_events(landing)
+    add_day(landing, seed=seed, scale=scale)
+    new_events = count_events(landing) - before
+    incremental = hub_run(landing, data_dir, AS_OF + timedelta(days=1))
+    print(f"[{scale}] incremental run {incremental.wall_s:.1f}s", flush=True)
+    shutil.rmtree(work / scale, ignore_errors=True)
+    return ScaleResult(scale, events, full, floor_s, statements, incremental, new_events)
+
+
+def report(results: list[ScaleResult], started: str) -> str:
+    lines = [
+        START,
+        "## Pipeline: `hub run` end to end",
+        "",
+        f"Measured {started} by `bench/pipeline.py` on {machine()}. Sample data seed 7, as of {AS_OF}; "
+        "`hub run` as a subprocess on an empty data directory (no KB documents in the landing folder).",
+        "",
+        "| scale | event lines | full run (s) | ingest steps (s) | dbt build step (s) | quality (s) | publish (s) | "
+        "floor: same SQL in DuckDB (s) | ingest + floor + publish (s) | full ÷ that | incremental run (s) | "
+        "incremental ÷ full |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        ingest = r.full.step_sum("ingest_")
+        dbt = r.full.steps.get("hub_dbt", 0.0)
+        quality = r.full.steps.get("quality_report", 0.0)
+        publish = r.full.steps.get("serving_snapshot", 0.0)
+        reference = ingest + r.floor_sql_s + publish
+        lines.append(
+            f"| {r.scale} | {r.events:,} | {r.full.wall_s:.1f} | {ingest:.1f} | {dbt:.1f} | {quality:.1f} | "
+            f"{publish:.1f} | {r.floor_sql_s:.1f} ({r.floor_statements} statements) | {reference:.1f} | "
+            f"{r.full.wall_s / reference:.2f}× | {r.incremental.wall_s:.1f} (+{r.new_events:,} events) | "
+            f"{r.incremental.wall_s / r.full.wall_s:.0%} |"
+        )
+    lines += [
+        "",
+        "- *full run*: wall time of `hub run` including Python start-up, loading the Definitions, the in-process "
+        "Dagster run (ingest of every source, `dbt build` of every seed, model, data test and unit test, the "
+        "quality report with its asset checks, publish of the serving snapshot) and the printed summary.",
+        "- *floor*: the compiled SQL of that very run (from its `run_results.json`: each model as `CREATE OR "
+        "REPLACE TABLE/VIEW ... AS`, each data test as a query) replayed in order with the DuckDB Python API on a "
+        "copy of the run's build database with the dbt relations dropped. No dbt, no Dagster, no parse, no "
+        "unit tests. *ingest + floor + publish* adds the hub's own ingest and publish step times, i.e. the run "
+        "with orchestration and dbt costing nothing.",
+        "- *incremental run*: after `hub sample add-day`, `hub run` on the same data directory with the next "
+        "as-of date: ingest loads only the new file (the others are skipped by content hash), dbt rebuilds "
+        "every model (the views are as-of computations over all history, so they are rebuilt, not appended).",
+        "- The machine was shared with other jobs while this ran; see the load average above.",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def write_section(section: str) -> None:
+    text = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else "# Benchmarks\n"
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        text = before + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    BENCHMARKS_MD.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", action="append", choices=("small", "medium", "large"),
+                        help="scales to run (default: small and medium)")
+    parser.add_argument("--large", action="store_true", help="add the large scale (1M events)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-write", action="store_true", help="print only; do not touch docs/benchmarks.md")
+    args = parser.parse_args()
+    scales = args.scale or ["small", "medium"]
+    if args.large and "large" not in scales:
+        scales.append("large")
+    started = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    work = Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
+    try:
+        results = [bench_scale(scale, args.seed, work) for scale in scales]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    section = report(results, started)
+    print(section)
+    if not args.no_write:
+        write_section(section)
+        print(f"written to {BENCHMARKS_MD}")
+
+
+if __name__ == "__main__":
+    main()
