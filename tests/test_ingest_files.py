@@ -180,3 +180,27 @@ def test_operator_doc_names_every_entity_and_field() -> None:
         assert f"raw.{entity.table}" in doc, entity.table
         for f in entity.fields:
             assert f"| `{f.name}`" in doc, (entity.table, f.name)
+
+
+def test_edge_files(tmp_path: Path) -> None:
+    """Empty files and files without a required key are rejected by name; a header-only register
+    loads zero rows; a CSV row with more cells than the header is quarantined, not cut."""
+    (tmp_path / "utility").mkdir()
+    (tmp_path / "utility" / "outages_20240601.jsonl").write_bytes(b"")
+    (tmp_path / "utility" / "outages_20240602.jsonl").write_text('[1, 2]\n{"outage_id": "T1"}\n', encoding="utf-8")
+    (tmp_path / "registry").mkdir()
+    (tmp_path / "registry" / "towns.csv").write_text("区划代码,名称\r\n", encoding="utf-8-sig")
+    (tmp_path / "registry" / "villages.csv").write_text(
+        "区划代码,名称,所属镇街代码\r\n330109113201,航民村,330109113,多出来的\r\n330109113202,东恩村,330109113\r\n",
+        encoding="utf-8-sig")
+    with duckdb.connect(str(tmp_path / "hub.duckdb")) as con:
+        utility = {f.source_file: f for f in ingest_source(con, "utility", tmp_path).files}
+        assert utility["utility/outages_20240601.jsonl"].status == "rejected"
+        assert "空文件 / empty file" in utility["utility/outages_20240601.jsonl"].message
+        second = utility["utility/outages_20240602.jsonl"]
+        assert second.status == "rejected" and '"kind"、"start_at"' in second.message
+        registry = {f.source_file: f for f in ingest_source(con, "registry", tmp_path).files}
+        assert registry["registry/towns.csv"].status == "loaded" and registry["registry/towns.csv"].rows_read == 0
+        assert registry["registry/villages.csv"].rows_loaded == 1
+        reason = con.execute("SELECT reason FROM raw.quarantine WHERE entity = 'villages'").fetchall()
+        assert reason == [('列数与表头不一致 / number of cells differs from the header: "4 vs 3"',)]

@@ -59,3 +59,7 @@ def test_towns_and_codes() -> None:
 @pytest.mark.parametrize(("text", "expected"), [('["a", "b"]', ["a", "b"]), ("a", None), ('{"a": 1}', None)])
 def test_text_lists(text: str, expected: list[str] | None) -> None:
     assert parse(T.TEXT_LIST, [text]) == [expected]
+
+
+def test_non_finite_numbers_are_not_measurements() -> None:
+    assert parse(T.FLOAT, ["NaN", "Infinity", "-inf", "3.5"]) == [None, None, None, 3.5]
