@@ -9,6 +9,7 @@ until the new one is complete. No DuckDB writer pool: the index touches no DuckD
 import dagster as dg
 
 from orchestration.resources import HubSettings
+from orchestration.settings import HubPaths
 
 KB_GROUP = "knowledge_base"
 
@@ -23,7 +24,8 @@ def kb_index(context: dg.AssetExecutionContext, hub_settings: HubSettings) -> dg
     from kb.indexer import build_index
     from kb.settings import KbSettings
 
-    paths = hub_settings.paths
+    # from_env honours HUB_LANDING_DIR (`hub run --landing DIR`); the data directory is the resource's.
+    paths = HubPaths.from_env(hub_settings.data_dir)
     docs_dir = paths.landing_for("kb")
     if not docs_dir.is_dir():
         raise dg.Failure(

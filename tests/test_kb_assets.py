@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from kb import versions
 from kb.search import KnowledgeBase
@@ -44,7 +45,8 @@ def test_asset_definition() -> None:
     assert spec.group_name == KB_GROUP == "knowledge_base"
 
 
-def test_kb_index_asset_indexes_landing_and_publishes(tmp_path: Path) -> None:
+def test_kb_index_asset_indexes_landing_and_publishes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUB_LANDING_DIR", raising=False)
     paths = HubPaths(tmp_path)
     landing = paths.landing_for("kb")
     landing.mkdir(parents=True)
