@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kb.headings import Heading, detect_headings
 
 PATH_SEPARATOR = " › "
-CHUNKER_VERSION = 2  # bump when chunk boundaries or heading paths change: re-indexing then re-parses every file
+CHUNKER_VERSION = 3  # bump when chunk boundaries or heading paths change: re-indexing then re-parses every file
 _SENTENCE_END = re.compile(r"[。！？；!?;][”’」』）)]*")
 _TRIM = " \t\n\r\u3000\u00a0\ufeff"
 
@@ -82,9 +82,13 @@ def _fold_empty_headings(sections: list[_Section]) -> list[_Section]:
             section = _Section(section.path, pending_start, section.end, section.is_article, True)
             pending_start = None
         folded.append(section)
-    if pending_start is not None and folded:
-        last = folded[-1]
-        folded[-1] = _Section(last.path, last.start, sections[-1].end, last.is_article, True)
+    if pending_start is not None:
+        if folded:  # trailing heading-only lines belong to the last chunk
+            last = folded[-1]
+            folded[-1] = _Section(last.path, last.start, sections[-1].end, last.is_article, True)
+        else:  # a document that is only a title or a few short lines is still one chunk
+            first = next(s for s in sections if s.start == pending_start)
+            folded.append(_Section(first.path, pending_start, sections[-1].end, False, True))
     return folded
 
 

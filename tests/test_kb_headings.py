@@ -165,3 +165,9 @@ def test_demo_corpus_every_document_has_structure() -> None:
         chunks = chunk_text(text, path.stem)
         assert len({c.heading_path for c in chunks}) > 1, path.name
         assert all(text[c.start : c.end] == c.text for c in chunks), path.name
+
+
+def test_a_one_line_document_is_one_chunk() -> None:
+    chunks = chunk_text("演练通知：明天上午九点", "演练通知")
+    assert [c.text for c in chunks] == ["演练通知：明天上午九点"]
+    assert chunks[0].heading_path == ("演练通知",)
