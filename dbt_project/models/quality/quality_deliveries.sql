@@ -1,13 +1,15 @@
 -- 当前交付 / the current delivery of every file: the latest load of each file name that was read
 -- (loaded or rejected). Its date is the YYYYMMDD stamp in the file name, else the day it was loaded
 -- (registry snapshots and feed pages carry no stamp).
+-- raw.load_log is read as a plain relation, not a dbt source: it is ingest's bookkeeping, written by every
+-- ingest asset, and a source would appear in Dagster as an asset nobody materializes.
 {{ config(materialized='table') }}
 
 with log as (
     select
         l.*,
         cast(try_strptime(regexp_extract(l.source_file, '([0-9]{8})', 1), '%Y%m%d') as date) as stamped_date
-    from {{ source('ingest_log', 'load_log') }} as l
+    from {{ api.Relation.create(database=target.database, schema='raw', identifier='load_log') }} as l
 ),
 
 latest_per_file as (

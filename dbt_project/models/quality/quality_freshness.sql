@@ -1,6 +1,8 @@
 -- 及时性 / freshness per source: days between the as-of date and the newest delivery, against the
 -- source's expected cadence. A file stamped with a date counts as delivered on that date even when
 -- its content repeats an earlier file; an unstamped file (registry) only when its content changed.
+-- raw.load_log is read as a plain relation, not a dbt source: it is ingest's bookkeeping, written by every
+-- ingest asset, and a source would appear in Dagster as an asset nobody materializes.
 {{ config(materialized='table') }}
 
 with delivered as (
@@ -10,7 +12,7 @@ with delivered as (
             cast(try_strptime(regexp_extract(l.source_file, '([0-9]{8})', 1), '%Y%m%d') as date),
             case when l.status = 'loaded' then cast(l.started_at as date) end
         ) as delivery_date
-    from {{ source('ingest_log', 'load_log') }} as l
+    from {{ api.Relation.create(database=target.database, schema='raw', identifier='load_log') }} as l
     where l.status in ('loaded', 'skipped_duplicate')
 ),
 

@@ -1,16 +1,21 @@
 -- One row per flow step of an event's latest version, unnested from the JSON `flows` array.
--- DuckDB: json_each; other engines need their own JSON-array table function here.
+-- DuckDB: from_json into a list of structs, then unnest; other engines need their own JSON-array
+-- table function here. Fields are read as text, so a malformed value yields NULL, not an error.
 with steps as (
     select
         e.event_id,
-        try_cast(step.value ->> 'seq' as integer) as seq,
-        {{ clean_text("step.value ->> 'action'") }} as action,
-        {{ clean_text("step.value ->> 'fromDept'") }} as from_dept_raw,
-        {{ clean_text("step.value ->> 'toDept'") }} as to_dept_raw,
-        {{ local_timestamp("step.value ->> 'time'") }} as flow_time,
-        {{ clean_text("step.value ->> 'opinion'") }} as opinion
+        try_cast(step.item.seq as integer) as seq,
+        {{ clean_text('step.item.action') }} as action,
+        {{ clean_text('step.item."fromDept"') }} as from_dept_raw,
+        {{ clean_text('step.item."toDept"') }} as to_dept_raw,
+        {{ local_timestamp('step.item."time"') }} as flow_time,
+        {{ clean_text('step.item.opinion') }} as opinion
     from {{ ref('stg_four_platforms__events') }} as e,
-        json_each(e.flows) as step
+        unnest(from_json(
+            e.flows,
+            '[{"seq": "VARCHAR", "action": "VARCHAR", "fromDept": "VARCHAR", "toDept": "VARCHAR",
+              "time": "VARCHAR", "opinion": "VARCHAR"}]'
+        )) as step(item)
     where e.flows is not null and json_type(e.flows) = 'ARRAY'
 )
 
