@@ -120,6 +120,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             directory=TEMPLATE_DIR, engine=JinjaTemplateEngine, engine_callback=_configure_jinja
         ),
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
+        on_startup=[hub.search.warm_up_in_background],
         on_shutdown=[close_resources],
         exception_handlers={Exception: _unexpected_error},
     )

@@ -6,6 +6,8 @@ module only opens the version named by ``HubPaths.kb_index/CURRENT`` and hands i
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +15,8 @@ from typing import Any
 
 from api.errors import not_published
 from api.versioned import NotPublishedError, VersionedResource
+
+logger = logging.getLogger("api.search")
 
 
 def open_kb_index(path: Path) -> Any:
@@ -41,6 +45,22 @@ class SearchHolder:
             yield version.resource
         finally:
             self.versions.release(version)
+
+    def warm_up_in_background(self) -> None:
+        """Load the embedding model and vectors now, so the first search does not wait seconds for them."""
+
+        def warm() -> None:
+            if self.versions.current_path() is None:
+                return  # nothing published yet: the first request after a publish loads it
+            try:
+                with self.lease() as index:
+                    warm_up = getattr(index, "warm_up", None)
+                    if callable(warm_up):
+                        warm_up()
+            except Exception:  # a broken index: requests will say so, with the reason
+                logger.warning("search index warm-up failed", exc_info=True)
+
+        threading.Thread(target=warm, name="search-warm-up", daemon=True).start()
 
     def close(self) -> None:
         self.versions.close()

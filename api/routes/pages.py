@@ -162,7 +162,7 @@ def search_page(
         similar_results=similar_results,
         error=error,
         modes=MODE_LABELS,
-        terms=query_terms(q),
+        terms=query_terms(q or similar),
     )
 
 
@@ -304,6 +304,7 @@ PAGE_ROUTES = [
             login,
             logout,
             search_page,
+            document_page,
             tables_page,
             table_page_view,
             towns_page,

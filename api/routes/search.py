@@ -134,9 +134,9 @@ def get_document(state: State, doc_path: str) -> Response[Any]:
     if doc is None:
         raise problem(404, "unknown_document", f"没有文档 {doc_id!r}", f"no document {doc_id!r}", doc_id=doc_id)
     doc = plain(doc)
+    source = doc.pop("path", None)  # a server path: used to send the file, never shown
     if not wants_file:
-        return Response(doc)
-    source = doc.get("path")
+        return Response({**doc, "file_url": f"/api/documents/{doc_id}/file"})
     path = Path(source) if source else None
     if path is None or not path.is_file():
         raise problem(404, "no_original", "原文件不在服务器上", "the original file is not available", doc_id=doc_id)
