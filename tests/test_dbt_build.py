@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from dbt_fixtures import run_dbt, write_raw_fixture
+from dbt_fixtures import ALL_LOADS, FOUR_PLATFORMS_LOADS, insert_load, run_dbt, write_raw_fixture
 
 GUALI, CHENGXIANG, HESHANG = "330109113", "330109001", "330109101"
 SHARED_VIEWS = {
@@ -248,3 +248,35 @@ def test_shared_views_are_published_and_documented(built: Path, con: duckdb.Duck
         undocumented += [f"{name}.{c}" for c in columns
                          if not node["columns"].get(c, {}).get("description", "").strip()]
     assert undocumented == []
+
+
+def test_incremental_event_load_matches_a_full_build(built: Path, con: duckdb.DuckDBPyConnection,
+                                                     tmp_path: Path) -> None:
+    """Build without the later events export, load it, build the events' descendants again: the
+    incremental event models end where the full build (both exports at once) ends."""
+    later_export = FOUR_PLATFORMS_LOADS[-1]
+    db = write_raw_fixture(tmp_path / "hub.duckdb", tuple(load for load in ALL_LOADS if load is not later_export))
+    first = run_dbt(["build"], build_db=db, work_dir=tmp_path)
+    assert first.returncode == 0, first.stdout[-4000:]
+    writer = duckdb.connect(str(db))
+    try:
+        insert_load(writer, later_export)
+    finally:
+        writer.close()
+    second = run_dbt(["build", "--select", "stg_four_platforms__event_versions+"], build_db=db, work_dir=tmp_path)
+    assert second.returncode == 0, second.stdout[-4000:]
+
+    queries = {
+        "events": "select event_id, updated_at, version_count, status, town_code, finish_time "
+                  "from stg_four_platforms__events order by event_id",
+        "flows": "select event_id, step_number, action, flow_time from stg_four_platforms__event_flows "
+                 "order by event_id, step_number",
+        "handling": "select * exclude (as_of_date) from event_handling order by dept, month",
+    }
+    incremental = duckdb.connect(str(db), read_only=True)
+    try:
+        for name, sql in queries.items():
+            assert rows(incremental, sql) == rows(con, sql), name
+        assert rows(incremental, "select count(*) as n from stg_four_platforms__event_versions") == [{"n": 8}]
+    finally:
+        incremental.close()

@@ -24,7 +24,7 @@ flow_counts as (
 select
     v.event_id,
     v.updated_at,
-    v.town_code,
+    coalesce(by_code.town_code, by_name.town_code) as town_code,
     v.handle_dept_raw,
     v.report_time,
     v.accept_time,
@@ -37,4 +37,6 @@ select
     coalesce(len(list_filter(f.actions, lambda a: a = '改派')), 0) as reassignments
 from versions as v
 left join flow_counts as f on f.event_id = v.event_id
+{{ join_town_alias('by_code', 'v.town_code_raw') }}
+{{ join_town_alias('by_name', 'v.town_name_raw') }}
 where v.as_of_rank = 1

@@ -1,4 +1,13 @@
 -- One row per flow step of an event's latest version, unnested from the JSON `flows` array.
+-- Incremental: the steps of events whose latest version was loaded after the last run replace
+-- that event's steps (delete+insert on event_id).
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
+
 -- DuckDB: from_json into a list of structs, then unnest; other engines need their own JSON-array
 -- table function here. Fields are read as text, so a malformed value yields NULL, not an error.
 with steps as (
@@ -9,7 +18,8 @@ with steps as (
         {{ clean_text('step.item."fromDept"') }} as from_dept_raw,
         {{ clean_text('step.item."toDept"') }} as to_dept_raw,
         {{ local_timestamp('step.item."time"') }} as flow_time,
-        {{ clean_text('step.item.opinion') }} as opinion
+        {{ clean_text('step.item.opinion') }} as opinion,
+        e._loaded_at as _event_loaded_at
     from {{ ref('stg_four_platforms__events') }} as e,
         unnest(from_json(
             e.flows,
@@ -17,6 +27,11 @@ with steps as (
               "time": "VARCHAR", "opinion": "VARCHAR"}]'
         )) as step(item)
     where e.flows is not null and json_type(e.flows) = 'ARRAY'
+    {% if is_incremental() %}
+        and e._loaded_at > (
+            select coalesce(max(done._event_loaded_at), timestamp '1900-01-01') from {{ this }} as done
+        )
+    {% endif %}
 )
 
 select
@@ -27,5 +42,6 @@ select
     s.from_dept_raw,
     s.to_dept_raw,
     s.flow_time,
-    s.opinion
+    s.opinion,
+    s._event_loaded_at
 from steps as s
