@@ -130,11 +130,11 @@ def floor_sql(data_dir: Path, run_id: str, work: Path) -> tuple[float, int]:
             statements.append(f"CREATE OR REPLACE {kind} {relation} AS {code}")
         elif unique_id.startswith("test."):
             statements.append(f"SELECT count(*) FROM ({code}) AS dbt_test")
-    con = duckdb.connect(str(db), config={"TimeZone": "Asia/Shanghai"})
+    con = duckdb.connect(str(db))
     try:
-        for relation, _kind in reversed(models):  # dependants first
-            con.execute(f"DROP VIEW IF EXISTS {relation}")
-            con.execute(f"DROP TABLE IF EXISTS {relation}")
+        con.execute("SET TimeZone = 'Asia/Shanghai'")  # as the dbt profile sets it
+        for relation, kind in reversed(models):  # dependants first
+            con.execute(f"DROP {kind} IF EXISTS {relation}")
         con.execute("CHECKPOINT")
         started = time.perf_counter()
         for statement in statements:

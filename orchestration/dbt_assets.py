@@ -73,6 +73,18 @@ def summarise_run_results(run_results: Mapping[str, Any]) -> DbtTestSummary:
     return DbtTestSummary(**counts)
 
 
+def changed_since_manifest(manifest_path: Path = MANIFEST_PATH) -> list[Path]:
+    """dbt project files edited after the manifest was prepared (the manifest is then out of date)."""
+    if not manifest_path.exists():
+        return []
+    prepared = manifest_path.stat().st_mtime
+    project = manifest_path.parent.parent
+    candidates = [project / "dbt_project.yml"]
+    for folder in ("models", "seeds", "macros", "tests", "snapshots"):
+        candidates += [p for p in (project / folder).rglob("*") if p.is_file()]
+    return sorted(p for p in candidates if p.exists() and p.stat().st_mtime > prepared)
+
+
 def dbt_target_dir(data_dir: Path, run_id: str) -> Path:
     """Per-run dbt artifacts live in the data directory, not in the repository."""
     return data_dir / "dbt" / run_id[:8]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -170,6 +172,7 @@ def run_pipeline(
     ensure_dagster_home(paths)
     chosen_as_of = as_of or today_in_shanghai()
     with run_environment(paths, landing, feed_url):
+        _refresh_manifest_if_stale(echo)
         try:
             parts = collect_parts(paths, as_of=chosen_as_of)
         except FileNotFoundError as exc:
@@ -203,6 +206,21 @@ def run_pipeline(
     )
     echo(format_outcome(outcome))
     return outcome
+
+
+def _refresh_manifest_if_stale(echo: Echo) -> None:
+    """A dbt file edited after set-up makes the prepared manifest wrong: prepare it again (``dbt parse``)."""
+    from orchestration.dbt_assets import MANIFEST_PATH, changed_since_manifest
+
+    changed = changed_since_manifest(MANIFEST_PATH)
+    if not changed:
+        return
+    echo(f"dbt 文件已修改，重新准备 manifest / {len(changed)} dbt file(s) changed since set-up "
+         f"(e.g. {changed[0].name}): preparing the manifest again")
+    proc = subprocess.run([sys.executable, "-m", "orchestration.dbt_setup"], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise PipelineError(proc.stderr.strip() or proc.stdout.strip())
 
 
 def _execute(defs: Any, paths: HubPaths, landing: Path) -> Any:
