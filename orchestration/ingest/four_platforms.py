@@ -10,5 +10,4 @@ SOURCE = FOUR_PLATFORMS
 
 
 def read_file(entity: Entity, data: bytes, source_file: str, content_hash: str) -> FilePart:
-    text = readers.decode_utf8(data, source_file)
-    return json_lines_part(source_file, readers.text_lines(text), content_hash)
+    return json_lines_part(source_file, readers.utf8_lines(data, source_file), content_hash)

@@ -20,6 +20,7 @@ from types import ModuleType
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pyarrow as pa
 
 from orchestration.ingest import four_platforms, problems, registry, urban, utility, water
 from orchestration.ingest.contracts import SOURCES, SOURCES_BY_NAME, Entity
@@ -167,6 +168,30 @@ def _record_rejections(con: duckdb.DuckDBPyConnection, entity: Entity, rejection
     return results
 
 
+def _log_files(con: duckdb.DuckDBPyConnection, entity: Entity, results: Sequence[FileResult],
+               hashes: dict[str, str | None], load_id: str, started_at: datetime) -> None:
+    """One raw.load_log row per file, inserted from one Arrow table (executemany costs ~7 ms a row)."""
+    log = pa.table({
+        "source_file": pa.array([r.source_file for r in results], pa.string()),
+        "file_hash": pa.array([hashes.get(r.source_file) for r in results], pa.string()),
+        "rows_read": pa.array([r.rows_read for r in results], pa.int64()),
+        "rows_loaded": pa.array([r.rows_loaded for r in results], pa.int64()),
+        "rows_quarantined": pa.array([r.rows_quarantined for r in results], pa.int64()),
+        "status": pa.array([r.status for r in results], pa.string()),
+        "message": pa.array([r.message or None for r in results], pa.string()),
+    })
+    con.register("ingest_load_log_rows", log)
+    try:
+        con.execute(
+            f"INSERT INTO {RAW_SCHEMA}.load_log SELECT $load_id, $source, $entity, source_file, file_hash, rows_read, "
+            "rows_loaded, rows_quarantined, status, message, $started, $finished FROM ingest_load_log_rows",
+            {"load_id": load_id, "source": entity.source, "entity": entity.name, "started": started_at,
+             "finished": now_local()},
+        )
+    finally:
+        con.unregister("ingest_load_log_rows")
+
+
 def load_parts(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
@@ -200,13 +225,7 @@ def load_parts(
                 *(FileResult(p.source_file, entity.name, "skipped_duplicate",
                              message="内容与已入库文件相同 / same content already loaded") for p in skipped),
             ]
-            finished = now_local()
-            con.executemany(
-                f"INSERT INTO {RAW_SCHEMA}.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [[load_id, entity.source, entity.name, r.source_file, hashes.get(r.source_file), r.rows_read,
-                  r.rows_loaded, r.rows_quarantined, r.status, r.message or None, loaded_at, finished]
-                 for r in results],
-            )
+            _log_files(con, entity, results, hashes, load_id, loaded_at)
             con.commit()
         except BaseException:
             con.rollback()

@@ -11,6 +11,9 @@ import io
 from collections.abc import Iterator
 from datetime import date, datetime, time
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from orchestration.ingest import problems
 from orchestration.ingest.problems import FileRejected
 
@@ -51,9 +54,21 @@ def decode_gbk(data: bytes, where: str) -> tuple[str, list[str]]:
         raise FileRejected(f"{problems.NOT_GBK}: {where}, byte offset {offset}") from None
 
 
-def text_lines(text: str) -> list[str]:
-    """Lines of a JSON Lines text (line i of the list is line i + 1 of the file)."""
-    return text.split("\n")
+def utf8_lines(data: bytes, where: str) -> pa.Array:
+    """Lines of a UTF-8 JSON Lines file as an Arrow string array (element i is line i + 1).
+
+    Validated and split by Arrow in C++, not line by line in Python: this is the hot path of the
+    four-platforms exports. Invalid UTF-8 falls back to Python's decoder to name the byte offset.
+    """
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
+    try:
+        text = pa.array([data], pa.large_binary()).cast(pa.large_string())
+    except pa.ArrowInvalid:
+        decode_utf8(data, where)  # raises FileRejected with the offset
+        raise
+    lines = pc.split_pattern(text, "\n").flatten()
+    return pc.utf8_rtrim(lines, "\r") if b"\r" in data else lines  # CRLF files
 
 
 # The csv module refuses fields over 128 KiB by default and raises mid-file; long descriptions are real data.

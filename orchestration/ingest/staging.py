@@ -15,7 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from orchestration.ingest import problems
 from orchestration.ingest.contracts import Entity
@@ -31,8 +33,8 @@ class FilePart:
     source_file: str
     content_hash: str | None
     notes: list[str] = field(default_factory=list)
-    lines: list[str] | None = None  # JSON Lines: one object per line; parsed inside DuckDB
-    line_numbers: list[int] | None = None
+    lines: pa.Array | None = None  # JSON Lines: one object per line (strings); parsed inside DuckDB
+    line_numbers: pa.Array | None = None  # int64, 1-based line of each element of `lines`
     table: pa.Table | None = None  # tabular files: _row_number, _raw_record, _parse_error, c0..cN
 
 
@@ -62,10 +64,15 @@ def check_columns(entity: Entity, present: Iterable[str], where: str) -> list[st
     return []
 
 
-def json_lines_part(source_file: str, lines: Sequence[str], content_hash: str | None) -> FilePart:
-    """A JSON Lines file; blank lines are dropped but keep the numbering of the others."""
-    kept = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
-    return FilePart(source_file, content_hash, lines=[line for _, line in kept], line_numbers=[n for n, _ in kept])
+def json_lines_part(source_file: str, lines: pa.Array | Sequence[str], content_hash: str | None) -> FilePart:
+    """A JSON Lines file (or an HTTP page's items as JSON texts); blank lines are dropped but keep
+    the numbering of the others."""
+    array = lines if isinstance(lines, pa.Array | pa.ChunkedArray) else pa.array(lines, pa.large_string())
+    numbers = pa.array(np.arange(1, len(array) + 1, dtype=np.int64))
+    # A regex fails at the first character of a JSON line: no copy of every line, unlike a trim.
+    blank = pc.match_substring_regex(array, r"^\s*$")
+    keep = pc.invert(pc.fill_null(blank, True))
+    return FilePart(source_file, content_hash, lines=pc.filter(array, keep), line_numbers=pc.filter(numbers, keep))
 
 
 def rows_part(
@@ -114,13 +121,9 @@ def rows_part(
 
 
 def _file_columns(parts: Sequence[FilePart], lengths: Sequence[int]) -> dict[str, pa.Array]:
-    return {
-        "_file_index": pa.array([i for i, n in enumerate(lengths) for _ in range(n)], pa.int32()),
-        "_source_file": pa.DictionaryArray.from_arrays(
-            pa.array([i for i, n in enumerate(lengths) for _ in range(n)], pa.int32()),
-            pa.array([p.source_file for p in parts], pa.string()),
-        ).cast(pa.string()),
-    }
+    index = pa.array(np.repeat(np.arange(len(lengths), dtype=np.int32), lengths))
+    names = pa.array([p.source_file for p in parts], pa.string())
+    return {"_file_index": index, "_source_file": pc.take(names, index)}
 
 
 def stage_batch(con: duckdb.DuckDBPyConnection, entity: Entity, parts: Sequence[FilePart]) -> StagedBatch:
@@ -133,11 +136,11 @@ def stage_batch(con: duckdb.DuckDBPyConnection, entity: Entity, parts: Sequence[
     arrow_name = f"{relation}_arrow"
     parts = list(parts)
     if parts and parts[0].lines is not None:
-        lengths = [len(p.lines or []) for p in parts]
+        lengths = [len(p.lines) for p in parts if p.lines is not None]
         table = pa.table({
             **_file_columns(parts, lengths),
-            "_row_number": pa.array([n for p in parts for n in (p.line_numbers or [])], pa.int64()),
-            "_raw_record": pa.array([line for p in parts for line in (p.lines or [])], pa.string()),
+            "_row_number": pa.chunked_array([p.line_numbers for p in parts], pa.int64()),
+            "_raw_record": pa.chunked_array([p.lines.cast(pa.large_string()) for p in parts if p.lines is not None]),
         })
         paths = "[" + ", ".join("'$." + quote(f.name).replace("'", "''") + "'" for f in entity.fields) + "]"
         extracted = ", ".join(f"v[{i + 1}] AS {quote(f.name)}" for i, f in enumerate(entity.fields))
@@ -148,12 +151,10 @@ def stage_batch(con: duckdb.DuckDBPyConnection, entity: Entity, parts: Sequence[
                         WHEN NOT is_object THEN '{problems.NOT_JSON_OBJECT}' END AS _parse_error,
                    {extracted}
             FROM (
-                SELECT *, CASE WHEN is_object THEN json_extract_string(_raw_record, {paths}) END AS v
-                FROM (
-                    -- valid JSON starting with a brace is an object (cheaper than json_type)
-                    SELECT *, valid AND starts_with(ltrim(_raw_record), '{{') AS is_object
-                    FROM (SELECT *, json_valid(_raw_record) AS valid FROM {arrow_name})
-                )
+                -- try() turns a parse error into NULL: invalid JSON costs no second parse to detect.
+                -- A valid line starting with a brace is an object (cheaper than json_type).
+                SELECT *, v IS NOT NULL AS valid, v IS NOT NULL AND starts_with(ltrim(_raw_record), '{{') AS is_object
+                FROM (SELECT *, try(json_extract_string(_raw_record, {paths})) AS v FROM {arrow_name})
             )
         """
     else:
@@ -187,8 +188,8 @@ def _check_json_keys(con: duckdb.DuckDBPyConnection, batch: StagedBatch) -> list
     """JSON Lines have no header: the keys seen in a file are its columns. A file missing a
     required key in every line is rejected; returns the rejected files' indexes."""
     keys = dict(con.execute(
-        f"SELECT _file_index, list(DISTINCT k) FROM (SELECT _file_index, unnest(json_keys(_raw_record)) AS k "
-        f"FROM {batch.records} WHERE json_valid(_raw_record) AND starts_with(ltrim(_raw_record), '{{')) GROUP BY 1"
+        f"SELECT _file_index, list(DISTINCT k) FROM (SELECT _file_index, unnest(try(json_keys(_raw_record))) AS k "
+        f"FROM {batch.records} WHERE starts_with(ltrim(_raw_record), '{{')) GROUP BY 1"
     ).fetchall())
     rejected: list[int] = []
     for index, part in enumerate(batch.parts):
