@@ -269,12 +269,14 @@ def town_page(request: Request[Any, Any, Any], state: State, code: str) -> Templ
     with serving_db(state) as db:
         found = town_dossier(db, code)
         towns = town_list(db)
+        dossier_table = db.catalog.table("town_dossier")
+        labels = {c.name: c.description for c in dossier_table.columns if c.description} if dossier_table else {}
     if found is None:
         raise problem(404, "unknown_town", f"没有镇街代码 {code!r}", f"no town with code {code!r}")
     link_documents(found, kb_documents(state))
     dossier = found["dossier"]
     items = [(label, dossier.get(col)) for col, label in READINESS_ITEMS]
-    return _page(request, "town.html", principal, town=found, dossier=dossier, items=items, towns=towns)
+    return _page(request, "town.html", principal, town=found, dossier=dossier, items=items, towns=towns, labels=labels)
 
 
 @get("/quality", include_in_schema=False, sync_to_thread=True)
