@@ -26,6 +26,8 @@ ProgressCallback = Callable[[int], None]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no weight-loading bars on every CLI call
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def text_hash(text: str) -> str:
@@ -106,7 +108,10 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension() or 0)
+        model = self.model
+        # sentence-transformers 6 renamed the method; keep working with either name.
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter() or 0)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         with self._encode_lock:  # one forward pass at a time; torch already uses every core

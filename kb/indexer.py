@@ -288,8 +288,8 @@ def write_version(
         if progress:
             progress("bm25", 1, len(texts))
     retriever = bm25s.BM25()
-    if tokens:
-        retriever.index(tokens, show_progress=False)
+    # An empty corpus still gets a loadable index (one empty placeholder row; searches find nothing).
+    retriever.index(tokens or [[""]], show_progress=False)
     retriever.save(str(build / layout.BM25_DIR), show_progress=False)
 
     by_id = {d["doc_id"]: d for d in documents}
