@@ -385,3 +385,12 @@ def test_cli_index_search_batch_similar_eval(tmp_path: Path, monkeypatch: pytest
 
     missing = runner.invoke(cli, ["kb", "search", "--index", str(tmp_path / "nowhere"), "台风"])
     assert missing.exit_code != 0 and "hub kb index" in missing.output
+
+
+def test_empty_folder_builds_an_empty_searchable_index(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    settings = KbSettings().with_changes(data_dir=tmp_path / "data")
+    report = build_index(tmp_path / "docs", tmp_path / "index", settings)
+    assert report.documents == 0 and report.version is not None
+    empty = KnowledgeBase(tmp_path / "index", settings)
+    assert empty.search("台风", mode="hybrid") == [] and empty.list_documents() == []
