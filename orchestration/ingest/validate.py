@@ -20,7 +20,7 @@ from orchestration.ingest.towns import TOWN_ALIASES_TABLE
 T = FieldType
 _names = itertools.count(1)
 
-# Characters trimmed from every value: ASCII blanks and the ideographic space.
+# Characters trimmed from every value (SQL literals): ASCII blanks and the ideographic space.
 TRIM_CHARS = "' \t\r\n\u3000'"
 EDGE_BLANK = "'^[ \t\r\n\u3000]|[ \t\r\n\u3000]$'"
 
