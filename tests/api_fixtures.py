@@ -1,9 +1,10 @@
 """Fixtures of the API tests: a published serving snapshot, a live ``hub serve`` over HTTP, keys per role.
 
-The snapshot is published by the real ``orchestration.publish.publish_snapshot`` from a build
-database holding the shared views (SOURCES.md names and columns) with Xiaoshan's 27 towns, so the
-API reads exactly what the pipeline publishes. ``variant`` changes the data so two snapshots can
-be told apart.
+The session's snapshot is built by the real pipeline (``hub sample --scale small`` + ``hub run``) and
+its search index by the kb library from sample documents. The snapshot-switching tests need
+snapshots they can tell apart and publish quickly: ``publish_fixture_snapshot`` writes the shared
+views (SOURCES.md names and columns, the 27 towns) into a build database and publishes them with
+the real ``orchestration.publish.publish_snapshot``; ``variant`` changes the row counts.
 """
 
 from __future__ import annotations
@@ -303,10 +304,23 @@ def build_fixture_index(data_dir: Path) -> Path:
     return Path(report.version)
 
 
+def run_real_pipeline(data_dir: Path) -> None:
+    """``hub sample --scale small`` then ``hub run``: the snapshot the API serves in production, built for real."""
+    env = hub_env(data_dir, DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1")
+    as_of = AS_OF.isoformat()
+    for args in (
+        ["sample", "--scale", "small", "--as-of", as_of, "--out", str(HubPaths(data_dir).landing)],
+        ["run", "--data-dir", str(data_dir), "--as-of", as_of],
+    ):
+        done = subprocess.run([*HUB, *args], env=env, capture_output=True, text=True, timeout=1200)
+        if done.returncode != 0:
+            raise RuntimeError(f"hub {args[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+
 @pytest.fixture(scope="session")
 def api_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("api_data")
-    publish_fixture_snapshot(data_dir, variant=0)
+    run_real_pipeline(data_dir)
     build_fixture_index(data_dir)
     return data_dir
 

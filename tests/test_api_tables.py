@@ -27,10 +27,14 @@ def test_lists_every_published_table_with_its_dictionary(api_server: LiveServer,
     published = {name for (name,) in rows(snapshot_db, "select table_name from _tables")}
     assert {t["name"] for t in body["tables"]} == published
     register = next(t for t in body["tables"] if t["name"] == TABLE)
-    level = next(col for col in register["columns"] if col["name"] == "level")
-    assert level["description"] == "隐患等级"
+    documented = json.loads(rows(snapshot_db, "select columns from _tables where table_name = ?", [TABLE])[0][0])
+    assert {c["name"]: c["description"] for c in register["columns"]} == {
+        c["name"]: c["description"] for c in documented
+    }
+    assert any(c["description"] for c in register["columns"])
     assert register["rows"] == rows(snapshot_db, f"select count(*) from {TABLE}")[0][0]
     assert body["built"]["as_of"] == "2026-06-30"
+    assert body["built"]["row_counts"][TABLE] == register["rows"]
 
 
 @pytest.mark.parametrize(
@@ -41,7 +45,8 @@ def test_lists_every_published_table_with_its_dictionary(api_server: LiveServer,
         ({"deadline__lte": "2026-03-01"}, "deadline <= ?", ["2026-03-01"]),
         ({"town_code__in": "330109113,330109001"}, "town_code in (?, ?)", ["330109113", "330109001"]),
         ({"owner_dept__contains": "林水"}, "owner_dept like ?", ["%林水%"]),
-        ({"owner_dept__isnull": "true"}, "owner_dept is null", []),
+        ({"deadline__isnull": "true"}, "deadline is null", []),
+        ({"deadline__isnull": "false", "level": "中"}, "deadline is not null and level = ?", ["中"]),
         ({"is_overdue": "true", "level__ne": "一般"}, "is_overdue and level <> ?", ["一般"]),
     ],
 )
@@ -58,8 +63,8 @@ def test_filters_match_the_same_query_in_duckdb(
 
 def test_sort_descending_puts_nulls_last(api_server: LiveServer, snapshot_db) -> None:
     with api_server.client("analyst") as c:
-        body = c.get(f"/api/tables/{TABLE}", params={"_sort_desc": "owner_dept", "_size": 1000}).json()
-    values = [r["owner_dept"] for r in body["rows"]]
+        body = c.get(f"/api/tables/{TABLE}", params={"_sort_desc": "deadline", "_size": 1000}).json()
+    values = [r["deadline"] for r in body["rows"]]
     present = [v for v in values if v is not None]
     assert present == sorted(present, reverse=True)
     assert values[len(present) :] == [None] * (len(values) - len(present))
@@ -73,6 +78,7 @@ def _walk(c, params: dict, key: str) -> list[str]:
     for _ in range(200):
         body = c.get(f"/api/tables/{TABLE}", params=page).json()
         seen.extend(r["danger_id"] for r in body["rows"])
+        assert len(body["rows"]) <= params["_size"]
         if body[key] is None:
             return seen
         page = {**params, ("_after" if key == "next_after" else "_offset"): body[key]}
@@ -81,17 +87,17 @@ def _walk(c, params: dict, key: str) -> list[str]:
 
 @pytest.mark.parametrize("key", ["next_offset", "next_after"])
 @pytest.mark.parametrize(
-    ("sort", "order_sql"), [(None, "rowid"), ("owner_dept", "owner_dept is null, owner_dept, rowid")]
+    ("sort", "order_sql"), [(None, "rowid"), ("deadline", "deadline is null, deadline, rowid")]
 )
 def test_paging_visits_every_row_once_in_order(
     api_server: LiveServer, snapshot_db, key: str, sort: str | None, order_sql: str
 ) -> None:
-    params = {"_size": 37, "level": "一般"}
+    params = {"_size": 37, "level__in": "一般,未分级"}  # 未分级 rows have no deadline: NULLs across pages
     if sort:
         params["_sort"] = sort
     with api_server.client("analyst") as c:
         seen = _walk(c, params, key)
-    sql = f"select danger_id from {TABLE} where level = '一般' order by {order_sql}"
+    sql = f"select danger_id from {TABLE} where level in ('一般', '未分级') order by {order_sql}"
     expected = [d for (d,) in rows(snapshot_db, sql)]
     assert seen == expected
 

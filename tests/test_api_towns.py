@@ -13,17 +13,25 @@ TOWN = "330109113"  # 瓜沥镇
 def test_dossier_joins_the_towns_rows(api_server: LiveServer, snapshot_db) -> None:
     with api_server.client("staff") as c:
         body = c.get(f"/api/towns/{TOWN}").json()
-    dossier_cols = [d[0] for d in snapshot_db.execute("select * from town_dossier limit 0").description]
-    row = snapshot_db.execute("select * from town_dossier where town_code = ?", [TOWN]).fetchone()
-    assert body["dossier"] == dict(zip(dossier_cols, row, strict=True))
-    for key, table in (("hidden_dangers", "hidden_danger_register"), ("teams", "rescue_teams"),
-                       ("plans", "emergency_plans"), ("events", "town_events"), ("grid", "grid_coverage")):
+    cursor = snapshot_db.execute("select * from town_dossier where town_code = ?", [TOWN])
+    row = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+    assert body["dossier"] == json.loads(json.dumps(row, default=str))
+    published = {name for (name,) in snapshot_db.execute("select table_name from _tables").fetchall()}
+    sections = {
+        "hidden_dangers": "hidden_danger_register",
+        "grid": "grid_coverage",
+        "teams": "rescue_teams",
+        "plans": "emergency_plans",
+        "events": "town_events",
+    }
+    for key, table in sections.items():
+        if table not in published:
+            assert body[key] == [] and table in body["missing"], key
+            continue
         expected = snapshot_db.execute(f"select count(*) from {table} where town_code = ?", [TOWN]).fetchone()[0]
         assert len(body[key]) == min(expected, 200), key
-        assert {r["town_code"] for r in body[key]} <= {TOWN}
-    assert body["missing"] == []
-    times = [e["report_time"] for e in body["events"]]
-    assert times == sorted(times, reverse=True)
+        assert {r["town_code"] for r in body[key]} == ({TOWN} if expected else set())
+    assert body["hidden_dangers"], "the sample data has dangers in every town"
 
 
 def test_dossier_links_the_towns_documents(api_server: LiveServer) -> None:

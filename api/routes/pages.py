@@ -275,7 +275,10 @@ def town_page(request: Request[Any, Any, Any], state: State, code: str) -> Templ
         raise problem(404, "unknown_town", f"没有镇街代码 {code!r}", f"no town with code {code!r}")
     link_documents(found, kb_documents(state))
     dossier = found["dossier"]
-    items = [(label, dossier.get(col)) for col, label in READINESS_ITEMS]
+    # (label, met?, evidence): the dbt view names the row that meets each item as ``<item>_evidence``.
+    items = [
+        (label, dossier.get(col), dossier.get(col.removeprefix("has_") + "_evidence")) for col, label in READINESS_ITEMS
+    ]
     return _page(request, "town.html", principal, town=found, dossier=dossier, items=items, towns=towns, labels=labels)
 
 
