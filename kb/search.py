@@ -103,6 +103,30 @@ def as_filters(filters: FilterInput) -> SearchFilters:
     )
 
 
+def chroma_where(filters: SearchFilters, allowed_docs: list[str] | None) -> dict[str, Any] | None:
+    """The same filter as a Chroma ``where`` on the chunk metadata the indexer wrote.
+
+    An issuer filter is a substring match, which ``where`` cannot express: then the documents the
+    filter allows are listed by id instead.
+    """
+    if allowed_docs is None:
+        return None
+    if filters.issuer:
+        return {"doc_id": allowed_docs[0]} if len(allowed_docs) == 1 else {"doc_id": {"$in": allowed_docs}}
+    clauses: list[dict[str, Any]] = []
+    if filters.doc_type:
+        clauses.append({"doc_type": filters.doc_type})
+    if filters.year:
+        clauses.append({"year": int(filters.year)})
+    if filters.hazard:
+        clauses.append({"hazards": {"$contains": filters.hazard}})
+    if filters.town:
+        clauses.append({"towns": {"$contains": filters.town}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
 def open_index(index_path: Path, settings: KbSettings | None = None) -> KnowledgeBase:
     """The published version under an index root (or a version directory), loaded for searching."""
     return KnowledgeBase(Path(index_path), settings)
@@ -194,14 +218,13 @@ class KnowledgeBase:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(row), float(scores[row])) for row in top if scores[row] > 0]
 
-    def _dense_candidates(self, query: str, n: int, allowed_docs: list[str] | None) -> list[tuple[int, float]]:
+    def _dense_candidates(
+        self, query: str, n: int, filters: SearchFilters, allowed_docs: list[str] | None
+    ) -> list[tuple[int, float]]:
         if not self.chunk_ids or (allowed_docs is not None and not allowed_docs):
             return []
         vector = self._embedder.embed_query(query)
-        where = None
-        if allowed_docs is not None:
-            where = {"doc_id": allowed_docs[0]} if len(allowed_docs) == 1 else {"doc_id": {"$in": allowed_docs}}
-        hits = self._dense_index().query(vector, n, where)
+        hits = self._dense_index().query(vector, n, chroma_where(filters, allowed_docs))
         return [(layout.row_of(chunk_id), similarity) for chunk_id, similarity in hits]
 
     def search(
@@ -224,7 +247,7 @@ class KnowledgeBase:
         tokens = self._tokenizer.tokenize(query)
 
         bm25 = self._bm25_candidates(tokens, candidates, mask) if mode in ("hybrid", "bm25") else []
-        dense = self._dense_candidates(query, candidates, allowed) if mode in ("hybrid", "dense") else []
+        dense = self._dense_candidates(query, candidates, filters, allowed) if mode in ("hybrid", "dense") else []
         if exclude_docs:
             bm25 = [(row, s) for row, s in bm25 if self.chunk_doc[row] not in exclude_docs]
             dense = [(row, s) for row, s in dense if self.chunk_doc[row] not in exclude_docs]
