@@ -1,0 +1,232 @@
+"""API load benchmark: requests/s and p50/p95/p99 latency for a table page, a filtered CSV export and a search,
+at 8 and 32 concurrent clients, from this process against ``hub serve`` running in another one (loopback).
+
+Usage: ``python bench/api.py [--data-dir DIR] [--seconds 10] [--no-write]``. Without a published snapshot
+in the data directory it builds one with ``hub sample --scale small`` + ``hub run``, and indexes the sample
+documents with ``hub kb index``. Results go to docs/benchmarks.md between ``<!-- bench:api -->`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from orchestration.settings import HubPaths  # noqa: E402
+from orchestration.snapshots import read_current  # noqa: E402
+
+HUB = [sys.executable, "-m", "orchestration.cli.main"]
+DOCS = ROOT / "docs" / "benchmarks.md"
+MARK_START, MARK_END = "<!-- bench:api -->", "<!-- /bench:api -->"
+SCENARIOS = {
+    "table page": "/api/tables/hidden_danger_register?_size=50&_sort=deadline&is_closed=false",
+    "filtered CSV export": "/api/tables/hidden_danger_register?level=一般&is_closed=false&_format=csv",
+    "search (bm25)": "/api/search?q=台风 山塘 转移&mode=bm25&top_k=10",
+    "search (hybrid)": "/api/search?q=台风 山塘 转移&mode=hybrid&top_k=10",
+}
+CONCURRENCY = (8, 32)
+
+
+@dataclass
+class Result:
+    scenario: str
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def env_for(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_DATA_DIR=str(data_dir),
+        HF_HUB_OFFLINE="1",
+        ANONYMIZED_TELEMETRY="False",
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DO_NOT_TRACK="1",
+    )
+    return env
+
+
+def prepare(data_dir: Path) -> None:
+    paths = HubPaths(data_dir)
+    env = env_for(data_dir)
+    if read_current(paths.serving) is None:
+        print("building a snapshot: hub sample --scale small + hub run …", flush=True)
+        subprocess.run([*HUB, "sample", "--scale", "small", "--out", str(paths.landing)], env=env, check=True)
+        subprocess.run([*HUB, "run", "--data-dir", str(data_dir)], env=env, check=True)
+    if read_current(paths.kb_index) is None:
+        print("indexing the sample documents: hub kb index …", flush=True)
+        docs = ROOT / "orchestration" / "sample" / "kb_docs"
+        subprocess.run([*HUB, "kb", "index", "--docs", str(docs)], env=env, check=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*HUB, "serve", "--data-dir", str(data_dir), "--port", str(port), "--demo"],
+        env=env_for(data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("hub serve did not start")
+
+
+async def load(base: str, path: str, clients: int, seconds: float) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    response = await client.get(path)
+                    await response.aread()
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += 0 if ok else 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - began
+    return Result("", clients, len(latencies), errors, elapsed, latencies)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GB; Python {platform.python_version()}"
+
+
+def report(results: list[Result], load_before: float, seconds: float) -> str:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        MARK_START,
+        "## API (`bench/api.py`)",
+        "",
+        f"Run {now} on {machine()}; load average at start {load_before:.1f}. Server: `hub serve --demo` "
+        f"(one uvicorn process) on the `hub sample --scale small` snapshot and the sample documents' index; "
+        f"client: httpx async from a second process over loopback, {seconds:.0f} s per row, keep-alive.",
+        "",
+        "| request | clients | requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.scenario} | {r.clients} | {r.requests} | {r.errors} | {r.rps:.0f} | {r.pct(50):.1f} | "
+            f"{r.pct(95):.1f} | {r.pct(99):.1f} |"
+        )
+    lines += [
+        "",
+        "- Requests: " + "; ".join(f"*{name}* `{path}`" for name, path in SCENARIOS.items()) + ".",
+        "- Goal (issue 5): p95 under 50 ms for table pages and searches at 8 clients, no errors at 32.",
+        "- The machine is shared with other jobs while this runs (see the load average); client and server "
+        "share its cores.",
+        MARK_END,
+    ]
+    return "\n".join(lines)
+
+
+def write_report(text: str) -> None:
+    current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
+    if MARK_START in current and MARK_END in current:
+        before = current[: current.index(MARK_START)]
+        after = current[current.index(MARK_END) + len(MARK_END) :]
+        DOCS.write_text(before + text + after, encoding="utf-8")
+    else:
+        DOCS.write_text(current.rstrip("\n") + "\n\n" + text + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=None, help="data directory (default: a temporary one)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measurement")
+    parser.add_argument("--no-write", action="store_true", help="print only, do not update docs/benchmarks.md")
+    args = parser.parse_args()
+    temp = None
+    if args.data_dir is None:
+        temp = tempfile.TemporaryDirectory(prefix="bench-api-")
+        data_dir = Path(temp.name)
+    else:
+        data_dir = args.data_dir.resolve()
+    prepare(data_dir)
+    load_before = os.getloadavg()[0]
+    process, base = start_server(data_dir)
+    results: list[Result] = []
+    try:
+        for path in SCENARIOS.values():  # warm-up: model, caches, first connections
+            httpx.get(base + path, timeout=120)
+        for name, path in SCENARIOS.items():
+            for clients in CONCURRENCY:
+                result = asyncio.run(load(base, path, clients, args.seconds))
+                result.scenario = name
+                results.append(result)
+                print(
+                    f"{name:22} {clients:3} clients  {result.rps:7.0f} req/s  p50 {result.pct(50):7.1f}  "
+                    f"p95 {result.pct(95):7.1f}  p99 {result.pct(99):7.1f} ms  errors {result.errors}",
+                    flush=True,
+                )
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        if temp is not None:
+            temp.cleanup()
+    text = report(results, load_before, args.seconds)
+    if not args.no_write:
+        write_report(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
