@@ -10,7 +10,19 @@
 
 -- DuckDB: from_json into a list of structs, then unnest; other engines need their own JSON-array
 -- table function here. Fields are read as text, so a malformed value yields NULL, not an error.
-with steps as (
+with changed_events as (
+    -- filter first, so only the events to (re)process have their JSON parsed
+    select e.event_id, e.flows, e._loaded_at
+    from {{ ref('stg_four_platforms__events') }} as e
+    where e.flows is not null and json_type(e.flows) = 'ARRAY'
+    {% if is_incremental() %}
+        and e._loaded_at > (
+            select coalesce(max(done._event_loaded_at), timestamp '1900-01-01') from {{ this }} as done
+        )
+    {% endif %}
+),
+
+steps as (
     select
         e.event_id,
         try_cast(step.item.seq as integer) as seq,
@@ -20,18 +32,12 @@ with steps as (
         {{ local_timestamp('step.item."time"') }} as flow_time,
         {{ clean_text('step.item.opinion') }} as opinion,
         e._loaded_at as _event_loaded_at
-    from {{ ref('stg_four_platforms__events') }} as e,
+    from changed_events as e,
         unnest(from_json(
             e.flows,
             '[{"seq": "VARCHAR", "action": "VARCHAR", "fromDept": "VARCHAR", "toDept": "VARCHAR",
               "time": "VARCHAR", "opinion": "VARCHAR"}]'
         )) as step(item)
-    where e.flows is not null and json_type(e.flows) = 'ARRAY'
-    {% if is_incremental() %}
-        and e._loaded_at > (
-            select coalesce(max(done._event_loaded_at), timestamp '1900-01-01') from {{ this }} as done
-        )
-    {% endif %}
 )
 
 select
