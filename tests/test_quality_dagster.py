@@ -39,6 +39,13 @@ def test_daily_schedule_runs_the_whole_pipeline_at_seven_in_shanghai(defs: dg.De
     assert dg.AssetKey("quality_report") in job.asset_layer.executable_asset_keys
 
 
+def test_failed_pipeline_still_gets_a_report_only_run(defs: dg.Definitions) -> None:
+    sensor = defs.resolve_sensor_def("quality_report_after_failed_pipeline")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    job = defs.resolve_job_def("quality_report_only")
+    assert job.asset_layer.executable_asset_keys == {dg.AssetKey("quality_report")}
+
+
 def test_quality_report_comes_after_ingest_and_the_dbt_quality_models(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     parents = graph.get(dg.AssetKey("quality_report")).parent_keys
@@ -103,3 +110,35 @@ def test_hub_quality_report_on_demand(tmp_path: Path) -> None:
     assert len(html) == 1 and html[0].with_suffix(".json").exists()
     assert str(html[0]) in done.stdout
     assert (paths.reports / "quality_history.duckdb").exists()
+
+
+def _failed_run(instance: dg.DagsterInstance, writes_report: bool) -> dg.RunFailureSensorContext:
+    """A real failed run of a job named full_pipeline (a stand-in: failing dbt needs no real dbt here)."""
+
+    @dg.asset(name="quality_report")
+    def report_stand_in() -> None:
+        return None
+
+    @dg.asset(deps=[report_stand_in] if writes_report else [])
+    def dbt_stand_in() -> None:
+        raise dg.Failure("dbt build failed")
+
+    assets = [report_stand_in, dbt_stand_in] if writes_report else [dbt_stand_in]
+    job = dg.Definitions(assets=assets, jobs=[dg.define_asset_job("full_pipeline")]).resolve_job_def("full_pipeline")
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+    return dg.build_run_status_sensor_context(
+        sensor_name="quality_report_after_failed_pipeline", dagster_event=failure, dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    ).for_run_failure()
+
+
+def test_report_after_failed_pipeline_only_when_the_report_is_missing() -> None:
+    from orchestration.quality.assets import quality_report_after_failed_pipeline
+
+    with dg.instance_for_test() as instance:
+        missing = quality_report_after_failed_pipeline(_failed_run(instance, writes_report=False))
+        assert isinstance(missing, dg.RunRequest) and missing.run_key.startswith("quality-after-")
+        written = quality_report_after_failed_pipeline(_failed_run(instance, writes_report=True))
+        assert isinstance(written, dg.SkipReason)

@@ -6,9 +6,12 @@
   holds no row must not flow on into dbt) and on the key published views (blocking: an empty view or a
   repeated key must not be published).
 - ``daily_full_pipeline`` runs the whole pipeline, report included, every day at 07:00 Asia/Shanghai.
+- ``quality_report_after_failed_pipeline``: when a pipeline run fails before its report (dbt failed, say),
+  the report still gets written by a report-only run — a bad day is when departments need it most.
 
-Wired in by orchestration/definitions.py through ``quality_assets``, ``quality_checks`` and
-``quality_schedules``. (No ``from __future__ import annotations``: Dagster inspects the context hints.)
+Wired in by orchestration/definitions.py through ``quality_assets``, ``quality_checks``,
+``quality_schedules`` and ``quality_sensors``.
+(No ``from __future__ import annotations``: Dagster inspects the context hints.)
 """
 
 from collections.abc import Mapping, Sequence
@@ -182,7 +185,31 @@ daily_full_pipeline = dg.ScheduleDefinition(
     "daily at 07:00 Asia/Shanghai: the whole pipeline and the quality report",
 )
 
+quality_report_job = dg.define_asset_job(
+    "quality_report_only",
+    selection=dg.AssetSelection.assets("quality_report"),
+    description="只生成数据质量报告 / the quality report alone, from the build database as it is",
+)
+
+
+@dg.run_failure_sensor(
+    name="quality_report_after_failed_pipeline",
+    request_job=quality_report_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="全流程失败且未生成报告时，单独生成数据质量报告 / a failed pipeline run still gets its quality report",
+)
+def quality_report_after_failed_pipeline(context: dg.RunFailureSensorContext) -> dg.RunRequest | dg.SkipReason:
+    run = context.dagster_run
+    if run.job_name != FULL_PIPELINE_JOB:
+        return dg.SkipReason(f"not a {FULL_PIPELINE_JOB} run")
+    written = context.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    if any(e.dagster_event and e.dagster_event.asset_key == dg.AssetKey("quality_report") for e in written):
+        return dg.SkipReason("the failed run wrote its quality report")
+    return dg.RunRequest(run_key=f"quality-after-{run.run_id}", tags={"hub/trigger": f"failed run {run.run_id}"})
+
+
 _MANIFEST = _manifest()
 quality_assets = [build_quality_report_asset(_MANIFEST)]
 quality_checks = build_quality_checks(_MANIFEST)
 quality_schedules = [daily_full_pipeline]
+quality_sensors = [quality_report_after_failed_pipeline]
