@@ -34,6 +34,8 @@ from orchestration.quality.results import (
 MAX_FINDINGS = 500  # rows to fix kept per check; the count is always exact
 
 CROSSWALK_REASONS = (problems.UNKNOWN_TOWN, problems.BAD_TOWN_CODE, problems.BAD_VILLAGE_CODE)
+# Words for checks that are not about one entity (dbt rules with a name of their own).
+RULE_SUBJECTS = {"consistency:water_utility.assets": "同一水库、供水设施两部门登记的责任单位"}
 UNMAPPED_KIND_LABELS = {"town": "镇街", "village": "村社", "unit": "单位", "category": "类别"}
 
 # The latest load of every file name that was read: the rows as currently delivered.
@@ -83,6 +85,8 @@ class RowCheck:
     source: str
     entity: Entity
     owner_dept: str
+    check_name: str | None = None  # a rule's own name (cross-source checks); default <kind>:<source>.<entity>
+    title: str | None = None
     failing: set[str] = field(default_factory=set)
     extra_failing: int = 0  # unmapped values: one item per distinct value (its rows are said in the reason)
     rows_checked: int = 0
@@ -90,7 +94,7 @@ class RowCheck:
 
     @property
     def name(self) -> str:
-        return f"{self.kind}:{self.source}.{self.entity.name}"
+        return self.check_name or f"{self.kind}:{self.source}.{self.entity.name}"
 
     def add(self, identity: str, finding: Finding) -> None:
         if identity not in self.failing and len(self.findings) < MAX_FINDINGS:
@@ -115,7 +119,7 @@ class RowCheck:
             unit="项" if counted else "%",
             failing_rows=failing,
             total_rows=total,
-            title=check_title(self.source, self.entity, self.kind),
+            title=self.title or check_title(self.source, self.entity, self.kind),
             findings=self.findings,
         )
 
@@ -215,7 +219,9 @@ def _add_rules(con: duckdb.DuckDBPyConnection, checks: dict[str, RowCheck]) -> l
             continue
         check = checks.get(name)
         if check is None:
-            check = RowCheck(kind, source, entity, owner or SOURCES_BY_NAME[source].owner)
+            owner = owner or SOURCES_BY_NAME[source].owner
+            title = f"{owner} · {KIND_LABELS.get(kind, kind)} · {RULE_SUBJECTS.get(name, name.split(':', 1)[-1])}"
+            check = RowCheck(kind, source, entity, owner, check_name=name, title=title)
             own[name] = check
         check.rows_checked = max(check.rows_checked, int(rows_checked))
     for name, row_key, field_name, value, reason in con.execute(
@@ -224,12 +230,7 @@ def _add_rules(con: duckdb.DuckDBPyConnection, checks: dict[str, RowCheck]) -> l
         check = checks.get(name) or own.get(name)
         if check is not None:
             check.add(f"rule#{row_key}", Finding(key=str(row_key), reason=reason, field=field_name, value=value))
-    results = []
-    for name, check in own.items():
-        result = check.result(0)
-        result.check_name = name
-        results.append(result)
-    return results
+    return [check.result(0) for check in own.values()]
 
 
 def delivered_rows(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], int]:
