@@ -8,6 +8,7 @@ the pointer is only switched (atomically) after the version is complete.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from typing import Generic, TypeVar
 from orchestration.snapshots import POINTER, read_current
 
 R = TypeVar("R")
+logger = logging.getLogger("api.versioned")
 
 
 class NotPublishedError(RuntimeError):
@@ -63,7 +65,14 @@ class VersionedResource(Generic[R]):
         if self._current is not None and self._current.path == target:
             self._pointer_stamp = stamp
             return
-        new = Version(path=target, resource=self._open(target))
+        try:
+            new = Version(path=target, resource=self._open(target))
+        except Exception:  # a broken publish must not take the service down: keep serving the current one
+            logger.exception("cannot open published version %s; still serving %s", target, self._current)
+            self._pointer_stamp = stamp  # retried when the pointer moves again
+            if self._current is None:
+                raise
+            return
         old, self._current = self._current, new
         self._pointer_stamp = stamp
         if old is not None:

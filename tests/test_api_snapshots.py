@@ -65,6 +65,25 @@ def test_a_pointer_to_a_missing_snapshot_keeps_the_current_one(tmp_path: Path) -
         snapshots.close()
 
 
+def test_a_broken_publish_keeps_the_current_snapshot(tmp_path: Path) -> None:
+    first = publish_fixture_snapshot(tmp_path, variant=0)
+    snapshots = serving_snapshots(ApiSettings(paths=HubPaths(tmp_path)))
+    try:
+        with snapshots.lease() as version:
+            assert version.path == first
+        serving = HubPaths(tmp_path).serving
+        (serving / "serving-broken.duckdb").write_bytes(b"this is not a DuckDB file" * 100)
+        (serving / POINTER).write_text("serving-broken.duckdb", encoding="utf-8")
+        with snapshots.lease() as version:
+            assert version.path == first
+            assert version.resource.cursor().execute("select count(*) from town_dossier").fetchone()[0] == 27
+        second = publish_fixture_snapshot(tmp_path, variant=1)
+        with snapshots.lease() as version:
+            assert version.path == second
+    finally:
+        snapshots.close()
+
+
 def test_publishing_while_clients_query(tmp_path: Path) -> None:
     expected: dict[str, int] = {}
     first = publish_fixture_snapshot(tmp_path, variant=0)
