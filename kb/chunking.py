@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kb.headings import Heading, detect_headings
 
 PATH_SEPARATOR = " › "
-CHUNKER_VERSION = 3  # bump when chunk boundaries or heading paths change: re-indexing then re-parses every file
+CHUNKER_VERSION = 4  # bump when chunk boundaries or heading paths change: re-indexing then re-parses every file
 _SENTENCE_END = re.compile(r"[。！？；!?;][”’」』）)]*")
 _TRIM = " \t\n\r\u3000\u00a0\ufeff"
 
@@ -65,7 +65,7 @@ def _sections(text: str, title: str) -> list[_Section]:
         if root and titles and titles[0] == root[0]:
             titles = titles[1:]
         body = text[heading.line_end : end].strip(_TRIM)
-        has_body = bool(body) or heading.is_article or len(heading.title) > 24
+        has_body = bool(body) or heading.is_article or heading.run_in
         sections.append(_Section(root + titles, heading.line_start, end, heading.is_article, has_body))
     return sections
 

@@ -48,6 +48,7 @@ class Heading:
     line_start: int  # offset of the heading line in the document text
     line_end: int  # offset just past the heading line (before its newline)
     is_article: bool = False
+    run_in: bool = False  # the heading line carries text of its own ("（一）提前部署。8月8日…")
 
 
 def chinese_number(text: str) -> int | None:
@@ -89,8 +90,8 @@ class HeadingDetector:
         if not stripped or _TOC_LINE.search(stripped):
             return None
 
-        def make(family: str, rank: int, title: str, is_article: bool = False) -> Heading:
-            return Heading(family, rank, title.strip(), line_start, line_end, is_article)
+        def make(family: str, rank: int, title: str, is_article: bool = False, run_in: bool = False) -> Heading:
+            return Heading(family, rank, title.strip(), line_start, line_end, is_article, run_in)
 
         if match := _MARKDOWN.match(stripped):
             return make("md", len(match.group(1)), match.group(2))
@@ -137,7 +138,7 @@ class HeadingDetector:
         if _is_short_title(rest):
             return make("enum", ENUM_RANK[family], label + rest)
         if run_in:
-            return make("enum", ENUM_RANK[family], label + _run_in_title(rest))
+            return make("enum", ENUM_RANK[family], label + _run_in_title(rest), run_in=True)
         return None  # a long "（1）…" or "①…" line is a list item, not a heading
 
 

@@ -171,3 +171,15 @@ def test_a_one_line_document_is_one_chunk() -> None:
     chunks = chunk_text("演练通知：明天上午九点", "演练通知")
     assert [c.text for c in chunks] == ["演练通知：明天上午九点"]
     assert chunks[0].heading_path == ("演练通知",)
+
+
+def test_run_in_headings_keep_their_own_text() -> None:
+    text = (
+        "某案例\n\n二、处置经过\n\n（一）提前部署。8月8日16时，区防指启动防台风Ⅲ级应急响应。\n\n"
+        "（二）分批转移。9日上午，镇里分三批转移群众。\n\n三、处置结果\n\n未造成人员伤亡。\n"
+    )
+    chunks = chunk_text(text, "某案例", max_chars=500, min_chars=10)
+    by_path = {c.heading_path_text: c.text for c in chunks}
+    assert by_path["某案例 › 二、处置经过 › （一）提前部署"].endswith("启动防台风Ⅲ级应急响应。")
+    assert by_path["某案例 › 二、处置经过 › （二）分批转移"].startswith("（二）分批转移")
+    assert by_path["某案例 › 三、处置结果"] == "三、处置结果\n\n未造成人员伤亡。"
