@@ -16,6 +16,7 @@ import duckdb
 
 from api.errors import problem
 from api.serving_db import ServingDb
+from api.sql_guard import check_select
 
 
 @dataclass
@@ -38,7 +39,16 @@ def _position(message: str) -> dict[str, int]:
     return {"line": int(match.group(1)), "column": len(match.group(3)) - prefix + 1}
 
 
+# An absolute path of two or more parts, as DuckDB prints them in errors (the server's own files included).
+_PATH = re.compile(r"(?<![\w.])/(?:[^\s\"'/]+/)+[^\s\"']*")
+
+
+def _without_paths(message: str) -> str:
+    return _PATH.sub("<path>", message)
+
+
 def _first_line(message: str) -> str:
+    message = _without_paths(message)
     return message.strip().splitlines()[0] if message.strip() else message
 
 
@@ -55,7 +65,7 @@ def check_statement(sql: str) -> str:
             "syntax_error",
             f"SQL 语法错误：{_first_line(message)}",
             f"SQL syntax error: {_first_line(message)}",
-            duckdb_message=message,
+            duckdb_message=_without_paths(message),
             **_position(message),
         ) from None
     if len(statements) != 1:
@@ -75,6 +85,7 @@ def check_statement(sql: str) -> str:
             f"only SELECT queries are allowed, not {kind}",
             statement_type=kind,
         )
+    check_select(sql)
     return sql
 
 
@@ -112,7 +123,7 @@ def run_select(db: ServingDb, sql: str, params: dict[str, Any] | None, row_limit
             "sql_error",
             f"SQL 错误：{_first_line(message)}",
             f"SQL error: {_first_line(message)}",
-            duckdb_message=message,
+            duckdb_message=_without_paths(message),
             **_position(message),
         ) from None
     except duckdb.Error as exc:
@@ -122,7 +133,7 @@ def run_select(db: ServingDb, sql: str, params: dict[str, Any] | None, row_limit
             "sql_error",
             f"查询失败：{_first_line(message)}",
             f"query failed: {_first_line(message)}",
-            duckdb_message=message,
+            duckdb_message=_without_paths(message),
         ) from None
     finally:
         timer.cancel()
