@@ -71,6 +71,7 @@ class Seeded:
     conflict_key: str
     halved_rows: int
     baseline_rows: int
+    planted_outage_missing: int
     last_event_day: date
 
 
@@ -133,6 +134,7 @@ def seed_defects(landing: Path, planted: dict[str, int]) -> Seeded:
         conflict_key=f"{station['工程编号']} / {CONFLICT_ASSET_ID}",
         halved_rows=len(halved),
         baseline_rows=len(outages) - 1,
+        planted_outage_missing=planted.get("planted/utility__outages:missing_required", 0),
         last_event_day=AS_OF - timedelta(days=STALE_DAYS),
     )
 
@@ -180,6 +182,9 @@ def test_half_volume_day_fails_the_volume_check(defect_run: DefectRun) -> None:
     assert check.measured_value == defect_run.seeded.halved_rows
     assert f"中位数 {defect_run.seeded.baseline_rows} 行" in check.threshold
     assert check.findings[0].key == AS_OF.isoformat()
+    # The outage with a planted empty field came in several of those daily files: still one record to fix.
+    repeated = defect_run.results["completeness:utility.outages"]
+    assert repeated.failing_rows == defect_run.seeded.planted_outage_missing == 1
 
 
 def test_missing_required_fields_are_counted_with_their_keys(defect_run: DefectRun) -> None:

@@ -180,9 +180,11 @@ def _add_quarantine(con: duckdb.DuckDBPyConnection, checks: dict[str, RowCheck])
             continue
         check = checks[f"{quarantine_kind(reason)}:{source}.{entity_name}"]
         location = f"{source_file} 第 {row_number} 行"
-        key = record_key(entity, raw_record) or location
-        check.add(f"{source_file}#{row_number}",
-                  Finding(key=key, reason=reason, field=field_name, value=value, location=location))
+        key = record_key(entity, raw_record)
+        # One record to fix, even when it came twice (a daily file and the HTTP feed, or two daily files).
+        identity = f"key#{key}" if key else f"{source_file}#{row_number}"
+        check.add(identity, Finding(key=key or location, reason=reason, field=field_name, value=value,
+                                    location=location))
 
 
 def _add_unmapped(con: duckdb.DuckDBPyConnection, checks: dict[str, RowCheck]) -> None:
