@@ -128,6 +128,21 @@ def field_checks(f: Field, v: str, t: str) -> list[Check]:
     return found
 
 
+def _mark_duplicates(con: duckdb.DuckDBPyConnection, relation: str, key_columns: list[str]) -> None:
+    """Set _duplicate_of on every good row whose key already appeared on an earlier good row of the
+    same file. (A GROUP BY on the key alone, not a window: a window would drag every column along.)"""
+    keys = ", ".join(key_columns)
+    same_key = " AND ".join(f"c.{k} IS NOT DISTINCT FROM f.{k}" for k in key_columns)
+    con.execute(
+        f"""
+        UPDATE {relation} c SET _duplicate_of = f.first_row
+        FROM (SELECT _file_index, {keys}, min(_row_number) AS first_row FROM {relation}
+              WHERE NOT _bad GROUP BY ALL HAVING count(*) > 1) f
+        WHERE NOT c._bad AND c._file_index = f._file_index AND {same_key} AND c._row_number > f.first_row
+        """
+    )
+
+
 def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, staged_relation: str) -> str:
     """Create a temp table of checked rows and return its name.
 
@@ -153,13 +168,6 @@ def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, staged_relatio
     as_text = ", ".join(f"coalesce(CAST(t{i} AS VARCHAR), chr(0))" for i in range(len(fields)))
     row_hash = f"md5(concat_ws(chr(31), {as_text}))"
     key_idx = [entity.field_names.index(k) for k in entity.key]
-    if key_idx:
-        partition = ", ".join(f"t{i}" for i in key_idx)
-        # Only rows without other problems compete for a key: the first good row wins.
-        first_of_key = (f"CASE WHEN NOT _bad THEN "
-                        f"min(_row_number) OVER (PARTITION BY _file_index, _bad, {partition}) END")
-    else:
-        first_of_key = "NULL::BIGINT"
     key_text = "".join(f", s{i} AS k{n}" for n, i in enumerate(key_idx))
     relation = f"ingest_checked_{next(_names)}"
     con.execute(
@@ -169,12 +177,13 @@ def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, staged_relatio
             SELECT _file_index, _source_file, _row_number, _parse_error, {trimmed} FROM {staged_relation}
         ),
         typed AS (SELECT *, {typed} FROM trimmed),
-        flagged AS (SELECT *, {any_problem} AS _bad FROM typed),
-        checked AS (SELECT *, {problem_list} AS _problems, {row_hash} AS _row_hash FROM flagged)
+        flagged AS (SELECT *, {any_problem} AS _bad FROM typed)
         SELECT _file_index, _source_file, _row_number, {", ".join(f"t{i}" for i in range(len(fields)))},
-               _row_hash, _bad, _problems,
-               CASE WHEN _first_of_key < _row_number THEN _first_of_key END AS _duplicate_of{key_text}
-        FROM (SELECT *, {first_of_key} AS _first_of_key FROM checked)
+               {row_hash} AS _row_hash, _bad, {problem_list} AS _problems,
+               NULL::BIGINT AS _duplicate_of{key_text}
+        FROM flagged
         """
     )
+    if key_idx:
+        _mark_duplicates(con, relation, [f"t{i}" for i in key_idx])
     return relation
