@@ -328,7 +328,7 @@ def _quarantine_summaries(con: duckdb.DuckDBPyConnection) -> list[CheckResult]:
             measured_value=float(quarantined), threshold="0 行被隔离、0 个文件被拒收", unit="行",
             failing_rows=quarantined, title=check_title(source.name, None, "quarantine"),
             note=f"拒收文件 / rejected files: {files}" if files else "",
-            findings=[Finding(key=reason, reason=f"{n} 行 / rows") for n, reason in reasons],
+            findings=[Finding(key=reason, value=f"{n} 行", reason=f"{n} 行 / rows") for n, reason in reasons],
         ))
     return results
 
