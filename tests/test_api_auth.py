@@ -134,3 +134,16 @@ def test_cli_refuses_a_bad_role_and_a_duplicate(tmp_path: Path) -> None:
         env=hub_env(tmp_path), capture_output=True, text=True,
     )
     assert again.returncode != 0 and "已存在" in again.stderr
+
+
+def test_openapi_declares_the_error_responses(api_server: LiveServer) -> None:
+    with api_server.client() as c:
+        schema = c.get("/schema/openapi.json").json()
+    operations = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()]
+    assert len(operations) >= 12
+    for path, method, op in operations:
+        if path == "/api/health":
+            continue
+        declared = set(op["responses"])
+        assert {"400", "401", "403"} <= declared, (method, path, declared)
+    assert "bearer" in schema["components"]["securitySchemes"]
