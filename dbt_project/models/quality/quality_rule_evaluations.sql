@@ -7,7 +7,7 @@
 {{ config(materialized='view') }}
 
 {%- set bbox = var('quality_district_bbox', {'min_lng': 120.04, 'max_lng': 120.73, 'min_lat': 29.83, 'max_lat': 30.40}) %}
-{%- set warehouse_pattern = var('quality_warehouse_pattern', '^CK[0-9]+$') %}
+{%- set warehouse_pattern = var('quality_warehouse_pattern', '^(CK|WH)[0-9]+$') %}
 
 {#- (source, entity, key field, snapshot?) of every entity the rules read -#}
 {%- set entities = {
