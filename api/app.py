@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, Response
+from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -59,7 +60,6 @@ def _openapi_config() -> OpenAPIConfig:
                 "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
             }
         ),
-        security=[{"bearer": []}, {"apiKey": []}],
     )
 
 
@@ -71,6 +71,15 @@ def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Respon
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
         500, "internal_error", "服务器内部错误，已记录日志", "internal server error; it has been logged"
+    ).to_response(request)
+
+
+def _invalid_request(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Litestar's own parameter and body validation, in the same bilingual problem format as ours."""
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    where = ", ".join(f"{p.get('key')}: {p.get('message')}" for p in problems if isinstance(p, dict)) or exc.detail
+    return problem(
+        400, "invalid_request", f"请求参数无效（{where}）", f"invalid request ({where})", errors=problems
     ).to_response(request)
 
 
@@ -122,5 +131,5 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         on_startup=[hub.search.warm_up_in_background],
         on_shutdown=[close_resources],
-        exception_handlers={Exception: _unexpected_error},
+        exception_handlers={Exception: _unexpected_error, ValidationException: _invalid_request},
     )

@@ -45,9 +45,12 @@ DEMO_PRINCIPAL = Principal("demo", "admin")
 
 
 def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    auth = connection.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
+    """The one credential of the request. An Authorization header, if present, is the credential even when it is
+    not a valid Bearer key (so a bad one is refused, never silently replaced by another header)."""
+    auth = connection.headers.get("authorization")
+    if auth is not None:
+        scheme, _, value = auth.strip().partition(" ")
+        return value.strip() if scheme.lower() == "bearer" and value.strip() else auth
     if key := connection.headers.get("x-api-key"):
         return key.strip() or None
     # The web pages carry the key in a SameSite=Strict cookie; only for reads, never for POST.

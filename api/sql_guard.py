@@ -28,16 +28,43 @@ MAX_GENERATED = 1_000_000  # largest count/length a generating function may be a
 
 # Families of functions that read files, inspect the server or its storage.
 DENIED_PREFIXES = ("duckdb_", "pragma_", "read_", "parquet_", "sqlite_", "postgres_", "mysql_", "iceberg_", "delta_")
-DENIED_NAMES = frozenset({
-    "current_setting", "getenv", "getvariable", "glob", "sniff_csv", "query", "query_table", "checkpoint",
-    "force_checkpoint", "enable_logging", "disable_logging", "truncate_duckdb_logs", "test_all_types",
-    "test_vector_types", "load_extension", "which_secret", "json_serialize_sql", "json_deserialize_sql",
-    "json_execute_serialized_sql",
-})
+DENIED_NAMES = frozenset(
+    {
+        "current_setting",
+        "getenv",
+        "getvariable",
+        "glob",
+        "sniff_csv",
+        "query",
+        "query_table",
+        "checkpoint",
+        "force_checkpoint",
+        "enable_logging",
+        "disable_logging",
+        "truncate_duckdb_logs",
+        "test_all_types",
+        "test_vector_types",
+        "load_extension",
+        "which_secret",
+        "json_serialize_sql",
+        "json_deserialize_sql",
+        "json_execute_serialized_sql",
+    }
+)
 # Scalar functions whose output size is set by an argument: each such argument must be a small constant.
-GENERATORS = frozenset({
-    "repeat", "lpad", "rpad", "range", "generate_series", "list_resize", "array_resize", "list_repeat", "bar",
-})
+GENERATORS = frozenset(
+    {
+        "repeat",
+        "lpad",
+        "rpad",
+        "range",
+        "generate_series",
+        "list_resize",
+        "array_resize",
+        "list_repeat",
+        "bar",
+    }
+)
 FORMATTERS = frozenset({"printf", "format", "sprintf"})  # a width inside the format string, e.g. '%2000000000d'
 _LONG_NUMBER = re.compile(r"\d{7,}")
 
@@ -124,8 +151,11 @@ def check_select(sql: str) -> None:
     """Refuse (400, not_allowed) a SELECT that is too long or calls what it must not."""
     if len(sql) > MAX_SQL_CHARS:
         raise problem(
-            400, "sql_too_long", f"SQL 语句过长（上限 {MAX_SQL_CHARS} 个字符）",
-            f"the SQL statement is too long (limit {MAX_SQL_CHARS} characters)", limit=MAX_SQL_CHARS,
+            400,
+            "sql_too_long",
+            f"SQL 语句过长（上限 {MAX_SQL_CHARS} 个字符）",
+            f"the SQL statement is too long (limit {MAX_SQL_CHARS} characters)",
+            limit=MAX_SQL_CHARS,
         )
     try:
         tree = parse_tree(sql)
@@ -144,3 +174,22 @@ def check_select(sql: str) -> None:
             _check_generator(name, arguments)
         if name in FORMATTERS:
             _check_formatter(name, arguments)
+
+
+def referenced_tables(sql: str) -> set[str]:
+    """Names of the tables a SELECT reads (lower case; a CTE of the same name counts too)."""
+    try:
+        tree = parse_tree(sql)
+    except RecursionError:
+        return set()
+    names: set[str] = set()
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
+                names.add(node["table_name"].lower())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return names

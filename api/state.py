@@ -81,6 +81,9 @@ def _spec(description: str, code: str) -> ResponseSpec:
     )
 
 
+# Declared on every guarded operation (and not globally, so /api/health shows it needs none).
+SECURED: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
+
 ERROR_RESPONSES: dict[int, Any] = {
     400: _spec("参数或查询有误 / bad parameter or query", "bad_parameter"),
     401: _spec("缺少或无效的 API 密钥 / missing or invalid API key", "missing_key"),

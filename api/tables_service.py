@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from api.errors import problem
+from api.masking import RowMask, mask_value
 from api.serving_db import ServingDb
 from api.table_query import TableRequest, count_query, encode_cursor, facet_query, rows_query
 
@@ -36,7 +38,7 @@ def _run(db: ServingDb, sql: str, params: list[Any]) -> duckdb.DuckDBPyConnectio
         raise problem(400, "timeout", "查询超时", "query timed out") from None
 
 
-def table_page(db: ServingDb, req: TableRequest) -> dict[str, Any]:
+def table_page(db: ServingDb, req: TableRequest, mask: RowMask | None = None) -> dict[str, Any]:
     names = req.table.column_names
     cursor = _run(db, *rows_query(req))
     try:
@@ -45,7 +47,7 @@ def table_page(db: ServingDb, req: TableRequest) -> dict[str, Any]:
         cursor.close()
     has_more = len(fetched) > req.size
     page = fetched[: req.size]
-    rows = [dict(zip(names, row[:-1], strict=True)) for row in page]
+    rows = [dict(zip(names, mask.row(row[:-1]) if mask else row[:-1], strict=True)) for row in page]
     next_after = None
     if has_more and page:
         last = page[-1]
@@ -93,7 +95,7 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def csv_chunks(db: ServingDb, req: TableRequest, row_limit: int) -> Iterator[bytes]:
+def csv_chunks(db: ServingDb, req: TableRequest, row_limit: int, mask: RowMask | None = None) -> Iterator[bytes]:
     """CSV as UTF-8 with a BOM (so spreadsheet software reads the Chinese right), streamed in chunks."""
     sql, params = rows_query(req, paged=req.size_given)
     cursor = _run(db, sql, params)
@@ -109,7 +111,7 @@ def csv_chunks(db: ServingDb, req: TableRequest, row_limit: int) -> Iterator[byt
                 break
             if req.size_given:
                 rows = rows[: max(0, req.size - sent)]
-            writer.writerows([_csv_cell(v) for v in row[:-1]] for row in rows)
+            writer.writerows([_csv_cell(v) for v in (mask.row(row[:-1]) if mask else row[:-1])] for row in rows)
             sent += len(rows)
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -122,7 +124,7 @@ def csv_chunks(db: ServingDb, req: TableRequest, row_limit: int) -> Iterator[byt
         cursor.close()
 
 
-def parquet_bytes(db: ServingDb, req: TableRequest, row_limit: int) -> bytes:
+def parquet_bytes(db: ServingDb, req: TableRequest, row_limit: int, mask: RowMask | None = None) -> bytes:
     sql, params = rows_query(req, paged=req.size_given)
     if req.size_given:
         params[-2] = req.size  # rows_query asks for one extra row to detect a next page
@@ -136,6 +138,10 @@ def parquet_bytes(db: ServingDb, req: TableRequest, row_limit: int) -> bytes:
     finally:
         cursor.close()
     table = table.drop_columns(["__rowid"]).slice(0, row_limit)
+    if mask:
+        for index, rule in mask.rules.items():
+            values = [mask_value(rule, v) for v in table.column(index).to_pylist()]
+            table = table.set_column(index, table.field(index), pa.array(values, table.field(index).type))
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()

@@ -121,7 +121,7 @@ def test_refused_statements_change_nothing(api_server: LiveServer, tmp_path: Pat
         response = post_sql(api_server, sql, role="admin")
         assert response.status_code == 400, f"{sql!r} was not refused: {response.text}"
         body = response.json()
-        assert body["code"] in {"not_allowed", "syntax_error", "sql_error", "empty_sql"}, (sql, body)
+        assert body["code"] in {"not_allowed", "syntax_error", "sql_error", "invalid_request"}, (sql, body)
         assert body["message_zh"] and body["message_en"]
         assert "Traceback" not in response.text
     assert not (tmp_path / "out.csv").exists()

@@ -19,6 +19,7 @@ from litestar.response import File, Redirect, Template
 
 from api.auth import KEY_COOKIE, Principal, authorize, identify
 from api.errors import problem
+from api.masking import check_table_request, row_mask
 from api.quality_reports import find_report, list_reports, load_json
 from api.routes.search import MODES, plain, run_search, search_filters
 from api.routes.towns import kb_documents
@@ -205,7 +206,8 @@ def table_page_view(request: Request[Any, Any, Any], state: State, name: str) ->
         if table is None:
             raise problem(404, "unknown_table", f"没有名为 {name!r} 的数据表", f"no published table named {name!r}")
         req = parse_table_request(table, query, settings.page_size_default, settings.page_size_max)
-        page = table_page(db, req)
+        check_table_request(table, principal.role, [f.column for f in req.filters], req.sort, req.facets)
+        page = table_page(db, req, row_mask(table, principal.role))
         tables = list(db.catalog.tables.values())
     base = [(k, v) for k, v in query if k not in ("_offset", "_after")]
     links = {

@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from api.auth import require
 from api.errors import problem
 from api.quality_reports import find_report, list_reports, load_json
-from api.state import ERROR_RESPONSES, NOT_FOUND
+from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED
 
 NO_REPORT = ("还没有数据质量报告（运行 hub quality 生成）", "no data-quality report yet (run `hub quality`)")
 
@@ -18,6 +18,7 @@ NO_REPORT = ("还没有数据质量报告（运行 hub quality 生成）", "no d
 @get(
     "/api/quality/reports",
     guards=[require("quality")],
+    security=SECURED,
     responses=ERROR_RESPONSES,
     tags=["quality"],
     summary="数据质量报告列表 / data-quality reports",
@@ -31,6 +32,7 @@ def quality_reports(state: State) -> dict[str, Any]:
 @get(
     "/api/quality/reports/latest",
     guards=[require("quality")],
+    security=SECURED,
     responses={**ERROR_RESPONSES, **NOT_FOUND},
     tags=["quality"],
     summary="最新数据质量报告 / the latest data-quality report (JSON)",
@@ -46,6 +48,7 @@ def latest_quality_report(state: State) -> Any:
 @get(
     "/api/quality/reports/{name:str}",
     guards=[require("quality")],
+    security=SECURED,
     responses={**ERROR_RESPONSES, **NOT_FOUND},
     tags=["quality"],
     summary="一份数据质量报告 / one data-quality report (JSON)",

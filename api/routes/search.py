@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Response, get
 from litestar.datastructures import State
@@ -14,7 +14,7 @@ from litestar.response import File
 from api.auth import require
 from api.errors import problem
 from api.search_service import SearchHolder
-from api.state import ERROR_RESPONSES, NOT_FOUND, UNAVAILABLE
+from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE
 
 MODES = ("hybrid", "bm25", "vector", "dense")
 
@@ -57,6 +57,7 @@ def bilingual_bad_request(exc: Exception) -> Exception:
 @get(
     "/api/search",
     guards=[require("search")],
+    security=SECURED,
     responses={**ERROR_RESPONSES, **UNAVAILABLE},
     tags=["search"],
     summary="检索预案与案例 / search plans and cases",
@@ -65,8 +66,14 @@ def bilingual_bad_request(exc: Exception) -> Exception:
 def search(
     state: State,
     q: Annotated[str, Parameter(description="搜索词 / query", min_length=1, max_length=500)],
-    mode: Annotated[str, Parameter(description="hybrid | bm25 | vector")] = "hybrid",
-    type_: Annotated[str | None, Parameter(query="type", description="文档类型 / document type")] = None,
+    mode: Annotated[
+        Literal["hybrid", "bm25", "vector", "dense"], Parameter(description="hybrid | bm25 | vector")
+    ] = "hybrid",
+    # kb's document types (kb.metadata.DOC_TYPES), as an enum so the schema says which values exist.
+    type_: Annotated[
+        Literal["预案", "案例", "法律法规", "其他"] | None,
+        Parameter(query="type", description="文档类型 / document type"),
+    ] = None,
     hazard: Annotated[str | None, Parameter(description="灾种 / hazard")] = None,
     town: Annotated[str | None, Parameter(description="镇街 / town (name or code)")] = None,
     year: Annotated[int | None, Parameter(ge=1900, le=2100, description="年份 / year")] = None,
@@ -80,6 +87,7 @@ def search(
 @get(
     "/api/cases/similar",
     guards=[require("search")],
+    security=SECURED,
     responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
     tags=["search"],
     summary="相似案例 / similar cases",
@@ -115,6 +123,7 @@ def _document(holder: SearchHolder, doc_id: str) -> Any:
 @get(
     "/api/documents/{doc_path:path}",
     guards=[require("documents")],
+    security=SECURED,
     responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
     tags=["search"],
     summary="文档元数据与分块；加 /file 下载原文件 / document metadata and chunks; append /file for the original",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, post
@@ -10,12 +10,14 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from api.auth import Principal, require
+from api.masking import check_sql_tables
+from api.sql_guard import referenced_tables
 from api.sql_runner import run_select
-from api.state import ERROR_RESPONSES, UNAVAILABLE, serving_db
+from api.state import ERROR_RESPONSES, SECURED, UNAVAILABLE, serving_db
 
 
 class SqlRequest(msgspec.Struct, forbid_unknown_fields=True):
-    sql: str
+    sql: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000, description="一条 SELECT / one SELECT")]
     params: dict[str, Any] | None = None
 
 
@@ -32,6 +34,7 @@ class SqlResponse(msgspec.Struct):
 @post(
     "/api/sql",
     guards=[require("sql")],
+    security=SECURED,
     responses={**ERROR_RESPONSES, **UNAVAILABLE},
     tags=["sql"],
     status_code=200,
@@ -49,6 +52,7 @@ def run_sql(
     settings = state.settings
     with serving_db(state) as db:
         state.audit.write(principal.name, "sql", data.sql, params=data.params, snapshot=db.path.name)
+        check_sql_tables(referenced_tables(data.sql), list(db.catalog.tables.values()), principal.role)
         result = run_select(db, data.sql, data.params, settings.sql_row_limit, settings.sql_timeout_ms)
         return SqlResponse(
             columns=result.columns,

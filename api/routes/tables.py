@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get
 from litestar.datastructures import State
@@ -11,7 +11,8 @@ from litestar.response import Stream
 
 from api.auth import Principal, require
 from api.errors import problem
-from api.state import ERROR_RESPONSES, NOT_FOUND, UNAVAILABLE, acquire_db, serving_db
+from api.masking import check_table_request, row_mask
+from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE, acquire_db, serving_db
 from api.table_query import parse_table_request
 from api.tables_service import csv_chunks, parquet_bytes, table_page
 
@@ -19,6 +20,7 @@ from api.tables_service import csv_chunks, parquet_bytes, table_page
 @get(
     "/api/tables",
     guards=[require("tables")],
+    security=SECURED,
     responses={**ERROR_RESPONSES, **UNAVAILABLE},
     tags=["tables"],
     summary="已发布的数据表及字段说明 / published tables with their data dictionary",
@@ -44,6 +46,7 @@ def list_tables(state: State) -> dict[str, Any]:
 @get(
     "/api/tables/{name:str}",
     guards=[require("tables")],
+    security=SECURED,
     responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
     tags=["tables"],
     summary="查询一张表 / rows of one table",
@@ -61,10 +64,12 @@ def get_table(
     sort: Annotated[str | None, Parameter(query="_sort", description="升序排序列 / sort column")] = None,
     sort_desc: Annotated[str | None, Parameter(query="_sort_desc", description="降序排序列")] = None,
     size: Annotated[int | None, Parameter(query="_size", ge=1, le=100000, description="每页行数 / page size")] = None,
-    offset: Annotated[int | None, Parameter(query="_offset", ge=0, description="偏移 / offset")] = None,
+    offset: Annotated[int | None, Parameter(query="_offset", gt=-1, description="偏移 / offset")] = None,
     after: Annotated[str | None, Parameter(query="_after", description="游标 / keyset cursor (next_after)")] = None,
     facet: Annotated[list[str] | None, Parameter(query="_facet", description="分面列 / facet columns")] = None,
-    fmt: Annotated[str | None, Parameter(query="_format", description="json | csv | parquet")] = None,
+    fmt: Annotated[
+        Literal["json", "csv", "parquet"] | None, Parameter(query="_format", description="json | csv | parquet")
+    ] = None,
 ) -> Response[Any]:
     # The named parameters above document the reserved keys in OpenAPI; parsing reads the raw query string
     # so column filters (any column name) and the reserved keys are validated together against the catalog.
@@ -82,8 +87,10 @@ def get_table(
         req = parse_table_request(
             table, request.query_params.multi_items(), settings.page_size_default, settings.page_size_max
         )
+        check_table_request(table, principal.role, [f.column for f in req.filters], req.sort, req.facets)
+        mask = row_mask(table, principal.role)
         if req.format == "json":
-            return Response(table_page(db, req))
+            return Response(table_page(db, req, mask))
         state.audit.write(
             principal.name,
             f"export_{req.format}",
@@ -95,14 +102,14 @@ def get_table(
         disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
         if req.format == "parquet":
             return Response(
-                parquet_bytes(db, req, settings.export_row_limit),
+                parquet_bytes(db, req, settings.export_row_limit, mask),
                 media_type="application/vnd.apache.parquet",
                 headers=disposition,
             )
 
         def stream() -> Any:
             try:
-                yield from csv_chunks(db, req, settings.export_row_limit)
+                yield from csv_chunks(db, req, settings.export_row_limit, mask)
             finally:
                 state.snapshots.release(version)
 

@@ -11,13 +11,14 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from api.auth import require
 from api.errors import problem
 from api.search_service import SearchHolder
-from api.state import ERROR_RESPONSES, NOT_FOUND, UNAVAILABLE, serving_db
+from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE, serving_db
 from api.towns_service import link_documents, town_dossier, town_list
 
 
 @get(
     "/api/towns",
     guards=[require("towns")],
+    security=SECURED,
     responses={**ERROR_RESPONSES, **UNAVAILABLE},
     tags=["towns"],
     summary="镇街列表 / towns",
@@ -31,6 +32,7 @@ def list_towns(state: State) -> dict[str, Any]:
 @get(
     "/api/towns/{code:str}",
     guards=[require("towns")],
+    security=SECURED,
     responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
     tags=["towns"],
     summary="镇街档案 / town dossier",
