@@ -21,6 +21,8 @@ from orchestration.quality.results import CheckResult
 from orchestration.sample import generate
 from orchestration.settings import HubPaths
 
+pytestmark = pytest.mark.slow  # a real ingest + dbt build of sample data (about a minute)
+
 AS_OF = date(2026, 11, 28)
 # The kind of check each planted break belongs to.
 PLANTED_KIND = {

@@ -27,6 +27,8 @@ from orchestration.quality.results import CheckResult
 from orchestration.sample import generate
 from orchestration.settings import HubPaths
 
+pytestmark = pytest.mark.slow  # a real ingest + dbt build of sample data (about a minute)
+
 AS_OF = date(2026, 11, 28)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -249,6 +251,7 @@ def test_history_keeps_every_run_and_json_report_matches(defect_run: DefectRun) 
     assert departments["区林水局"]["change"] == {"pass": 0, "warn": 0, "fail": 0}  # same data as the run before
 
 
+@pytest.mark.browser
 def test_report_page_in_headless_chromium_shows_trends(defect_run: DefectRun) -> None:
     from playwright.sync_api import sync_playwright
 
