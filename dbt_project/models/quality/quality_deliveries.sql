@@ -32,6 +32,8 @@ select
     f.rows_read,
     f.rows_loaded,
     f.rows_quarantined,
+    -- rows new to the hub: a feed page that repeats versions already stored adds nothing
+    f.rows_loaded + f.rows_quarantined as rows_new,
     f.stamped_date is not null as is_stamped,
     coalesce(f.stamped_date, cast(f.started_at as date)) as delivery_date,
     f.started_at

@@ -1,4 +1,5 @@
--- 数据量 / volume per entity: rows in the newest delivery day against the median of the previous
+-- 数据量 / volume per entity: new rows (loaded or quarantined; versions the hub already holds do not
+-- count, so a feed re-sending history is no spike) in the newest delivery day against the median of the previous
 -- deliveries (up to var quality_volume_baseline_deliveries). Too few earlier deliveries: no verdict (pass).
 {{ config(materialized='table') }}
 
@@ -6,7 +7,7 @@
 {%- set min_baseline = var('quality_volume_min_baseline', 3) %}
 
 with per_day as (
-    select d.source_system, d.entity, d.delivery_date, sum(d.rows_read) as rows_delivered
+    select d.source_system, d.entity, d.delivery_date, sum(d.rows_new) as rows_delivered
     from {{ ref('quality_deliveries') }} as d
     where d.status = 'loaded'
     group by d.source_system, d.entity, d.delivery_date
