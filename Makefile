@@ -31,9 +31,11 @@ install: .venv/.installed
 run: install
 	$(HUB) demo --data-dir $(HUB_DATA_DIR) --host $(HOST) --port $(PORT)
 
-# Browser tests drive Debian's chromium; install it when missing (needs root, as on CI).
+# Browser tests drive Debian's chromium, with a CJK font so screenshots show Chinese;
+# installed when missing (needs root, as on CI).
 browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium >/dev/null && fc-list :lang=zh | grep -q .; } || \
+	  { apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
 test: install browser
 	.venv/bin/ruff check .
