@@ -119,7 +119,7 @@ def _serve(paths: HubPaths, host: str, port: int, echo: Echo) -> bool:
         return True
     _demo_key(paths, echo)
     base = f"http://{host}:{port}"
-    echo(f"[5/5] API: {base}/  (OpenAPI: {base}/schema, 按 Ctrl+C 停止 / Ctrl+C to stop)")
+    echo(f"[5/5] 启动 API / starting the API on {base}/ (演示模式 / demo mode; 按 Ctrl+C 停止 / Ctrl+C to stop)")
     command = [*HUB, "serve", "--data-dir", str(paths.data_dir), "--host", host, "--port", str(port), "--demo"]
     try:
         return subprocess.run(command, check=False).returncode == 0
