@@ -8,6 +8,7 @@ dbt form one lineage graph.
 
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,8 @@ from orchestration.settings import DBT_PROJECT_DIR
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 # Several dbt threads share the one DuckDB connection: ~25% faster on 2 cores (most of a node's time is dbt's own).
 DEFAULT_DBT_THREADS = 4
-DBT_RESULTS_FILE = "dbt_results.json"  # per run, next to dbt's own artifacts; `hub run` prints it
+DBT_RESULTS_FILE = "dbt_results.json"
+KEEP_DBT_RUNS = 10  # per run, next to dbt's own artifacts; `hub run` prints it
 
 
 class HubDbtTranslator(DagsterDbtTranslator):
@@ -92,6 +94,15 @@ def dbt_target_dir(data_dir: Path, run_id: str) -> Path:
     return data_dir / "dbt" / run_id[:8]
 
 
+def prune_dbt_runs(runs_dir: Path, keep: int = KEEP_DBT_RUNS) -> None:
+    """Keep the artifacts (logs, compiled SQL, run_results) of the newest ``keep`` dbt runs only."""
+    if not runs_dir.is_dir():
+        return
+    runs = sorted((p for p in runs_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for stale in runs[: max(0, len(runs) - keep)]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition:
     manifest = load_manifest(manifest_path)
 
@@ -120,6 +131,7 @@ def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition
         summary = summarise_run_results(invocation.get_artifact("run_results.json"))
         (target / DBT_RESULTS_FILE).write_text(json.dumps(summary.as_dict()), encoding="utf-8")
         context.log.info(f"dbt build as of {dbt_vars['as_of']}: {summary.as_dict()}")
+        prune_dbt_runs(target.parent)
         if not invocation.is_successful():
             raise dg.Failure(
                 description=f"dbt build 失败 / dbt build failed: {summary.failed} test(s) failed, "
