@@ -93,6 +93,8 @@ def test_run_summary_reports_the_bad_event_without_failing(snapshot: dict[str, A
     assert "quarantined      1" in line
     assert "时间格式无法识别" in out
     assert "succeeded" in out and "published" in out
+    dbt_line = next(x for x in out.splitlines() if x.startswith("dbt:"))
+    assert " 0 failed" in dbt_line and " 0 fail" in dbt_line.split("tests")[1], dbt_line
 
 
 def _register(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:

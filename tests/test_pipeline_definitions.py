@@ -95,3 +95,22 @@ def test_dagster_cli_loads_the_code_location(manifest: Path, tmp_path: Path) -> 
     proc = subprocess.run([str(dagster), "definitions", "validate", "-m", "orchestration.definitions"],
                           capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_changed_since_manifest_names_edited_files(tmp_path: Path) -> None:
+    from orchestration.dbt_assets import changed_since_manifest
+
+    project = tmp_path / "dbt_project"
+    (project / "models" / "marts").mkdir(parents=True)
+    (project / "target").mkdir()
+    (project / "dbt_project.yml").write_text("name: hub\n", encoding="utf-8")
+    model = project / "models" / "marts" / "town_readiness.sql"
+    model.write_text("select 1 as town_code\n", encoding="utf-8")
+    manifest = project / "target" / "manifest.json"
+    manifest.write_text("{}", encoding="utf-8")
+    os.utime(project / "dbt_project.yml", (1_000_000, 1_000_000))
+    os.utime(model, (1_000_000, 1_000_000))
+    assert changed_since_manifest(manifest) == []
+    model.write_text("select 2 as town_code\n", encoding="utf-8")
+    os.utime(model, (manifest.stat().st_mtime + 5, manifest.stat().st_mtime + 5))
+    assert changed_since_manifest(manifest) == [model]
