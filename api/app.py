@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, Response
-from litestar.exceptions import ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -20,6 +20,7 @@ from api.audit import AuditLog
 from api.errors import problem
 from api.highlight import mark_terms
 from api.keys import KeyStore
+from api.limits import http_problem, rate_limit_config
 from api.routes import meta, quality, search, sql, tables, towns
 from api.routes.pages import PAGE_ROUTES
 from api.search_service import SearchHolder
@@ -128,7 +129,16 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         template_config=TemplateConfig(
             directory=TEMPLATE_DIR, engine=JinjaTemplateEngine, engine_callback=_configure_jinja
         ),
-        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
+        plugins=[
+            ProblemDetailsPlugin(
+                ProblemDetailsConfig(
+                    enable_for_all_http_exceptions=True,
+                    exception_to_problem_detail_map={HTTPException: http_problem},
+                )
+            )
+        ],
+        middleware=[rate_limit_config(settings.rate_limit_per_minute).middleware],
+        request_max_body_size=settings.max_body_bytes,
         on_startup=[hub.search.warm_up_in_background],
         on_shutdown=[close_resources],
         exception_handlers={Exception: _unexpected_error, ValidationException: _invalid_request},

@@ -23,6 +23,8 @@ class ApiSettings:
     page_size_default: int = 50
     page_size_max: int = 1000
     export_row_limit: int = 1_000_000
+    rate_limit_per_minute: int = 1200  # per API key (or client address without a key)
+    max_body_bytes: int = 1_000_000  # the largest request body: SQL text and filters are small
 
     @classmethod
     def from_env(cls, data_dir: str | None = None, demo_mode: bool | None = None) -> ApiSettings:
@@ -36,4 +38,6 @@ class ApiSettings:
             page_size_default=env_int("HUB_API_PAGE_SIZE", 50),
             page_size_max=env_int("HUB_API_PAGE_SIZE_MAX", 1000),
             export_row_limit=env_int("HUB_API_EXPORT_ROW_LIMIT", 1_000_000),
+            rate_limit_per_minute=env_int("HUB_API_RATE_LIMIT", 1200),
+            max_body_bytes=env_int("HUB_API_MAX_BODY_BYTES", 1_000_000),
         )
