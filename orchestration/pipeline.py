@@ -28,6 +28,8 @@ from orchestration.snapshots import read_current
 
 DAGSTER_YAML_TEMPLATE = Path(__file__).resolve().parent / "dagster_home" / "dagster.yaml"
 Echo = Callable[[str], None]
+HUB_TRIGGER_TAG = "hub/trigger"
+HUB_PID_TAG = "hub/pid"
 STEP_EVENTS = {"STEP_SUCCESS": "success", "STEP_FAILURE": "failure", "STEP_SKIPPED": "skipped"}
 
 
@@ -230,12 +232,46 @@ def _execute(defs: Any, paths: HubPaths, landing: Path) -> Any:
     from orchestration.definitions import FULL_PIPELINE_JOB
 
     instance = dg.DagsterInstance.from_config(str(paths.dagster_home))
-    return defs.resolve_job_def(FULL_PIPELINE_JOB).execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        tags={"hub/trigger": "hub run", "hub/landing": str(landing)},
-    )
+    try:
+        release_dead_runs(instance)
+        return defs.resolve_job_def(FULL_PIPELINE_JOB).execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            tags={HUB_TRIGGER_TAG: "hub run", HUB_PID_TAG: str(os.getpid()), "hub/landing": str(landing)},
+        )
+    finally:
+        instance.dispose()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_dead_runs(instance: Any) -> list[str]:
+    """Fail earlier ``hub run`` runs whose process died mid-run and free their pool slots.
+
+    An in-process run holds the ``duckdb_writer`` slot while a step runs; killed there, nothing
+    (no daemon) gives the slot back and every later run would wait for it forever.
+    """
+    import dagster as dg
+
+    released = []
+    running = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED],
+                                                      tags={HUB_TRIGGER_TAG: "hub run"}))
+    for run in running:
+        pid = run.tags.get(HUB_PID_TAG, "")
+        if pid.isdigit() and not _process_alive(int(pid)):
+            instance.report_run_failed(run, message=f"hub run process {pid} ended without finishing the run")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            released.append(run.run_id)
+    return released
 
 
 def format_outcome(outcome: PipelineOutcome) -> str:

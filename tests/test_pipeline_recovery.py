@@ -1,0 +1,61 @@
+"""A ``hub run`` killed while it holds the DuckDB writer slot must not block every later run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.pipeline import release_dead_runs
+
+FIXTURE = Path(__file__).parent / "fixtures" / "handmade" / "landing"
+
+
+def _claimed_slots(home: Path) -> list[str]:
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        if "duckdb_writer" not in instance.event_log_storage.get_concurrency_keys():
+            return []
+        return [slot.run_id for slot in instance.event_log_storage.get_concurrency_info("duckdb_writer").claimed_slots]
+    finally:
+        instance.dispose()
+
+
+def test_killed_run_releases_its_pool_slot(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    shutil.copytree(FIXTURE / "registry", landing / "registry")
+    data_dir = tmp_path / "data"
+    home = data_dir / "dagster_home"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli.main", "run", "--landing", str(landing), "--data-dir",
+         str(data_dir), "--as-of", "2025-06-30"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+    )
+    try:
+        deadline = time.monotonic() + 240
+        claimed: list[str] = []
+        while time.monotonic() < deadline and proc.poll() is None and not claimed:
+            time.sleep(0.5)
+            if (home / "history").exists():
+                claimed = _claimed_slots(home)
+        assert claimed, "the run never held the duckdb_writer slot"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the hub process and its dbt child, as a crash would
+        proc.wait()
+
+    assert _claimed_slots(home) == claimed, "nothing gives the slot back by itself"
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        assert release_dead_runs(instance) == claimed
+        assert instance.get_run_by_id(claimed[0]).status == dg.DagsterRunStatus.FAILURE
+        assert release_dead_runs(instance) == []
+    finally:
+        instance.dispose()
+    assert _claimed_slots(home) == []
