@@ -40,7 +40,7 @@ def test_modes_differ_but_all_answer(api_server: LiveServer) -> None:
 
 def test_bad_search_parameters_are_400(api_server: LiveServer) -> None:
     with api_server.client("staff") as c:
-        assert c.get("/api/search", params={"q": "台风", "mode": "magic"}).json()["code"] == "bad_parameter"
+        assert c.get("/api/search", params={"q": "台风", "mode": "magic"}).json()["code"] == "invalid_request"
         unknown_town = c.get("/api/search", params={"q": "台风", "town": "火星镇"})
         assert unknown_town.status_code == 400 and "town" in unknown_town.json()["message_en"]
         assert c.get("/api/search").status_code == 400

@@ -56,7 +56,7 @@ def test_syntax_error_names_the_position(api_server: LiveServer) -> None:
 
 
 def test_unknown_column_is_a_plain_error(api_server: LiveServer) -> None:
-    body = post_sql(api_server, "select no_such_column from town_dossier").json()
+    body = post_sql(api_server, "select no_such_column from hidden_danger_register").json()
     assert body["code"] == "sql_error"
     assert "no_such_column" in body["message_en"]
 
