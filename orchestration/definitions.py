@@ -100,8 +100,10 @@ def build_definitions(paths: HubPaths | None = None, as_of: date | None = None) 
     return definitions_from_parts(collect_parts(paths or HubPaths.from_env(), as_of=as_of))
 
 
-def definitions_from_parts(parts: HubParts, skip_groups: tuple[str, ...] = ()) -> dg.Definitions:
-    """``skip_groups``: asset groups left out of the full_pipeline job (e.g. the KB when there are no documents)."""
+def definitions_from_parts(parts: HubParts, skip_groups: tuple[str, ...] = (),
+                           extra_jobs: tuple[Any, ...] = ()) -> dg.Definitions:
+    """``skip_groups``: asset groups left out of the full_pipeline job (e.g. the KB when there are no documents);
+    ``extra_jobs``: more asset jobs over the same assets (``hub run`` adds its ingest-then-rebuild jobs)."""
     selection = dg.AssetSelection.all()
     if skip_groups:
         selection = selection - dg.AssetSelection.groups(*skip_groups)
@@ -114,7 +116,7 @@ def definitions_from_parts(parts: HubParts, skip_groups: tuple[str, ...] = ()) -
         asset_checks=parts.asset_checks,
         sensors=parts.sensors,
         schedules=parts.schedules,
-        jobs=[full_pipeline],
+        jobs=[full_pipeline, *extra_jobs],
         resources=parts.resources,
     )
 

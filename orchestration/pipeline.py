@@ -8,6 +8,7 @@ shows up there. Afterwards it prints what happened: per source the rows loaded a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -23,11 +24,15 @@ from typing import Any
 import duckdb
 
 from orchestration.resources import HUB_TIMEZONE, today_in_shanghai
-from orchestration.settings import HubPaths
+from orchestration.settings import DBT_PROJECT_DIR, HubPaths
 from orchestration.snapshots import read_current
 
 DAGSTER_YAML_TEMPLATE = Path(__file__).resolve().parent / "dagster_home" / "dagster.yaml"
 Echo = Callable[[str], None]
+INGEST_JOB = "hub_run_ingest"
+REBUILD_JOB = "hub_run_rebuild"
+BUILD_STATE_FILE = "last_build.json"  # under HubPaths.state: what the last successful rebuild was
+AS_OF_TAG = "as_of"  # dbt tag of the models computed as of a date (dbt_project)
 HUB_TRIGGER_TAG = "hub/trigger"
 HUB_PID_TAG = "hub/pid"
 STEP_EVENTS = {"STEP_SUCCESS": "success", "STEP_FAILURE": "failure", "STEP_SKIPPED": "skipped"}
@@ -165,8 +170,16 @@ def run_pipeline(
     as_of: date | None = None,
     feed_url: str | None = None,
     echo: Echo = print,
+    rebuild_all: bool = False,
 ) -> PipelineOutcome:
-    """Materialize every asset once for ``landing``; report what happened. Bad rows are not failures."""
+    """Ingest ``landing``, then rebuild what that changed, index and publish; report what happened.
+
+    Two Dagster runs on the same asset graph: first every ingest asset (unchanged files are skipped
+    by their hash), then the dbt models downstream of the sources that loaded new rows (all of them on
+    the first build, after a dbt code change, or with ``rebuild_all``; plus every model computed as
+    of a date when the date changed), the KB index, the quality report and publish. Bad rows are not
+    failures.
+    """
     from orchestration.definitions import collect_parts, definitions_from_parts
 
     landing = (landing or paths.landing).resolve()
@@ -182,32 +195,133 @@ def run_pipeline(
         echo(f"数据目录 / data dir: {paths.data_dir}\n落地目录 / landing: {landing}\n基准日 / as of: {chosen_as_of}")
         for part in parts.missing:
             echo(f"跳过 / skipped: {part} (该部分尚未提供 / that part is not available yet)")
-        previous_snapshot = read_current(paths.serving)
-        started = datetime.now(HUB_TIMEZONE).replace(tzinfo=None)
         skip_groups: tuple[str, ...] = ()
         if "knowledge_base" in parts.present and not (landing / "kb").is_dir():
             echo(f"跳过 / skipped: knowledge_base ({landing / 'kb'} 不存在 / has no documents folder)")
             skip_groups = ("knowledge_base",)
-        result = _execute(definitions_from_parts(parts, skip_groups), paths, landing)
-    step_status = {e.step_key: STEP_EVENTS[e.event_type_value] for e in result.all_events
+        previous_snapshot = read_current(paths.serving)
+        started = datetime.now(HUB_TIMEZONE).replace(tzinfo=None)
+        results = [_execute(definitions_from_parts(parts, skip_groups, (ingest_job(),)), INGEST_JOB, paths, landing)]
+        sources = _source_loads(paths.build_db, started)
+        plan = plan_rebuild(paths, sources, chosen_as_of, rebuild_all or "ingest" not in parts.present)
+        if results[0].success:
+            echo(f"重建 / rebuild: {plan.describe()}")
+            rebuild = rebuild_job(plan, skip_groups)
+            results.append(_execute(definitions_from_parts(parts, skip_groups, (rebuild,)), REBUILD_JOB, paths,
+                                    landing))
+            if results[-1].success:
+                write_build_state(paths, plan.fingerprint, chosen_as_of)
+    step_status = {e.step_key: STEP_EVENTS[e.event_type_value] for r in results for e in r.all_events
                    if e.step_key and e.event_type_value in STEP_EVENTS}
-    failed_steps = [step for step, status in step_status.items() if status == "failure"]
     snapshot = read_current(paths.serving)
     published = snapshot if snapshot != previous_snapshot else None
     outcome = PipelineOutcome(
-        success=result.success,
-        run_id=result.run_id,
+        success=all(r.success for r in results) and len(results) == 2,
+        run_id=results[-1].run_id,
         as_of=chosen_as_of,
-        sources=_source_loads(paths.build_db, started),
-        dbt_tests=_dbt_tests(paths, result.run_id),
+        sources=sources,
+        dbt_tests=_dbt_tests(paths, results[-1].run_id),
         snapshot=published,
         row_counts=_snapshot_counts(published),
-        failed_steps=failed_steps,
+        failed_steps=[step for step, status in step_status.items() if status == "failure"],
         missing_parts=parts.missing,
         step_status=step_status,
     )
     echo(format_outcome(outcome))
     return outcome
+
+
+# --- what to rebuild ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RebuildPlan:
+    full: bool
+    reason: str
+    changed_sources: tuple[str, ...]
+    as_of_changed: bool
+    fingerprint: str
+
+    def describe(self) -> str:
+        if self.full:
+            return f"全部模型 / every model ({self.reason})"
+        changed = ", ".join(self.changed_sources) or "无 / none"
+        date_note = "; 基准日变化 / as-of date changed: every as-of model" if self.as_of_changed else ""
+        return f"增量 / incremental: models downstream of changed sources ({changed}){date_note}"
+
+
+def dbt_fingerprint(project: Path = DBT_PROJECT_DIR) -> str:
+    """A hash of the dbt project's files: when it changes, every model is rebuilt."""
+    digest = hashlib.sha256()
+    files = [project / "dbt_project.yml", project / "profiles.yml"]
+    for folder in ("models", "seeds", "macros", "tests", "snapshots"):
+        files += sorted(p for p in (project / folder).rglob("*") if p.is_file())
+    for path in files:
+        if path.exists():
+            digest.update(str(path.relative_to(project)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def read_build_state(paths: HubPaths) -> dict[str, str] | None:
+    try:
+        return json.loads((paths.state / BUILD_STATE_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def write_build_state(paths: HubPaths, fingerprint: str, as_of: date) -> None:
+    """Recorded only after a successful rebuild: the next run rebuilds relative to it."""
+    paths.state.mkdir(parents=True, exist_ok=True)
+    temp = paths.state / f".{BUILD_STATE_FILE}.tmp"
+    temp.write_text(json.dumps({"dbt_fingerprint": fingerprint, "as_of": as_of.isoformat()}), encoding="utf-8")
+    os.replace(temp, paths.state / BUILD_STATE_FILE)
+
+
+def plan_rebuild(paths: HubPaths, sources: list[SourceLoad], as_of: date, rebuild_all: bool) -> RebuildPlan:
+    fingerprint = dbt_fingerprint()
+    state = read_build_state(paths)
+    changed = tuple(sorted(load.source for load in sources if load.rows_loaded > 0))
+    reason = ""
+    if rebuild_all:
+        reason = "按要求 / as asked"
+    elif state is None or not paths.build_db.exists():
+        reason = "首次构建 / first build"
+    elif state.get("dbt_fingerprint") != fingerprint:
+        reason = "dbt 代码已变 / the dbt project changed"
+    return RebuildPlan(full=bool(reason), reason=reason, changed_sources=changed,
+                       as_of_changed=state is None or state.get("as_of") != as_of.isoformat(),
+                       fingerprint=fingerprint)
+
+
+def ingest_job() -> Any:
+    import dagster as dg
+
+    from orchestration.ingest.contracts import ENTITIES
+
+    return dg.define_asset_job(INGEST_JOB, selection=dg.AssetSelection.keys(
+        *[dg.AssetKey([e.source, e.name]) for e in ENTITIES]))
+
+
+def rebuild_job(plan: RebuildPlan, skip_groups: tuple[str, ...]) -> Any:
+    """Everything after ingest: all of it, or what the changed sources and the as-of date reach."""
+    import dagster as dg
+
+    from orchestration.ingest.contracts import ENTITIES
+
+    ingest = dg.AssetSelection.keys(*[dg.AssetKey([e.source, e.name]) for e in ENTITIES])
+    if plan.full:
+        selection = dg.AssetSelection.all() - ingest
+    else:
+        changed = [dg.AssetKey([e.source, e.name]) for e in ENTITIES if e.source in plan.changed_sources]
+        selection = dg.AssetSelection.keys(*changed).downstream() - ingest
+        if plan.as_of_changed:
+            selection = selection | dg.AssetSelection.tag(AS_OF_TAG, "").downstream()
+        # Publish, the quality report and the KB (incremental by itself) run every time.
+        selection = selection | dg.AssetSelection.groups("publish", "quality", "knowledge_base")
+    if skip_groups:
+        selection = selection - dg.AssetSelection.groups(*skip_groups)
+    return dg.define_asset_job(REBUILD_JOB, selection=selection)
 
 
 def _refresh_manifest_if_stale(echo: Echo) -> None:
@@ -225,16 +339,14 @@ def _refresh_manifest_if_stale(echo: Echo) -> None:
         raise PipelineError(proc.stderr.strip() or proc.stdout.strip())
 
 
-def _execute(defs: Any, paths: HubPaths, landing: Path) -> Any:
-    """Run the ``full_pipeline`` job in this process on the data directory's Dagster instance."""
+def _execute(defs: Any, job_name: str, paths: HubPaths, landing: Path) -> Any:
+    """Run one of the Definitions' jobs in this process on the data directory's Dagster instance."""
     import dagster as dg
-
-    from orchestration.definitions import FULL_PIPELINE_JOB
 
     instance = dg.DagsterInstance.from_config(str(paths.dagster_home))
     try:
         release_dead_runs(instance)
-        return defs.resolve_job_def(FULL_PIPELINE_JOB).execute_in_process(
+        return defs.resolve_job_def(job_name).execute_in_process(
             instance=instance,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},

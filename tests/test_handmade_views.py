@@ -11,6 +11,7 @@ is derived in the comment next to it from the fixture rows.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -63,17 +64,21 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     shutil.copytree(FIXTURE, landing)
     write_water_workbook(landing / "water" / "水利数据_20250620.xlsx")
     data_dir = base / "data"
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    env.pop("HUB_DATA_DIR", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli.main", "run", "--landing", str(landing), "--data-dir", str(data_dir),
-         "--as-of", AS_OF],
-        capture_output=True, text=True, env=env, timeout=600,
-    )
+    proc = hub_run(landing, data_dir, AS_OF)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     current = read_current(data_dir / "serving")
     assert current is not None, proc.stdout
-    return {"path": current, "stdout": proc.stdout}
+    return {"path": current, "stdout": proc.stdout, "landing": landing, "data_dir": data_dir}
+
+
+def hub_run(landing: Path, data_dir: Path, as_of: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env.pop("HUB_DATA_DIR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli.main", "run", "--landing", str(landing), "--data-dir", str(data_dir),
+         "--as-of", as_of],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
 
 
 def rows(snapshot: dict[str, Any], sql: str) -> list[dict[str, Any]]:
@@ -231,3 +236,38 @@ def test_town_dossier_and_catalog(snapshot: dict[str, Any]) -> None:
             "grid_coverage", "rescue_capacity", "event_handling", "town_dossier"} <= tables
     meta = rows(snapshot, "SELECT as_of FROM _snapshot")
     assert meta == [{"as_of": date(2025, 6, 30)}]
+
+
+def test_next_day_run_rebuilds_only_what_changed(snapshot: dict[str, Any]) -> None:
+    """Runs last: one more day of events and the next as-of date on the same data directory."""
+    landing, data_dir = snapshot["landing"], snapshot["data_dir"]
+    new_event = {
+        "eventId": "SP202507001", "title": "雨后积水", "content": "雨后积水，请处置。", "source": "网格巡查",
+        "platform": "综合执法", "categoryL1": "城市管理", "categoryL2": "道路积水", "townName": "瓜沥镇",
+        "townCode": "",
+        "villageName": "", "gridCode": "", "address": "瓜沥镇某路", "lng": 120.4, "lat": 30.2,
+        "reportTime": "2025-07-01 07:00:00", "acceptTime": "2025-07-01 07:30:00", "dispatchTime": "2025-07-01 07:40:00",
+        "deadline": "2025-07-02 07:00:00", "finishTime": "2025-07-01 12:00:00", "status": "已办结",
+        "handleDept": "区城管局", "urgency": "一般", "satisfaction": "满意", "isSupervised": False,
+        "updatedAt": "2025-07-01 12:00:00", "flows": [],
+    }
+    (landing / "four_platforms" / "events_20250701.jsonl").write_text(
+        json.dumps(new_event, ensure_ascii=False) + "\n", encoding="utf-8")
+    proc = hub_run(landing, data_dir, "2025-07-01")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "incremental" in proc.stdout and "four_platforms" in proc.stdout.split("incremental", 1)[1].split("\n")[0]
+    built = int(next(x for x in proc.stdout.splitlines() if x.startswith("dbt:")).split("models")[1].split()[0])
+    first_built = int(next(x for x in snapshot["stdout"].splitlines() if x.startswith("dbt:")).split("models")[1]
+                      .split()[0])
+    assert 0 < built < first_built, (built, first_built)
+
+    latest = {"path": read_current(data_dir / "serving")}
+    assert latest["path"] != snapshot["path"]
+    overdue = {r["danger_id"]: r["overdue_days"] for r in rows(latest, "SELECT * FROM hidden_danger_register")
+               if r["is_overdue"]}
+    # One day later every overdue danger is one day later still.
+    assert overdue == {"HD001": 92, "HD004": 2, "RC001": 31}
+    july = rows(latest, "SELECT * FROM event_handling WHERE dept = '区城管局' AND month LIKE '2025-07%'")
+    assert len(july) == 1 and july[0]["events"] == 1 and july[0]["on_time_rate"] == pytest.approx(1.0)
+    readiness = {r["town_code"]: r["readiness_score"] for r in rows(latest, "SELECT * FROM town_readiness")}
+    assert (readiness[GUALI], readiness[CHENGXIANG], readiness[LOUTA]) == (6, 2, 3)
