@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
+from pathlib import Path
 
-from api_fixtures import LiveServer
+import httpx
+from api_fixtures import LiveServer, publish_fixture_snapshot, start_server, stop_server
 
 TOWN = "330109113"  # 瓜沥镇
 
@@ -46,22 +47,34 @@ def test_unknown_town_is_404(api_server: LiveServer) -> None:
     assert response.status_code == 404 and response.json()["code"] == "unknown_town"
 
 
-def test_quality_reports_before_and_after_one_exists(api_server: LiveServer) -> None:
+def test_quality_reports_from_the_pipeline(api_server: LiveServer) -> None:
     reports = api_server.data_dir / "reports" / "quality"
-    with api_server.client("analyst") as c:
-        if not reports.exists():
-            assert c.get("/api/quality/reports").json()["reports"] == []
-            missing = c.get("/api/quality/reports/latest")
-            assert missing.status_code == 404 and missing.json()["code"] == "no_quality_report"
-        reports.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        (reports / f"quality-{stamp}.json").write_text(json.dumps({"score": 0.93, "findings": 4}), "utf-8")
-        (reports / f"quality-{stamp}.html").write_text("<html><body><h1>数据质量日报</h1></body></html>", "utf-8")
+    newest_json = max(reports.glob("*.json"), key=lambda p: p.stat().st_mtime)
+    name = newest_json.stem
+    with api_server.client("staff") as c:  # readable with any key
         listed = c.get("/api/quality/reports").json()["reports"]
         latest = c.get("/api/quality/reports/latest").json()
         page = c.get("/quality")
-        html = c.get(f"/quality/reports/quality-{stamp}")
-    assert listed[0]["name"] == f"quality-{stamp}"
-    assert latest == {"score": 0.93, "findings": 4}
-    assert page.status_code == 200 and f"quality-{stamp}" in page.text
-    assert html.status_code == 200 and "数据质量日报" in html.text
+        html = c.get(f"/quality/reports/{name}")
+    assert {r["name"] for r in listed} == {p.stem for p in reports.glob("*.json")} | {
+        p.stem for p in reports.glob("*.html")
+    }
+    assert listed[0]["name"] == name
+    assert latest == json.loads(newest_json.read_text(encoding="utf-8"))
+    assert page.status_code == 200 and name in page.text
+    assert html.status_code == 200 and html.text == (reports / f"{name}.html").read_text(encoding="utf-8")
+
+
+def test_quality_endpoints_say_when_there_is_no_report(tmp_path: Path) -> None:
+    publish_fixture_snapshot(tmp_path)
+    server = start_server(tmp_path, "--demo")
+    try:
+        with httpx.Client(base_url=server.base_url) as c:
+            assert c.get("/api/quality/reports").json()["reports"] == []
+            missing = c.get("/api/quality/reports/latest")
+            page = c.get("/quality")
+    finally:
+        stop_server(server)
+    assert missing.status_code == 404 and missing.json()["code"] == "no_quality_report"
+    assert "hub quality" in missing.json()["message_zh"]
+    assert page.status_code == 200 and 'id="no-report"' in page.text
