@@ -203,14 +203,14 @@ def run_pipeline(
         started = datetime.now(HUB_TIMEZONE).replace(tzinfo=None)
         results = [_execute(definitions_from_parts(parts, skip_groups, (ingest_job(),)), INGEST_JOB, paths, landing)]
         sources = _source_loads(paths.build_db, started)
-        plan = plan_rebuild(paths, sources, chosen_as_of, rebuild_all or "ingest" not in parts.present)
+        plan = plan_rebuild(paths, chosen_as_of, rebuild_all or "ingest" not in parts.present)
         if results[0].success:
             echo(f"重建 / rebuild: {plan.describe()}")
             rebuild = rebuild_job(plan, skip_groups)
             results.append(_execute(definitions_from_parts(parts, skip_groups, (rebuild,)), REBUILD_JOB, paths,
                                     landing))
             if results[-1].success:
-                write_build_state(paths, plan.fingerprint, chosen_as_of)
+                write_build_state(paths, plan.fingerprint, chosen_as_of, started)
     step_status = {e.step_key: STEP_EVENTS[e.event_type_value] for r in results for e in r.all_events
                    if e.step_key and e.event_type_value in STEP_EVENTS}
     snapshot = read_current(paths.serving)
@@ -270,18 +270,27 @@ def read_build_state(paths: HubPaths) -> dict[str, str] | None:
         return None
 
 
-def write_build_state(paths: HubPaths, fingerprint: str, as_of: date) -> None:
-    """Recorded only after a successful rebuild: the next run rebuilds relative to it."""
+def write_build_state(paths: HubPaths, fingerprint: str, as_of: date, loads_since: datetime) -> None:
+    """Recorded only after a successful rebuild: the next run rebuilds relative to it.
+
+    ``loads_since``: loads that started from then on may be missing from this build (the start of this
+    run's ingest), so the next run treats their sources as changed.
+    """
     paths.state.mkdir(parents=True, exist_ok=True)
     temp = paths.state / f".{BUILD_STATE_FILE}.tmp"
-    temp.write_text(json.dumps({"dbt_fingerprint": fingerprint, "as_of": as_of.isoformat()}), encoding="utf-8")
+    temp.write_text(json.dumps({"dbt_fingerprint": fingerprint, "as_of": as_of.isoformat(),
+                                "loads_since": loads_since.isoformat()}), encoding="utf-8")
     os.replace(temp, paths.state / BUILD_STATE_FILE)
 
 
-def plan_rebuild(paths: HubPaths, sources: list[SourceLoad], as_of: date, rebuild_all: bool) -> RebuildPlan:
+def _sources_loaded_since(build_db: Path, since: datetime) -> tuple[str, ...]:
+    """Sources with rows loaded from ``since`` on: by this run or by a sensor-triggered run in between."""
+    return tuple(sorted(load.source for load in _source_loads(build_db, since) if load.rows_loaded > 0))
+
+
+def plan_rebuild(paths: HubPaths, as_of: date, rebuild_all: bool) -> RebuildPlan:
     fingerprint = dbt_fingerprint()
     state = read_build_state(paths)
-    changed = tuple(sorted(load.source for load in sources if load.rows_loaded > 0))
     reason = ""
     if rebuild_all:
         reason = "按要求 / as asked"
@@ -289,6 +298,12 @@ def plan_rebuild(paths: HubPaths, sources: list[SourceLoad], as_of: date, rebuil
         reason = "首次构建 / first build"
     elif state.get("dbt_fingerprint") != fingerprint:
         reason = "dbt 代码已变 / the dbt project changed"
+    changed: tuple[str, ...] = ()
+    if not reason and state is not None:
+        try:
+            changed = _sources_loaded_since(paths.build_db, datetime.fromisoformat(state["loads_since"]))
+        except (KeyError, ValueError):
+            reason = "构建记录不完整 / incomplete build record"
     return RebuildPlan(full=bool(reason), reason=reason, changed_sources=changed,
                        as_of_changed=state is None or state.get("as_of") != as_of.isoformat(),
                        fingerprint=fingerprint)
