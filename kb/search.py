@@ -25,6 +25,7 @@ from kb.tokenizer import shared_tokenizer
 Mode = Literal["hybrid", "bm25", "dense", "vector"]
 MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
 MODE_ALIASES = {"vector": "dense"}  # the API's name for the dense side
+BROAD_FILTER_SHARE = 0.2  # filters letting through at least this share of chunks are applied after the query
 FilterInput = SearchFilters | dict[str, Any] | None
 
 
@@ -219,12 +220,28 @@ class KnowledgeBase:
         return [(int(row), float(scores[row])) for row in top if scores[row] > 0]
 
     def _dense_candidates(
-        self, query: str, n: int, filters: SearchFilters, allowed_docs: list[str] | None
+        self,
+        query: str,
+        n: int,
+        filters: SearchFilters,
+        mask: np.ndarray | None,
+        allowed_docs: list[str] | None,
     ) -> list[tuple[int, float]]:
         if not self.chunk_ids or (allowed_docs is not None and not allowed_docs):
             return []
         vector = self._embedder.embed_query(query)
-        hits = self._dense_index().query(vector, n, chroma_where(filters, allowed_docs))
+        dense = self._dense_index()
+        if mask is not None:
+            share = float(mask.mean())
+            if share >= BROAD_FILTER_SHARE:
+                # A broad filter: Chroma's filtered search is slow on large collections, while an
+                # unfiltered query for a few times more candidates, filtered here, finds the same top n.
+                wanted = min(len(self.chunk_ids), int(n / share * 2) + 10)
+                hits = [(layout.row_of(c), s) for c, s in dense.query(vector, wanted, None)]
+                kept = [(row, s) for row, s in hits if mask[row]]
+                if len(kept) >= n or wanted >= len(self.chunk_ids):
+                    return kept[:n]
+        hits = dense.query(vector, n, chroma_where(filters, allowed_docs))
         return [(layout.row_of(chunk_id), similarity) for chunk_id, similarity in hits]
 
     def search(
@@ -247,7 +264,9 @@ class KnowledgeBase:
         tokens = self._tokenizer.tokenize(query)
 
         bm25 = self._bm25_candidates(tokens, candidates, mask) if mode in ("hybrid", "bm25") else []
-        dense = self._dense_candidates(query, candidates, filters, allowed) if mode in ("hybrid", "dense") else []
+        dense = (
+            self._dense_candidates(query, candidates, filters, mask, allowed) if mode in ("hybrid", "dense") else []
+        )
         if exclude_docs:
             bm25 = [(row, s) for row, s in bm25 if self.chunk_doc[row] not in exclude_docs]
             dense = [(row, s) for row, s in dense if self.chunk_doc[row] not in exclude_docs]
