@@ -1,0 +1,250 @@
+"""Load test: 32 concurrent clients for 60 s on a mixed workload (table pages, searches, exports, SQL),
+from this process against ``hub serve`` in another one over loopback; throughput, latency percentiles
+and errors. Goal (issue 7): zero errors, p99 under 500 ms.
+
+Usage: ``python bench/load.py [--data-dir DIR] [--clients 32] [--seconds 60] [--no-write]``.
+Without a published snapshot and index in the data directory it builds them (``hub sample --scale
+small``, ``hub run``, ``hub kb index`` of the sample documents). The server runs with real API keys
+(one per role, so analyst requests are masked as in production); its per-key rate limit is raised,
+or a load test would measure 429s. Figures go to docs/benchmarks.md between ``<!-- bench:load -->``
+markers, with the machine and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from orchestration.settings import HubPaths  # noqa: E402
+from orchestration.snapshots import read_current  # noqa: E402
+
+HUB = [sys.executable, "-m", "orchestration.cli.main"]
+DOCS = ROOT / "docs" / "benchmarks.md"
+MARK_START, MARK_END = "<!-- bench:load -->", "<!-- /bench:load -->"
+SAMPLE_DOCS = ROOT / "orchestration" / "sample" / "kb_docs"
+
+# (kind, role, method, path, body or params); weights say how often each is drawn.
+WORKLOAD: list[tuple[str, int, str, str, str, dict]] = [
+    ("table", 20, "analyst", "GET", "/api/tables/hidden_danger_register",
+     {"_size": 50, "is_closed": "false", "_sort_desc": "overdue_days"}),
+    ("table", 10, "analyst", "GET", "/api/tables/town_readiness", {"_facet": "readiness_score"}),
+    ("table", 10, "analyst", "GET", "/api/tables/event_handling", {"_size": 100, "month__gte": "2026-01"}),
+    ("table", 5, "analyst", "GET", "/api/tables/town_dossier", {"_size": 27}),
+    ("search", 10, "staff", "GET", "/api/search", {"q": "台风 山塘 人员转移", "top_k": 10}),
+    ("search", 8, "staff", "GET", "/api/search", {"q": "城市内涝 积水点 应急响应", "mode": "bm25", "top_k": 10}),
+    ("search", 7, "staff", "GET", "/api/search", {"q": "地质灾害 转移 避险", "town": "330109104", "top_k": 5}),
+    ("export", 8, "analyst", "GET", "/api/tables/hidden_danger_register", {"_format": "csv", "level": "重大"}),
+    ("export", 4, "analyst", "GET", "/api/tables/grid_coverage", {"_format": "parquet"}),
+    ("sql", 8, "analyst", "POST", "/api/sql",
+     {"sql": "select town_code, count(*) filter (where is_overdue) as overdue from hidden_danger_register "
+             "group by 1 order by 2 desc limit 10"}),
+    ("town", 10, "staff", "GET", "/api/towns/330109113", {}),
+]
+
+
+def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(HUB_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
+               DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1", **extra)
+    return env
+
+
+def prepare(data_dir: Path) -> None:
+    paths = HubPaths(data_dir)
+    env = env_for(data_dir)
+    if read_current(paths.serving) is None:
+        print("building a snapshot: hub sample --scale small + hub run …", flush=True)
+        subprocess.run([*HUB, "sample", "--scale", "small", "--out", str(paths.landing)], env=env, check=True)
+        subprocess.run([*HUB, "run", "--data-dir", str(data_dir)], env=env, check=True)
+    if read_current(paths.kb_index) is None:
+        print("indexing the sample documents: hub kb index …", flush=True)
+        subprocess.run([*HUB, "kb", "index", "--docs", str(SAMPLE_DOCS)], env=env, check=True)
+
+
+def add_key(data_dir: Path, role: str) -> str:
+    name = f"bench-load-{role}-{time.time_ns()}"
+    out = subprocess.run([*HUB, "keys", "add", name, "--role", role, "--data-dir", str(data_dir)],
+                         env=env_for(data_dir), capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*HUB, "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        env=env_for(data_dir, HUB_API_RATE_LIMIT="100000000"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("hub serve did not start")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+async def drive(base: str, keys: dict[str, str], clients: int, seconds: float, seed: int = 7) -> dict:
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors: Counter[str] = Counter()
+    weights = [w[1] for w in WORKLOAD]
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        # Warm-up outside the measurement: first search loads the model, first page opens the snapshot.
+        for _kind, _, role, method, path, payload in WORKLOAD:
+            await send(client, keys[role], method, path, payload)
+        deadline = time.perf_counter() + seconds
+
+        async def worker(number: int) -> None:
+            rnd = random.Random(seed + number)
+            while time.perf_counter() < deadline:
+                kind, _, role, method, path, payload = rnd.choices(WORKLOAD, weights)[0]
+                started = time.perf_counter()
+                try:
+                    response = await send(client, keys[role], method, path, payload)
+                    if response.status_code != 200:
+                        errors[f"{kind} {response.status_code}"] += 1
+                except httpx.HTTPError as exc:
+                    errors[f"{kind} {type(exc).__name__}"] += 1
+                latencies[kind].append((time.perf_counter() - started) * 1000)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(clients)))
+        elapsed = time.perf_counter() - began
+    return {"latencies": latencies, "errors": errors, "seconds": elapsed}
+
+
+async def send(client: httpx.AsyncClient, key: str, method: str, path: str, payload: dict) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"}
+    if method == "POST":
+        response = await client.post(path, json=payload, headers=headers)
+    else:
+        response = await client.get(path, params=payload, headers=headers)
+    await response.aread()
+    return response
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GB; Python {platform.python_version()}"
+
+
+def report(result: dict, clients: int, load_before: float) -> str:
+    all_latencies = [v for values in result["latencies"].values() for v in values]
+    total, seconds = len(all_latencies), result["seconds"]
+    errors = sum(result["errors"].values())
+    p99 = percentile(all_latencies, 99)
+    verdict = "met" if errors == 0 and p99 < 500 else "NOT met"
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        MARK_START,
+        "## Load (`bench/load.py`)",
+        "",
+        f"Run {now} on {machine()}; load average at start {load_before:.1f}. Server: `hub serve` (one uvicorn "
+        f"process, real API keys per role, rate limit raised) on the `hub sample --scale small` snapshot and the "
+        f"sample documents' index. Client: {clients} concurrent httpx async clients from a second process over "
+        f"loopback for {seconds:.0f} s, keep-alive, a weighted random mix of the requests below.",
+        "",
+        "| kind | requests | share | p50 ms | p90 ms | p99 ms | max ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, values in sorted(result["latencies"].items()):
+        lines.append(f"| {kind} | {len(values)} | {len(values) / total:.0%} | {percentile(values, 50):.0f} | "
+                     f"{percentile(values, 90):.0f} | {percentile(values, 99):.0f} | {max(values):.0f} |")
+    lines.append(f"| **all** | **{total}** | 100% | {percentile(all_latencies, 50):.0f} | "
+                 f"{percentile(all_latencies, 90):.0f} | **{p99:.0f}** | {max(all_latencies):.0f} |")
+    lines += [
+        "",
+        f"Throughput **{total / seconds:.0f} requests/s**; errors **{errors}**"
+        + (f" ({', '.join(f'{k}: {n}' for k, n in result['errors'].most_common())})" if errors else "")
+        + f". Goal (zero errors, p99 under 500 ms): **{verdict}**.",
+        "",
+        "- Mix: " + "; ".join(f"{kind} `{method} {path}` ×{weight}" for kind, weight, _, method, path, _ in WORKLOAD)
+        + ".",
+        "- Client and server share the machine's cores, and the machine is shared with other jobs while this runs "
+        "(see the load average), so the figures are a floor, not a capacity.",
+        MARK_END,
+    ]
+    return "\n".join(lines)
+
+
+def write_report(text: str) -> None:
+    current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
+    if MARK_START in current and MARK_END in current:
+        before, after = current[: current.index(MARK_START)], current[current.index(MARK_END) + len(MARK_END):]
+        DOCS.write_text(before + text + after, encoding="utf-8")
+    else:
+        DOCS.write_text(current.rstrip("\n") + "\n\n" + text + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=None, help="data directory (default: a temporary one)")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--no-write", action="store_true", help="print only, do not update docs/benchmarks.md")
+    args = parser.parse_args()
+    temp = None
+    if args.data_dir is None:
+        temp = tempfile.TemporaryDirectory(prefix="bench-load-")
+        args.data_dir = Path(temp.name)
+    data_dir = args.data_dir.resolve()
+    prepare(data_dir)
+    keys = {role: add_key(data_dir, role) for role in ("analyst", "staff")}
+    process, base = start_server(data_dir)
+    try:
+        load_before = os.getloadavg()[0]
+        print(f"{args.clients} clients for {args.seconds:.0f} s against {base} …", flush=True)
+        result = asyncio.run(drive(base, keys, args.clients, args.seconds))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if temp is not None:
+            temp.cleanup()
+    text = report(result, args.clients, load_before)
+    print(text)
+    if not args.no_write:
+        write_report(text)
+    if sum(result["errors"].values()):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
