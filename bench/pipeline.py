@@ -208,7 +208,8 @@ def report(results: list[ScaleResult], started: str) -> str:
     lines += [
         "",
         "- *full run*: wall time of `hub run` including Python start-up, loading the Definitions, the two in-process "
-        "Dagster runs (ingest of every source, `dbt build` of every seed, model, data test and unit test, the "
+        "Dagster runs (ingest of every source, `dbt build` of every seed, model and data test — dbt unit tests run in "
+        "CI, not here — the "
         "quality report with its asset checks, publish of the serving snapshot) and the printed summary.",
         "- *floor*: the compiled SQL of that very run (from its `run_results.json`: each model as `CREATE OR "
         "REPLACE TABLE/VIEW ... AS`, each data test as a query) replayed in order with the DuckDB Python API on a "

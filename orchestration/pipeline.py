@@ -285,7 +285,16 @@ def write_build_state(paths: HubPaths, fingerprint: str, as_of: date, loads_sinc
 
 def _sources_loaded_since(build_db: Path, since: datetime) -> tuple[str, ...]:
     """Sources with rows loaded from ``since`` on: by this run or by a sensor-triggered run in between."""
-    return tuple(sorted(load.source for load in _source_loads(build_db, since) if load.rows_loaded > 0))
+    try:
+        con = duckdb.connect(str(build_db), read_only=True)
+    except duckdb.IOException as exc:
+        raise ValueError(f"load log unreadable: {exc}") from None  # the caller rebuilds everything
+    try:
+        rows = con.execute("SELECT DISTINCT source_system FROM raw.load_log WHERE started_at >= ? AND rows_loaded > 0",
+                           [since]).fetchall()
+    finally:
+        con.close()
+    return tuple(sorted(r[0] for r in rows))
 
 
 def plan_rebuild(paths: HubPaths, as_of: date, rebuild_all: bool) -> RebuildPlan:
@@ -302,8 +311,8 @@ def plan_rebuild(paths: HubPaths, as_of: date, rebuild_all: bool) -> RebuildPlan
     if not reason and state is not None:
         try:
             changed = _sources_loaded_since(paths.build_db, datetime.fromisoformat(state["loads_since"]))
-        except (KeyError, ValueError):
-            reason = "构建记录不完整 / incomplete build record"
+        except (KeyError, ValueError, duckdb.Error):
+            reason = "无法确定变化 / cannot tell what changed"
     return RebuildPlan(full=bool(reason), reason=reason, changed_sources=changed,
                        as_of_changed=state is None or state.get("as_of") != as_of.isoformat(),
                        fingerprint=fingerprint)
