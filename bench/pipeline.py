@@ -224,6 +224,15 @@ def report(results: list[ScaleResult], started: str) -> str:
         "",
         "dbt per run: " + "; ".join(f"{r.scale} full: {r.full.dbt_summary}; {r.scale} incremental: "
                                      f"{r.incremental.dbt_summary}" for r in results),
+        "- Goals (issue 3): the full run within 2× of the floor, the incremental run under 15% of the full run. "
+        "The gap is a fixed cost per run and per node, not per row: dbt parses the project again on every run "
+        "(the `as_of` var changes, so partial parsing is off; ~5–10 s), dagster-dbt starts a dbt adapter "
+        "in-process, every one of ~240 models and tests costs dbt ~0.1–0.2 s of its own against ~0.01–0.05 s of "
+        "SQL, and each of ~30 Dagster steps (ingest, the quality engineer's asset checks) costs ~0.3 s. So the "
+        "ratio falls as the data grows. The incremental run still rebuilds most models because the four-platforms "
+        "events feed the unit crosswalk (`dim_units` lists every department name seen, handleDept included), "
+        "which most marts join, and a new as-of date touches every as-of view; making `dim_units` independent "
+        "of the event stream would cut it to the event models.",
         "- The machine was shared with other jobs while this ran; see the load average above.",
         END,
     ]
