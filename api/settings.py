@@ -23,7 +23,7 @@ class ApiSettings:
     page_size_default: int = 50
     page_size_max: int = 1000
     export_row_limit: int = 1_000_000
-    rate_limit_per_minute: int = 1200  # per API key (or client address without a key)
+    rate_limit_per_minute: int = 3000  # per API key (or client address without a key): 50 a second
     max_body_bytes: int = 1_000_000  # the largest request body: SQL text and filters are small
 
     @classmethod
@@ -38,6 +38,6 @@ class ApiSettings:
             page_size_default=env_int("HUB_API_PAGE_SIZE", 50),
             page_size_max=env_int("HUB_API_PAGE_SIZE_MAX", 1000),
             export_row_limit=env_int("HUB_API_EXPORT_ROW_LIMIT", 1_000_000),
-            rate_limit_per_minute=env_int("HUB_API_RATE_LIMIT", 1200),
+            rate_limit_per_minute=env_int("HUB_API_RATE_LIMIT", 3000),
             max_body_bytes=env_int("HUB_API_MAX_BODY_BYTES", 1_000_000),
         )
