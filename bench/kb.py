@@ -164,6 +164,41 @@ def synthesise_big_index(source: Path, root: Path, settings: KbSettings, target_
     return big_root, time.perf_counter() - started
 
 
+def synthesise_random_index(root: Path, settings: KbSettings, target_chunks: int) -> Path:
+    """Like synthesise_big_index but without the model: corpus chunks (parsed, not embedded) and
+    random unit vectors. For a quick latency re-run (``--latency-only``)."""
+    from kb.chunking import chunk_text
+    from kb.loaders import is_supported, load_document
+
+    base_rows: list[dict[str, Any]] = []
+    for path in sorted(p for p in CORPUS.rglob("*") if p.is_file() and is_supported(p)):
+        loaded = load_document(path)
+        doc_id = path.relative_to(CORPUS).as_posix()
+        for chunk in chunk_text(loaded.text, doc_id):
+            base_rows.append({"doc_id": doc_id, "order": chunk.order, "heading_path": chunk.heading_path_text,
+                              "start": chunk.start, "end": chunk.end, "text": chunk.text})  # fmt: skip
+    copies = -(-target_chunks // len(base_rows))
+    doc_types = ("法律法规", "案例", "预案")
+    rows, documents, seen = [], [], set()
+    for copy in range(copies):
+        for row in base_rows:
+            doc_id = f"synthetic/{copy:03d}/{row['doc_id']}"
+            rows.append({**row, "doc_id": doc_id})
+            if doc_id not in seen:
+                seen.add(doc_id)
+                kind = doc_types[0] if "cases/" not in doc_id else doc_types[1]
+                documents.append({"doc_id": doc_id, "file": doc_id, "title": row["doc_id"], "doc_type": kind})
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(len(rows), load_model(settings.model_path).get_embedding_dimension())).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    texts = [embedding_text(r["heading_path"], r["text"]) for r in rows]
+    big_root = root / "big-index"
+    build = versions.new_build_dir(big_root)
+    write_version(build, documents, rows, texts, vectors, {"model_id": settings.model_id, "synthetic": True})
+    versions.publish(big_root, build)
+    return big_root
+
+
 def latency(index: Path, settings: KbSettings, queries: list[str]) -> dict[str, dict[str, float]]:
     knowledge_base = KnowledgeBase(index, settings)
     knowledge_base.warm_up()
@@ -205,7 +240,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=100_000, help="size of the synthetic latency index")
     parser.add_argument("--no-write", action="store_true", help="print only; do not touch docs/benchmarks.md")
+    parser.add_argument("--latency-only", action="store_true", help="only step 4, over random unit vectors; print only")
     args = parser.parse_args()
+    if args.latency_only:
+        work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
+        settings = KbSettings.from_env().with_changes(data_dir=work / "data")
+        try:
+            big = synthesise_random_index(work, settings, args.chunks)
+            timings = latency(big, settings, [q.query for q in read_queries(QUERIES)])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(json.dumps({"date": datetime.now(UTC).isoformat(timespec="minutes"), "load": os.getloadavg(),
+                          "latency": timings}, ensure_ascii=False, indent=1))  # fmt: skip
+        return
     if not CORPUS.exists() or not QUERIES.exists():
         sys.exit(f"needs {CORPUS} and {QUERIES}")
     work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
