@@ -16,6 +16,12 @@ import duckdb
 import pytest
 from dbt_fixtures import ALL_LOADS, RawLoad, run_dbt, ts, write_raw_fixture
 
+from api.serving_db import open_serving_db
+from api.settings import ApiSettings
+from api.towns_service import town_dossier
+from orchestration.publish import publish_snapshot, published_models
+from orchestration.settings import HubPaths
+
 GUALI, CHENGXIANG, HESHANG = "330109113", "330109001", "330109101"
 DETAIL_TABLES = ("rescue_teams", "emergency_plans", "town_events")
 # the detail tables and the shared views they are checked against, with everything upstream
@@ -233,12 +239,6 @@ def test_a_later_as_of_date(built: Path, tmp_path: Path) -> None:
 def test_published_and_read_by_the_town_page(built: Path, tmp_path: Path) -> None:
     """Published like the shared views and documented column by column; the town page's service finds
     them in a real serving snapshot."""
-    from api.serving_db import open_serving_db
-    from api.settings import ApiSettings
-    from api.towns_service import town_dossier
-    from orchestration.publish import published_models, publish_snapshot
-    from orchestration.settings import HubPaths
-
     manifest = json.loads((built / "target" / "manifest.json").read_text())
     models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     for name in DETAIL_TABLES:
