@@ -90,10 +90,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [*HUB, "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        [*HUB, "serve", "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers)],
         env=env_for(data_dir, HUB_API_RATE_LIMIT="100000000"),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -166,7 +166,7 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GB; Python {platform.python_version()}"
 
 
-def report(result: dict, clients: int, load_before: float) -> str:
+def report(result: dict, clients: int, workers: int, load_before: float) -> str:
     all_latencies = [v for values in result["latencies"].values() for v in values]
     total, seconds = len(all_latencies), result["seconds"]
     errors = sum(result["errors"].values())
@@ -177,8 +177,8 @@ def report(result: dict, clients: int, load_before: float) -> str:
         MARK_START,
         "## Load (`bench/load.py`)",
         "",
-        f"Run {now} on {machine()}; load average at start {load_before:.1f}. Server: `hub serve` (one uvicorn "
-        f"process, real API keys per role, rate limit raised) on the `hub sample --scale small` snapshot and the "
+        f"Run {now} on {machine()}; load average at start {load_before:.1f}. Server: `hub serve --workers {workers}` "
+        f"(uvicorn, real API keys per role, rate limit raised) on the `hub sample --scale small` snapshot and the "
         f"sample documents' index. Client: {clients} concurrent httpx async clients from a second process over "
         f"loopback for {seconds:.0f} s, keep-alive, a weighted random mix of the requests below.",
         "",
@@ -219,6 +219,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None, help="data directory (default: a temporary one)")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server")
     parser.add_argument("--no-write", action="store_true", help="print only, do not update docs/benchmarks.md")
     args = parser.parse_args()
     temp = None
@@ -228,7 +229,7 @@ def main() -> None:
     data_dir = args.data_dir.resolve()
     prepare(data_dir)
     keys = {role: add_key(data_dir, role) for role in ("analyst", "staff")}
-    process, base = start_server(data_dir)
+    process, base = start_server(data_dir, args.workers)
     try:
         load_before = os.getloadavg()[0]
         print(f"{args.clients} clients for {args.seconds:.0f} s against {base} …", flush=True)
@@ -238,7 +239,7 @@ def main() -> None:
         process.wait(timeout=30)
         if temp is not None:
             temp.cleanup()
-    text = report(result, args.clients, load_before)
+    text = report(result, args.clients, args.workers, load_before)
     print(text)
     if not args.no_write:
         write_report(text)
