@@ -88,6 +88,9 @@ def run_environment(paths: HubPaths, landing: Path, feed_url: str | None) -> Ite
         "DO_NOT_TRACK": "1",
         "HF_HUB_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False",
+        # The dbt adapter dagster-dbt starts in-process registers a semaphore; `hub run` ends without interpreter
+        # teardown (see the CLI), and the multiprocessing resource tracker would then warn about it.
+        "PYTHONWARNINGS": "ignore::UserWarning:multiprocessing.resource_tracker",
     }
     if feed_url:
         wanted["HUB_FOUR_PLATFORMS_URL"] = feed_url
