@@ -8,7 +8,8 @@ figures into docs/benchmarks.md between ``<!-- bench:kb -->`` and ``<!-- /bench:
    ``SentenceTransformer.encode`` on the same chunk texts.
 2. Re-index the unchanged corpus.
 3. Retrieval quality (``hub kb eval``'s code) for bm25, dense, hybrid, plus plain bm25s with its
-   default tokenizer (no jieba) as a baseline.
+   default tokenizer (no jieba) as a baseline; then the demo library with bench/demo_queries.jsonl,
+   each set also split into odd / even halves (``--quality-only`` runs just this step).
 4. Synthesise an index of >= 100k chunks from the corpus chunks (sentences rotated, vectors = the
    real chunk vectors plus small noise, re-normalised: embedding 100k chunks with m3e-small on two
    cores would take hours) and measure warm search latency p50/p95 per mode.
@@ -45,6 +46,8 @@ from kb.settings import KbSettings  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 QUERIES = ROOT / "bench" / "kb_queries.jsonl"
+DEMO_DOCS = ROOT / "orchestration" / "sample" / "kb_docs"
+DEMO_QUERIES = ROOT / "bench" / "demo_queries.jsonl"
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench:kb -->", "<!-- /bench:kb -->"
 _SENTENCE = re.compile(r"(?<=[。！？；])")
@@ -124,6 +127,39 @@ def plain_bm25s_baseline(index: Path, queries: list[Any], k: int) -> dict[str, f
         ]
 
     return evaluate(queries, search, ["bm25s-plain"], k)["bm25s-plain"]
+
+
+def quality_by_split(index: Path, settings: KbSettings, query_file: Path) -> dict[str, dict[str, float]]:
+    """Hybrid quality on all queries and on the odd / even halves (by position in the file), next to the
+    single modes: a change is kept only if it helps on both halves of both query sets."""
+    queries = read_queries(query_file)
+    knowledge_base = KnowledgeBase(index, settings)
+
+    def search(query: str, mode: str, k: int) -> list[dict[str, Any]]:
+        return [{"file": h.file, "text": h.text} for h in knowledge_base.search(query, mode=mode, top_k=k)]  # type: ignore[arg-type]
+
+    table = evaluate(queries, search, ("bm25", "dense", "hybrid"), 10)
+    for half, offset in (("odd", 0), ("even", 1)):
+        subset = queries[offset::2]
+        for mode, row in evaluate(subset, search, ("bm25", "dense", "hybrid"), 10).items():
+            table[f"{mode} ({half} half)"] = row
+    knowledge_base.close()
+    return table
+
+
+def quality_only(settings: KbSettings, work: Path) -> str:
+    """Index the corpus and the demo documents (reusing the embedding cache in ``settings``) and
+    evaluate both query sets. Markdown tables, for ``--quality-only``."""
+    sections = []
+    for label, docs, query_file in (
+        ("`../shared/corpus` × `bench/kb_queries.jsonl`", CORPUS, QUERIES),
+        ("`orchestration/sample/kb_docs` × `bench/demo_queries.jsonl`", DEMO_DOCS, DEMO_QUERIES),
+    ):
+        index = work / f"index-{docs.name}"
+        report = build_index(docs, index, settings)
+        table = quality_by_split(index, settings, query_file)
+        sections.append(f"{label} ({report.documents} documents, {report.chunks} chunks):\n\n{format_table(table)}")
+    return "\n\n".join(sections)
 
 
 def synthesise_big_index(source: Path, root: Path, settings: KbSettings, target_chunks: int) -> tuple[Path, float]:
@@ -241,7 +277,19 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=100_000, help="size of the synthetic latency index")
     parser.add_argument("--no-write", action="store_true", help="print only; do not touch docs/benchmarks.md")
     parser.add_argument("--latency-only", action="store_true", help="only step 4, over random unit vectors; print only")
+    parser.add_argument(
+        "--quality-only",
+        action="store_true",
+        help="only retrieval quality, both query sets and their odd/even halves; uses $HUB_DATA_DIR's embedding cache",
+    )
     args = parser.parse_args()
+    if args.quality_only:
+        work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
+        try:
+            print(quality_only(KbSettings.from_env(), work))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if args.latency_only:
         work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
         settings = KbSettings.from_env().with_changes(data_dir=work / "data")
@@ -271,6 +319,9 @@ def main() -> None:
         quality = evaluate(queries, search, ("bm25", "dense", "hybrid"), 10)
         quality["bm25s plain (no jieba)"] = plain_bm25s_baseline(indexed["index"], queries, 10)
         print(format_table(quality), flush=True)
+        demo_report = build_index(DEMO_DOCS, work / "demo-index", settings)
+        demo_quality = quality_by_split(work / "demo-index", settings, DEMO_QUERIES)
+        print(format_table(demo_quality), flush=True)
         print(f"3/4 synthesising a {args.chunks}-chunk index …", flush=True)
         big_index, big_build_seconds = synthesise_big_index(indexed["index"], work, settings, args.chunks)
         print("4/4 search latency …", flush=True)
@@ -294,6 +345,7 @@ def main() -> None:
         "unchanged_reindex_seconds": round(indexed["unchanged_seconds"], 2),
         "unchanged_share": round(indexed["unchanged_seconds"] / indexed["first_seconds"], 4),
         "quality": quality,
+        "demo_quality": demo_quality,
         "latency": timings,
         "big_index_build_seconds": round(big_build_seconds, 1),
     }
@@ -316,6 +368,11 @@ this ran, so times are upper bounds. Model `{figures['model']}` (CPU), corpus `.
 a hit is a chunk from the right file containing the answer string):
 
 {format_table(quality)}
+
+Held-out check on the demo library `orchestration/sample/kb_docs` ({demo_report.documents} documents,
+{demo_report.chunks} chunks) with `bench/demo_queries.jsonl`, also split into odd / even halves:
+
+{format_table(demo_quality)}
 
 **Indexing**: first index (fresh embedding cache) {figures['index_seconds']} s =
 {figures['index_chunks_per_s']} chunks/s, including parsing, BM25 and Chroma; bare

@@ -62,7 +62,9 @@ def build_collection(
     client = _client(path)
     collection = client.create_collection(
         COLLECTION,
-        configuration={"hnsw": {"space": "cosine"}},  # Chroma's default is l2; our vectors are compared by angle
+        # Chroma's default space is l2; our vectors are compared by angle. Its default search breadth
+        # (ef_search 100) equals the candidates we ask for, which misses some of the true top 100.
+        configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 200}},
         embedding_function=_embedding_function(None),
         metadata={"built_by": "kb.indexer"},
     )

@@ -108,10 +108,10 @@ def _fingerprint(path: Path, declared: dict[str, Any], settings_key: str) -> str
 
 
 def _settings_key(settings: KbSettings) -> str:
-    """Anything that changes chunks or vectors; a change re-parses every file."""
+    """Anything that changes chunks, vectors or the BM25 index; a change re-parses every file."""
     return (
         f"{layout.FORMAT_VERSION}|{CHUNKER_VERSION}|{TOKENIZER_VERSION}|{settings.model_id}|"
-        f"{settings.chunk_max_chars}|{settings.chunk_min_chars}"
+        f"{settings.chunk_max_chars}|{settings.chunk_min_chars}|{settings.bm25_k1}|{settings.bm25_b}"
     )
 
 
@@ -236,10 +236,11 @@ def build_index(
             "dimension": int(vectors.shape[1]) if len(vectors) else embedder.dimension,
             "chunk_max_chars": settings.chunk_max_chars,
             "chunk_min_chars": settings.chunk_min_chars,
+            "bm25": {"k1": settings.bm25_k1, "b": settings.bm25_b},
             "files": fingerprints,
             "skipped": [{"file": s.file, "reason": s.reason} for s in report.skipped],
         }
-        write_version(build, documents, chunk_rows, texts, vectors, manifest, progress)
+        write_version(build, documents, chunk_rows, texts, vectors, manifest, progress, settings)
         report.version = versions.publish(index_root, build, keep=settings.keep_versions)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)  # a failed build never becomes visible
@@ -256,11 +257,13 @@ def write_version(
     vectors: np.ndarray,
     manifest: dict[str, Any],
     progress: Progress | None = None,
+    settings: KbSettings | None = None,
 ) -> None:
     """Write chunks, documents, BM25 and Chroma for one version into ``build`` (not yet published).
 
     ``chunk_rows`` carry CHUNK_FIELDS; ``texts`` are what BM25 indexes (heading path + text), aligned
-    with ``vectors``. Public so benchmarks can build large synthetic versions the same way.
+    with ``vectors``; ``settings`` gives the BM25 parameters (defaults if None). Public so benchmarks
+    can build large synthetic versions the same way.
     """
     import bm25s
 
@@ -287,7 +290,8 @@ def write_version(
         tokens.append(tokenizer.tokenize(text) or [""])
         if progress:
             progress("bm25", 1, len(texts))
-    retriever = bm25s.BM25()
+    bm25_settings = settings or KbSettings()
+    retriever = bm25s.BM25(k1=bm25_settings.bm25_k1, b=bm25_settings.bm25_b)
     # An empty corpus still gets a loadable index (one empty placeholder row; searches find nothing).
     retriever.index(tokens or [[""]], show_progress=False)
     retriever.save(str(build / layout.BM25_DIR), show_progress=False)

@@ -10,7 +10,7 @@ CHUNKS = "chunks.parquet"  # one row per chunk: chunk_id, doc_id, order, heading
 BM25_DIR = "bm25"
 CHROMA_DIR = "chroma"
 COLLECTION = "kb_chunks"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: Chroma ef_search/ef_construction 200, BM25 k1/b in the manifest
 
 
 def chunk_ids(count: int) -> list[str]:

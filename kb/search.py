@@ -1,4 +1,4 @@
-"""Hybrid search over one published index version: BM25 + dense, fused by reciprocal rank.
+"""Hybrid search over one published index version: BM25 + dense, fused (kb/fusion.py).
 
 ``KnowledgeBase`` loads a version once (chunk table, BM25, Chroma; the embedding model lazily,
 only when a dense query needs it) and is safe to share between threads for reads.
@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from kb import layout, versions
 from kb.embedding import Embedder
 from kb.filters import SearchFilters
+from kb.fusion import fuse
 from kb.settings import KbSettings
 from kb.snippets import make_snippet, term_pattern
 from kb.tokenizer import shared_tokenizer
@@ -278,11 +279,7 @@ class KnowledgeBase:
         elif mode == "dense":
             fused = {row: score for row, score in dense}
         else:
-            k = self.settings.rrf_k
-            fused = {}
-            for ranking in (bm25_rank, dense_rank):
-                for row, (rank, _) in ranking.items():
-                    fused[row] = fused.get(row, 0.0) + 1.0 / (k + rank)
+            fused = fuse(self.settings.fusion, bm25, dense, self.settings.bm25_weight, self.settings.rrf_k)
         best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:top_k]
         pattern = term_pattern(tokens)
         return [self._hit(row, score, pattern, bm25_rank.get(row), dense_rank.get(row)) for row, score in best]

