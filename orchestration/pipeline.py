@@ -282,7 +282,8 @@ def write_build_state(paths: HubPaths, fingerprint: str, as_of: date, loads_sinc
     paths.state.mkdir(parents=True, exist_ok=True)
     temp = paths.state / f".{BUILD_STATE_FILE}.tmp"
     temp.write_text(json.dumps({"dbt_fingerprint": fingerprint, "as_of": as_of.isoformat(),
-                                "loads_since": loads_since.isoformat()}), encoding="utf-8")
+                                "loads_since": loads_since.isoformat(),
+                                "first_load_id": _first_load_id(paths.build_db)}), encoding="utf-8")
     os.replace(temp, paths.state / BUILD_STATE_FILE)
 
 
@@ -300,6 +301,21 @@ def _sources_loaded_since(build_db: Path, since: datetime) -> tuple[str, ...]:
     return tuple(sorted(r[0] for r in rows))
 
 
+def _first_load_id(build_db: Path) -> str | None:
+    """The build database's first load: it tells this database from a deleted and recreated one."""
+    try:
+        con = duckdb.connect(str(build_db), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        row = con.execute("SELECT min(load_id) FROM raw.load_log").fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
 def plan_rebuild(paths: HubPaths, as_of: date, rebuild_all: bool) -> RebuildPlan:
     fingerprint = dbt_fingerprint()
     state = read_build_state(paths)
@@ -308,6 +324,10 @@ def plan_rebuild(paths: HubPaths, as_of: date, rebuild_all: bool) -> RebuildPlan
         reason = "按要求 / as asked"
     elif state is None or not paths.build_db.exists():
         reason = "首次构建 / first build"
+    elif state.get("first_load_id") != _first_load_id(paths.build_db):
+        # The state describes another build database (this one was deleted and rebuilt, perhaps by a run
+        # that died after its ingest): nothing of the last rebuild is in it.
+        reason = "构建库是新的 / the build database is new"
     elif state.get("dbt_fingerprint") != fingerprint:
         reason = "dbt 代码已变 / the dbt project changed"
     changed: tuple[str, ...] = ()
