@@ -144,7 +144,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(fuzz_server:
         [
             str(st), "run", f"{fuzz_server.base_url}/schema/openapi.json",
             "--checks", "not_a_server_error,response_schema_conformance",
-            "--phases", "examples,coverage,fuzzing", "--max-examples", "20", "--max-time", "75",
+            "--phases", "examples,coverage,fuzzing", "--max-examples", "20", "--max-time", "50",
             "--seed", "7", "--workers", "2", "--request-timeout", "30", "--suppress-health-check", "all",
             "-H", f"Authorization: Bearer {fuzz_server.keys['admin']}",
         ],
