@@ -84,8 +84,18 @@ def _invalid_request(request: Request[Any, Any, Any], exc: ValidationException) 
     ).to_response(request)
 
 
+def display_value(value: Any, column: str = "") -> str:
+    """A cell as a person reads it: rates and shares as percentages, other decimals rounded."""
+    if isinstance(value, float):
+        if "_rate" in column or column.endswith("_share"):
+            return f"{value:.1%}"
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
 def _configure_jinja(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["mark"] = mark_terms
+    engine.engine.filters["display"] = display_value
 
 
 def create_app(settings: ApiSettings | None = None) -> Litestar:
