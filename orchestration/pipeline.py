@@ -216,6 +216,8 @@ def run_pipeline(
                 write_build_state(paths, plan.fingerprint, chosen_as_of, started)
     step_status = {e.step_key: STEP_EVENTS[e.event_type_value] for r in results for e in r.all_events
                    if e.step_key and e.event_type_value in STEP_EVENTS}
+    if "quality" in parts.present and step_status.get("quality_report") != "success":
+        _report_quality_after_failure(paths, results[-1].run_id, chosen_as_of, echo)
     snapshot = read_current(paths.serving)
     published = snapshot if snapshot != previous_snapshot else None
     outcome = PipelineOutcome(
@@ -232,6 +234,16 @@ def run_pipeline(
     )
     echo(format_outcome(outcome))
     return outcome
+
+
+def _report_quality_after_failure(paths: HubPaths, run_id: str, as_of: date, echo: Echo) -> None:
+    """A failed run is when departments most need the report; without a daemon no sensor makes it."""
+    from orchestration.quality.report import QualityError, produce_report
+
+    try:
+        produce_report(paths, run_id=run_id, as_of=as_of, echo=echo)
+    except (QualityError, OSError) as exc:
+        echo(f"质量报告未生成 / quality report not written: {exc}")
 
 
 # --- what to rebuild ---------------------------------------------------------------------------------
