@@ -25,3 +25,9 @@
     left join {{ ref('town_aliases') }} as {{ join_alias }}
         on {{ normalize_name(join_alias ~ '.alias') }} = {{ normalize_name(expr) }}
 {%- endmacro %}
+
+{#- Left-join the unit crosswalk (int_resolve_unit_names: unit_name, is_resolved, ...) on a source value. -#}
+{% macro join_unit_crosswalk(join_alias, expr) -%}
+    left join {{ ref('int_resolve_unit_names') }} as {{ join_alias }}
+        on {{ join_alias }}.name_key = {{ normalize_name(expr) }}
+{%- endmacro %}

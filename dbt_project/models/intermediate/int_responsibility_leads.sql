@@ -9,5 +9,4 @@ select
     coalesce(units.is_resolved, false) as is_unit_resolved,
     units.line_code
 from {{ ref('int_split_responsibility_leads') }} as leads
-left join {{ ref('int_resolve_unit_names') }} as units
-    on units.name_key = {{ normalize_name('leads.lead_unit_raw') }}
+{{ join_unit_crosswalk('units', 'leads.lead_unit_raw') }}

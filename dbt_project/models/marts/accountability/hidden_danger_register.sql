@@ -52,5 +52,4 @@ left join {{ ref('towns') }} as t
     on t.town_code = d.town_code
 left join {{ ref('hazard_categories') }} as hc
     on {{ normalize_name('hc.alias') }} = {{ normalize_name('d.category_raw') }}
-left join {{ ref('int_resolve_unit_names') }} as units
-    on units.name_key = {{ normalize_name('d.owner_unit_raw') }}
+{{ join_unit_crosswalk('units', 'd.owner_unit_raw') }}

@@ -6,18 +6,16 @@
 with events as (
     select
         e.*,
-        coalesce(units.unit_name, e.handle_dept_raw, '未指派') as dept,
+        {{ event_dept('units', 'e') }} as dept,
         coalesce(units.is_resolved, false) as is_dept_resolved,
         case when e.accept_time >= e.report_time
             then {{ dbt.datediff('e.report_time', 'e.accept_time', 'second') }} / 3600.0 end as hours_to_accept,
         case when e.finish_time >= e.report_time
             then {{ dbt.datediff('e.report_time', 'e.finish_time', 'second') }} / 3600.0 end as hours_to_finish,
-        e.deadline is not null
-            and (e.finish_time is not null or e.deadline < {{ as_of_end_ts() }}) as is_due,
-        e.deadline is not null and e.finish_time is not null and e.finish_time <= e.deadline as is_on_time
+        {{ event_is_due('e') }} as is_due,
+        {{ event_is_on_time('e') }} as is_on_time
     from {{ ref('int_events_as_of') }} as e
-    left join {{ ref('int_resolve_unit_names') }} as units
-        on units.name_key = {{ normalize_name('e.handle_dept_raw') }}
+    {{ join_unit_crosswalk('units', 'e.handle_dept_raw') }}
 )
 
 select

@@ -11,8 +11,7 @@ with plans as (
     from {{ ref('stg_registry__plans') }} as p
     where p.town_code is not null
         and p.plan_category in {{ sql_list(var('readiness_plan_categories')) }}
-        and p.effective_date <= {{ as_of }}
-        and p.effective_date >= {{ dbt.dateadd('year', -1 * var('plan_revision_years'), as_of) }}
+        and {{ plan_is_current('p.effective_date') }}
 ),
 
 teams as (

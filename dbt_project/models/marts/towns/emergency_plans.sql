@@ -1,7 +1,7 @@
 -- Tagged as_of: computed as of var as_of, so rebuild all of tag:as_of together when the date changes.
 {{ config(tags=['as_of']) }}
 -- 预案明细: one row per registered plan (district plans with town_code NULL), for the town page.
--- is_current uses the date rule of 有预案 in town_readiness: last revision (else publication) on or before
+-- is_current uses the date rule of 有预案 in town_readiness (macros/plan_rules.sql): last revision (else publication) on or before
 -- the as-of date and within var plan_revision_years of it. The register is a current snapshot, so a plan
 -- published after the as-of date is listed but not current.
 {%- set as_of = as_of_date() %}
@@ -32,11 +32,7 @@ select
     p.revised_date,
     p.effective_date,
     p.file_name,
-    coalesce(
-        p.effective_date <= {{ as_of }}
-        and p.effective_date >= {{ dbt.dateadd('year', -1 * var('plan_revision_years'), as_of) }},
-        false
-    ) as is_current,
+    coalesce({{ plan_is_current('p.effective_date') }}, false) as is_current,
     coalesce(dr.drills, 0) as drills,
     dr.last_drill_date,
     {{ as_of }} as as_of_date
@@ -45,5 +41,4 @@ left join {{ ref('towns') }} as t
     on t.town_code = p.town_code
 left join drills as dr
     on dr.plan_id = p.plan_id
-left join {{ ref('int_resolve_unit_names') }} as units
-    on units.name_key = {{ normalize_name('p.author_unit_raw') }}
+{{ join_unit_crosswalk('units', 'p.author_unit_raw') }}

@@ -36,5 +36,4 @@ left join {{ ref('towns') }} as t
     on t.town_code = tm.town_code
 left join usable_equipment as ue
     on ue.team_id = tm.team_id
-left join {{ ref('int_resolve_unit_names') }} as units
-    on units.name_key = {{ normalize_name('tm.owner_unit_raw') }}
+{{ join_unit_crosswalk('units', 'tm.owner_unit_raw') }}

@@ -29,10 +29,8 @@ recent_events as (
     select
         e.town_code,
         count(*) as events_last_30_days,
-        count(case when e.deadline is not null and (e.finish_time is not null or e.deadline < {{ as_of_end_ts() }})
-            then 1 end) as due_events,
-        count(case when e.deadline is not null and e.finish_time is not null and e.finish_time <= e.deadline
-            then 1 end) as on_time_events
+        count(case when {{ event_is_due('e') }} then 1 end) as due_events,
+        count(case when {{ event_is_on_time('e') }} then 1 end) as on_time_events
     from {{ ref('int_events_as_of') }} as e
     where e.town_code is not null
         and e.report_time >= cast({{ dbt.dateadd('day', -1 * var('dossier_event_window_days') + 1, as_of_date()) }}

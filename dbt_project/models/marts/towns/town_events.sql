@@ -2,26 +2,24 @@
 {{ config(tags=['as_of']) }}
 -- 镇街事件明细: four_platforms events reported in the last var town_events_window_days days up to the as-of
 -- date, each as it stood at the end of the as-of day (int_events_as_of), for the town page. Events whose
--- town maps to nothing are kept with town_code NULL. The department and the deadline rules are event_handling's.
+-- town maps to nothing are kept with town_code NULL. The department and deadline rules are macros/event_rules.sql.
 with recent as (
     select e.*
     from {{ ref('int_events_as_of') }} as e
-    where e.report_time >= cast({{ dbt.dateadd('day', -1 * var('town_events_window_days', 90) + 1, as_of_date()) }}
+    where e.report_time >= cast({{ dbt.dateadd('day', -1 * var('town_events_window_days') + 1, as_of_date()) }}
         as timestamp)
 ),
 
 events as (
     select
         e.*,
-        -- the same three expressions as event_handling, so a row here counts there the same way
-        coalesce(units.unit_name, e.handle_dept_raw, '未指派') as dept,
+        -- event_handling's rules (macros/event_rules.sql), so a row here counts there the same way
+        {{ event_dept('units', 'e') }} as dept,
         coalesce(units.is_resolved, false) as is_dept_resolved,
-        e.deadline is not null
-            and (e.finish_time is not null or e.deadline < {{ as_of_end_ts() }}) as is_due,
-        e.deadline is not null and e.finish_time is not null and e.finish_time <= e.deadline as is_on_time
+        {{ event_is_due('e') }} as is_due,
+        {{ event_is_on_time('e') }} as is_on_time
     from recent as e
-    left join {{ ref('int_resolve_unit_names') }} as units
-        on units.name_key = {{ normalize_name('e.handle_dept_raw') }}
+    {{ join_unit_crosswalk('units', 'e.handle_dept_raw') }}
 )
 
 select
