@@ -311,12 +311,7 @@ def main() -> None:
         bare_seconds, bare_count = bare_encode(indexed["index"], settings)
         print("2/4 retrieval quality …", flush=True)
         queries = read_queries(QUERIES)
-        knowledge_base = KnowledgeBase(indexed["index"], settings)
-
-        def search(query: str, mode: str, k: int) -> list[dict[str, Any]]:
-            return [{"file": h.file, "text": h.text} for h in knowledge_base.search(query, mode=mode, top_k=k)]  # type: ignore[arg-type]
-
-        quality = evaluate(queries, search, ("bm25", "dense", "hybrid"), 10)
+        quality = quality_by_split(indexed["index"], settings, QUERIES)
         quality["bm25s plain (no jieba)"] = plain_bm25s_baseline(indexed["index"], queries, 10)
         print(format_table(quality), flush=True)
         demo_report = build_index(DEMO_DOCS, work / "demo-index", settings)
@@ -364,8 +359,8 @@ Measured {figures['date']} on {figures['machine']}; the machine was shared with 
 this ran, so times are upper bounds. Model `{figures['model']}` (CPU), corpus `../shared/corpus`
 ({indexed['documents']} documents, {chunks} chunks of at most {settings.chunk_max_chars} characters).
 
-**Retrieval quality** on `bench/kb_queries.jsonl` ({int(quality['hybrid']['queries'])} labelled queries;
-a hit is a chunk from the right file containing the answer string):
+**Retrieval quality** on `bench/kb_queries.jsonl` ({int(quality['hybrid']['queries'])} labelled queries, also
+split into odd / even halves; a hit is a chunk from the right file containing the answer string):
 
 {format_table(quality)}
 
