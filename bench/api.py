@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,16 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from common import load_average, machine, percentile, prepare_sample, start_server, stop_server, write_section
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from orchestration.settings import HubPaths  # noqa: E402
-from orchestration.snapshots import read_current  # noqa: E402
-
-HUB = [sys.executable, "-m", "orchestration.cli.main"]
-DOCS = ROOT / "docs" / "benchmarks.md"
-MARK_START, MARK_END = "<!-- bench:api -->", "<!-- /bench:api -->"
 SCENARIOS = {
     "table page": "/api/tables/hidden_danger_register?_size=50&_sort=deadline&is_closed=false",
     "filtered CSV export": "/api/tables/hidden_danger_register?level=一般&is_closed=false&_format=csv",
@@ -51,63 +38,11 @@ class Result:
     latencies_ms: list[float]
 
     def pct(self, p: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+        return percentile(self.latencies_ms, p)
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
-
-
-def env_for(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(
-        HUB_DATA_DIR=str(data_dir),
-        HF_HUB_OFFLINE="1",
-        ANONYMIZED_TELEMETRY="False",
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-        DO_NOT_TRACK="1",
-    )
-    return env
-
-
-def prepare(data_dir: Path) -> None:
-    paths = HubPaths(data_dir)
-    env = env_for(data_dir)
-    if read_current(paths.serving) is None:
-        print("building a snapshot: hub sample --scale small + hub run …", flush=True)
-        subprocess.run([*HUB, "sample", "--scale", "small", "--out", str(paths.landing)], env=env, check=True)
-        subprocess.run([*HUB, "run", "--data-dir", str(data_dir)], env=env, check=True)
-    if read_current(paths.kb_index) is None:
-        print("indexing the sample documents: hub kb index …", flush=True)
-        docs = ROOT / "orchestration" / "sample" / "kb_docs"
-        subprocess.run([*HUB, "kb", "index", "--docs", str(docs)], env=env, check=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*HUB, "serve", "--data-dir", str(data_dir), "--port", str(port), "--demo"],
-        # The per-key rate limit (HUB_API_RATE_LIMIT) would turn a load test into a 429 test.
-        env={**env_for(data_dir), "HUB_API_RATE_LIMIT": "100000000"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("hub serve did not start")
 
 
 async def load(base: str, path: str, clients: int, seconds: float) -> Result:
@@ -137,23 +72,9 @@ async def load(base: str, path: str, clients: int, seconds: float) -> Result:
     return Result("", clients, len(latencies), errors, elapsed, latencies)
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GB; Python {platform.python_version()}"
-
-
 def report(results: list[Result], load_before: float, seconds: float) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        MARK_START,
         "## API (`bench/api.py`)",
         "",
         f"Run {now} on {machine()}; load average at start {load_before:.1f}. Server: `hub serve --demo` "
@@ -174,19 +95,8 @@ def report(results: list[Result], load_before: float, seconds: float) -> str:
         "- Goal (issue 5): p95 under 50 ms for table pages and searches at 8 clients, no errors at 32.",
         "- The machine is shared with other jobs while this runs (see the load average); client and server "
         "share its cores.",
-        MARK_END,
     ]
     return "\n".join(lines)
-
-
-def write_report(text: str) -> None:
-    current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    if MARK_START in current and MARK_END in current:
-        before = current[: current.index(MARK_START)]
-        after = current[current.index(MARK_END) + len(MARK_END) :]
-        DOCS.write_text(before + text + after, encoding="utf-8")
-    else:
-        DOCS.write_text(current.rstrip("\n") + "\n\n" + text + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -201,9 +111,9 @@ def main() -> None:
         data_dir = Path(temp.name)
     else:
         data_dir = args.data_dir.resolve()
-    prepare(data_dir)
-    load_before = os.getloadavg()[0]
-    process, base = start_server(data_dir)
+    prepare_sample(data_dir)
+    load_before = load_average()
+    process, base = start_server(data_dir, "--demo")
     results: list[Result] = []
     try:
         for path in SCENARIOS.values():  # warm-up: model, caches, first connections
@@ -219,13 +129,12 @@ def main() -> None:
                     flush=True,
                 )
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_server(process, timeout=20)
         if temp is not None:
             temp.cleanup()
     text = report(results, load_before, args.seconds)
     if not args.no_write:
-        write_report(text)
+        write_section("api", text)
     print(text)
 
 

@@ -16,10 +16,7 @@ Writes the figures into docs/benchmarks.md between ``<!-- bench:ingest -->`` and
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,33 +24,12 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+from common import BENCHMARKS_MD, load_average, machine, write_section
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from orchestration.ingest.contracts import SOURCES_BY_NAME
+from orchestration.ingest.load import ingest_source
 
-from orchestration.ingest.contracts import SOURCES_BY_NAME  # noqa: E402
-from orchestration.ingest.load import ingest_source  # noqa: E402
-
-BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- bench:ingest -->", "<!-- /bench:ingest -->"
 SOURCE_NAMES = ("four_platforms", "water", "urban", "utility", "registry")
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem_kb = next(int(x.split()[1]) for x in Path("/proc/meminfo").read_text().splitlines()
-                      if x.startswith("MemTotal"))
-        memory = f"{mem_kb / 1024 / 1024:.0f} GB"
-    except (OSError, StopIteration):
-        memory = "unknown memory"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} cores (`nproc`), {cpu}, {memory}; {platform.python_implementation()} "
-            f"{platform.python_version()}, DuckDB {duckdb.__version__}; load average at start {load:.1f}")
 
 
 def files_of(source: str, landing: Path) -> list[Path]:
@@ -146,10 +122,10 @@ def json_count_only(landing: Path) -> float:
 def report(rows: list[tuple[str, int, float, float, int]], scale: str, count_only: float, started: str,
            repeat: int) -> str:
     lines = [
-        START,
         f"## Ingest (`bench/ingest.py`, scale `{scale}`)",
         "",
-        f"Run {started} on {machine()}. Best of {repeat} runs, hub and floor alternating; each run loads into "
+        f"Run {started} on {machine()}, DuckDB {duckdb.__version__}; load average at start {load_average():.1f}. "
+        f"Best of {repeat} runs, hub and floor alternating; each run loads into "
         "a fresh DuckDB file.",
         "",
         "| source | files | rows | hub (s) | hub rows/s | DuckDB alone (s) | floor rows/s | hub ÷ floor |",
@@ -170,21 +146,8 @@ def report(rows: list[tuple[str, int, float, float, int]], scale: str, count_onl
         f"{count_only:.2f} s.",
         "- Goal: the four-platforms JSON Lines path within 2× of DuckDB's bare `read_json` of the same files.",
         "- The machine was shared with other jobs while this ran; see the load average above.",
-        END,
     ]
     return "\n".join(lines)
-
-
-def write_section(section: str) -> None:
-    text = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
-    BENCHMARKS_MD.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
@@ -217,7 +180,7 @@ def main() -> None:
         section = report(rows, args.scale, json_count_only(landing), started, args.repeat)
         print(section)
         if not args.no_write:
-            write_section(section)
+            write_section("ingest", section)
             print(f"written to {BENCHMARKS_MD}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import sys
@@ -31,48 +30,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import BENCHMARKS_MD, ROOT, SAMPLE_DOCS, machine, percentile, write_section
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
-from kb import layout, versions  # noqa: E402
-from kb.embedding import Embedder, EmbeddingCache, load_model  # noqa: E402
-from kb.evaluation import evaluate, format_table, read_queries  # noqa: E402
-from kb.indexer import build_index, embedding_text, write_version  # noqa: E402
-from kb.search import KnowledgeBase  # noqa: E402
-from kb.settings import KbSettings  # noqa: E402
+from kb import layout, versions
+from kb.embedding import Embedder, EmbeddingCache, load_model
+from kb.evaluation import evaluate, format_table, read_queries
+from kb.indexer import build_index, embedding_text, write_version
+from kb.search import KnowledgeBase
+from kb.settings import KbSettings
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 QUERIES = ROOT / "bench" / "kb_queries.jsonl"
-DEMO_DOCS = ROOT / "orchestration" / "sample" / "kb_docs"
+DEMO_DOCS = SAMPLE_DOCS
 DEMO_QUERIES = ROOT / "bench" / "demo_queries.jsonl"
-BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- bench:kb -->", "<!-- /bench:kb -->"
 _SENTENCE = re.compile(r"(?<=[。！？；])")
-
-
-def machine() -> str:
-    cpu = platform.processor() or "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        kilobytes = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kilobytes / 1024 / 1024:.0f} GB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    return f"{os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}, {platform.system()}"
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.array(values), q))
 
 
 def index_corpus(work: Path, settings: KbSettings) -> dict[str, Any]:
@@ -262,16 +233,6 @@ def latency(index: Path, settings: KbSettings, queries: list[str]) -> dict[str, 
     return results
 
 
-def write_markdown(section: str) -> None:
-    text = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section.strip()}\n{END}"
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    BENCHMARKS_MD.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=100_000, help="size of the synthetic latency index")
@@ -386,7 +347,7 @@ Each query includes embedding the query text with the model.
 |---|---|---|---|
 {latency_rows}
 """
-    write_markdown(section)
+    write_section("kb", section)
     print(f"wrote {BENCHMARKS_MD}")
 
 

@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import random
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -27,17 +23,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from orchestration.settings import HubPaths  # noqa: E402
-from orchestration.snapshots import read_current  # noqa: E402
-
-HUB = [sys.executable, "-m", "orchestration.cli.main"]
-DOCS = ROOT / "docs" / "benchmarks.md"
-MARK_START, MARK_END = "<!-- bench:load -->", "<!-- /bench:load -->"
-SAMPLE_DOCS = ROOT / "orchestration" / "sample" / "kb_docs"
+from common import (
+    HUB,
+    hub_env,
+    load_average,
+    machine,
+    percentile,
+    prepare_sample,
+    start_server,
+    stop_server,
+    write_section,
+)
 
 # (kind, role, method, path, body or params); weights say how often each is drawn.
 WORKLOAD: list[tuple[str, int, str, str, str, dict]] = [
@@ -58,59 +54,11 @@ WORKLOAD: list[tuple[str, int, str, str, str, dict]] = [
 ]
 
 
-def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(HUB_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1", **extra)
-    return env
-
-
-def prepare(data_dir: Path) -> None:
-    paths = HubPaths(data_dir)
-    env = env_for(data_dir)
-    if read_current(paths.serving) is None:
-        print("building a snapshot: hub sample --scale small + hub run …", flush=True)
-        subprocess.run([*HUB, "sample", "--scale", "small", "--out", str(paths.landing)], env=env, check=True)
-        subprocess.run([*HUB, "run", "--data-dir", str(data_dir)], env=env, check=True)
-    if read_current(paths.kb_index) is None:
-        print("indexing the sample documents: hub kb index …", flush=True)
-        subprocess.run([*HUB, "kb", "index", "--docs", str(SAMPLE_DOCS)], env=env, check=True)
-
-
 def add_key(data_dir: Path, role: str) -> str:
     name = f"bench-load-{role}-{time.time_ns()}"
     out = subprocess.run([*HUB, "keys", "add", name, "--role", role, "--data-dir", str(data_dir)],
-                         env=env_for(data_dir), capture_output=True, text=True, check=True)
+                         env=hub_env(data_dir), capture_output=True, text=True, check=True)
     return out.stdout.strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*HUB, "serve", "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers)],
-        env=env_for(data_dir, HUB_API_RATE_LIMIT="100000000"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("hub serve did not start")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 async def drive(base: str, keys: dict[str, str], clients: int, seconds: float, seed: int = 7) -> dict:
@@ -153,19 +101,6 @@ async def send(client: httpx.AsyncClient, key: str, method: str, path: str, payl
     return response
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GB; Python {platform.python_version()}"
-
-
 def report(result: dict, clients: int, workers: int, load_before: float) -> str:
     all_latencies = [v for values in result["latencies"].values() for v in values]
     total, seconds = len(all_latencies), result["seconds"]
@@ -174,7 +109,6 @@ def report(result: dict, clients: int, workers: int, load_before: float) -> str:
     verdict = "met" if errors == 0 and p99 < 500 else "NOT met"
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        MARK_START,
         "## Load (`bench/load.py`)",
         "",
         f"Run {now} on {machine()}; load average at start {load_before:.1f}. Server: `hub serve --workers {workers}` "
@@ -204,18 +138,8 @@ def report(result: dict, clients: int, workers: int, load_before: float) -> str:
         "clients needs about 1.5–2× this throughput (a quieter machine, or `--workers` on more cores).",
         "- Client and server share the machine's cores, and the machine is shared with other jobs while this runs "
         "(see the load average), so the figures are a floor, not a capacity.",
-        MARK_END,
     ]
     return "\n".join(lines)
-
-
-def write_report(text: str) -> None:
-    current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    if MARK_START in current and MARK_END in current:
-        before, after = current[: current.index(MARK_START)], current[current.index(MARK_END) + len(MARK_END):]
-        DOCS.write_text(before + text + after, encoding="utf-8")
-    else:
-        DOCS.write_text(current.rstrip("\n") + "\n\n" + text + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -231,22 +155,21 @@ def main() -> None:
         temp = tempfile.TemporaryDirectory(prefix="bench-load-")
         args.data_dir = Path(temp.name)
     data_dir = args.data_dir.resolve()
-    prepare(data_dir)
+    prepare_sample(data_dir)
     keys = {role: add_key(data_dir, role) for role in ("analyst", "staff")}
-    process, base = start_server(data_dir, args.workers)
+    process, base = start_server(data_dir, "--workers", str(args.workers))
     try:
-        load_before = os.getloadavg()[0]
+        load_before = load_average()
         print(f"{args.clients} clients for {args.seconds:.0f} s against {base} …", flush=True)
         result = asyncio.run(drive(base, keys, args.clients, args.seconds))
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process)
         if temp is not None:
             temp.cleanup()
     text = report(result, args.clients, args.workers, load_before)
     print(text)
     if not args.no_write:
-        write_report(text)
+        write_section("load", text)
     if sum(result["errors"].values()):
         raise SystemExit(1)
 

@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -32,14 +29,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+from common import BENCHMARKS_MD, HUB, hub_env, load_average, machine, write_section
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- bench:pipeline -->", "<!-- /bench:pipeline -->"
 AS_OF = date(2025, 6, 30)
-HUB = [sys.executable, "-m", "orchestration.cli.main"]
 
 
 @dataclass
@@ -64,21 +56,6 @@ class ScaleResult:
     new_events: int
 
 
-def machine() -> str:
-    cpu, memory = "unknown CPU", "unknown memory"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-        mem_kb = next(int(x.split()[1]) for x in Path("/proc/meminfo").read_text().splitlines()
-                      if x.startswith("MemTotal"))
-        memory = f"{mem_kb / 1024 / 1024:.0f} GB"
-    except (OSError, StopIteration):
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} cores (`nproc`), {cpu}, {memory}; {platform.python_implementation()} "
-            f"{platform.python_version()}, DuckDB {duckdb.__version__}; load average at start {load:.1f}")
-
-
 def step_times(data_dir: Path, since: float) -> tuple[str, dict[str, float]]:
     """Step durations of the Dagster runs one ``hub run`` made (ingest, then rebuild); the last run's id."""
     import dagster as dg
@@ -97,8 +74,7 @@ def step_times(data_dir: Path, since: float) -> tuple[str, dict[str, float]]:
 
 
 def hub_run(landing: Path, data_dir: Path, as_of: date) -> RunTiming:
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    env.pop("HUB_DATA_DIR", None)
+    env = hub_env(data_dir)
     started, started_at = time.perf_counter(), time.time()
     proc = subprocess.run([*HUB, "run", "--landing", str(landing), "--data-dir", str(data_dir), "--as-of",
                            as_of.isoformat()], capture_output=True, text=True, env=env)
@@ -182,10 +158,10 @@ def bench_scale(scale: str, seed: int, work: Path) -> ScaleResult:
 
 def report(results: list[ScaleResult], started: str) -> str:
     lines = [
-        START,
         "## Pipeline: `hub run` end to end",
         "",
-        f"Measured {started} by `bench/pipeline.py` on {machine()}. Sample data seed 7, as of {AS_OF}; "
+        f"Measured {started} by `bench/pipeline.py` on {machine()}, DuckDB {duckdb.__version__}; load average at "
+        f"start {load_average():.1f}. Sample data seed 7, as of {AS_OF}; "
         "`hub run` as a subprocess on an empty data directory (no KB documents in the landing folder).",
         "",
         "| scale | event lines | full run (s) | ingest steps (s) | dbt build step (s) | quality (s) | publish (s) | "
@@ -234,19 +210,8 @@ def report(results: list[ScaleResult], started: str) -> str:
         "which most marts join, and a new as-of date touches every as-of view; making `dim_units` independent "
         "of the event stream would cut it to the event models.",
         "- The machine was shared with other jobs while this ran; see the load average above.",
-        END,
     ]
     return "\n".join(lines)
-
-
-def write_section(section: str) -> None:
-    text = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    BENCHMARKS_MD.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
@@ -269,7 +234,7 @@ def main() -> None:
     section = report(results, started)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("pipeline", section)
         print(f"written to {BENCHMARKS_MD}")
 
 
