@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from common import load_average, machine, percentile, prepare_sample, start_server, stop_server, write_section
+from common import data_dir_or_temp, hub_server, load_average, machine, percentile, prepare_sample, write_section
 
 SCENARIOS = {
     "table page": "/api/tables/hidden_danger_register?_size=50&_sort=deadline&is_closed=false",
@@ -105,33 +104,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measurement")
     parser.add_argument("--no-write", action="store_true", help="print only, do not update docs/benchmarks.md")
     args = parser.parse_args()
-    temp = None
-    if args.data_dir is None:
-        temp = tempfile.TemporaryDirectory(prefix="bench-api-")
-        data_dir = Path(temp.name)
-    else:
-        data_dir = args.data_dir.resolve()
-    prepare_sample(data_dir)
-    load_before = load_average()
-    process, base = start_server(data_dir, "--demo")
-    results: list[Result] = []
-    try:
-        for path in SCENARIOS.values():  # warm-up: model, caches, first connections
-            httpx.get(base + path, timeout=120)
-        for name, path in SCENARIOS.items():
-            for clients in CONCURRENCY:
-                result = asyncio.run(load(base, path, clients, args.seconds))
-                result.scenario = name
-                results.append(result)
-                print(
-                    f"{name:22} {clients:3} clients  {result.rps:7.0f} req/s  p50 {result.pct(50):7.1f}  "
-                    f"p95 {result.pct(95):7.1f}  p99 {result.pct(99):7.1f} ms  errors {result.errors}",
-                    flush=True,
-                )
-    finally:
-        stop_server(process, timeout=20)
-        if temp is not None:
-            temp.cleanup()
+    with data_dir_or_temp(args.data_dir, "bench-api-") as data_dir:
+        prepare_sample(data_dir)
+        load_before = load_average()
+        results: list[Result] = []
+        with hub_server(data_dir, "--demo", stop_timeout=20) as base:
+            for path in SCENARIOS.values():  # warm-up: model, caches, first connections
+                httpx.get(base + path, timeout=120)
+            for name, path in SCENARIOS.items():
+                for clients in CONCURRENCY:
+                    result = asyncio.run(load(base, path, clients, args.seconds))
+                    result.scenario = name
+                    results.append(result)
+                    print(
+                        f"{name:22} {clients:3} clients  {result.rps:7.0f} req/s  p50 {result.pct(50):7.1f}  "
+                        f"p95 {result.pct(95):7.1f}  p99 {result.pct(99):7.1f} ms  errors {result.errors}",
+                        flush=True,
+                    )
     text = report(results, load_before, args.seconds)
     if not args.no_write:
         write_section("api", text)

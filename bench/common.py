@@ -13,7 +13,10 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,8 +115,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, *serve_args: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``hub serve`` on a free loopback port in another process; returns it and its base URL once healthy."""
+@contextmanager
+def data_dir_or_temp(data_dir: Path | None, prefix: str) -> Iterator[Path]:
+    """The given data directory, or a temporary one removed afterwards."""
+    if data_dir is not None:
+        yield data_dir.resolve()
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as temp:
+        yield Path(temp)
+
+
+@contextmanager
+def hub_server(data_dir: Path, *serve_args: str, stop_timeout: float = 30) -> Iterator[str]:
+    """``hub serve`` on a free loopback port in another process, for the duration of the block; yields its
+    base URL once it answers /api/health."""
     import httpx
 
     port = free_port()
@@ -124,17 +139,17 @@ def start_server(data_dir: Path, *serve_args: str) -> tuple[subprocess.Popen[byt
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("hub serve did not start")
-
-
-def stop_server(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    process.terminate()
-    process.wait(timeout=timeout)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit("hub serve did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=stop_timeout)

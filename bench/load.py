@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import random
 import subprocess
-import tempfile
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
@@ -25,13 +24,13 @@ from pathlib import Path
 import httpx
 from common import (
     HUB,
+    data_dir_or_temp,
     hub_env,
+    hub_server,
     load_average,
     machine,
     percentile,
     prepare_sample,
-    start_server,
-    stop_server,
     write_section,
 )
 
@@ -150,22 +149,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server")
     parser.add_argument("--no-write", action="store_true", help="print only, do not update docs/benchmarks.md")
     args = parser.parse_args()
-    temp = None
-    if args.data_dir is None:
-        temp = tempfile.TemporaryDirectory(prefix="bench-load-")
-        args.data_dir = Path(temp.name)
-    data_dir = args.data_dir.resolve()
-    prepare_sample(data_dir)
-    keys = {role: add_key(data_dir, role) for role in ("analyst", "staff")}
-    process, base = start_server(data_dir, "--workers", str(args.workers))
-    try:
-        load_before = load_average()
-        print(f"{args.clients} clients for {args.seconds:.0f} s against {base} …", flush=True)
-        result = asyncio.run(drive(base, keys, args.clients, args.seconds))
-    finally:
-        stop_server(process)
-        if temp is not None:
-            temp.cleanup()
+    with data_dir_or_temp(args.data_dir, "bench-load-") as data_dir:
+        prepare_sample(data_dir)
+        keys = {role: add_key(data_dir, role) for role in ("analyst", "staff")}
+        with hub_server(data_dir, "--workers", str(args.workers)) as base:
+            load_before = load_average()
+            print(f"{args.clients} clients for {args.seconds:.0f} s against {base} …", flush=True)
+            result = asyncio.run(drive(base, keys, args.clients, args.seconds))
     text = report(result, args.clients, args.workers, load_before)
     print(text)
     if not args.no_write:

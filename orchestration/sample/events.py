@@ -24,12 +24,11 @@ from orchestration.sample.event_kinds import (
     EVENT_KINDS,
     NEWER_PLATFORM,
     NEWER_PLATFORM_RATE,
-    ROADS,
     SOURCES,
     URGENCY,
     EventKind,
 )
-from orchestration.sample.geography import Town, Village, point_near, town_variant, towns, villages_of
+from orchestration.sample.geography import ROADS, Town, Village, point_near, town_variant, towns, villages_of
 from orchestration.sample.people import person_name
 
 EVENT_COUNTS = {"small": 5_000, "medium": 100_000, "large": 1_000_000}

@@ -13,6 +13,32 @@ from orchestration.settings import SEEDS_DIR
 SOUTHERN_MOUNTAIN_TOWNS = ("楼塔镇", "河上镇", "戴村镇", "进化镇", "浦阳镇")
 HILLY_TOWNS = (*SOUTHERN_MOUNTAIN_TOWNS, "义桥镇", "所前镇", "临浦镇", "闻堰街道")
 
+# Roads of the built-up towns, where 城管 records waterlogging points.
+URBAN_ROADS = (
+    "市心路",
+    "人民路",
+    "金城路",
+    "通惠路",
+    "萧金路",
+    "育才路",
+    "工人路",
+    "体育路",
+    "山阴路",
+    "建设一路",
+    "弘慧路",
+    "鸿宁路",
+    "北塘路",
+    "晨晖路",
+    "高新路",
+    "南秀路",
+    "萧绍路",
+    "湘湖路",
+    "风情大道",
+    "机场路",
+)
+# Roads named in event addresses: the built-up ones and two in the southern hills.
+ROADS = (*URBAN_ROADS, "楼塔路", "进化大道")
+
 # Approximate centres (lng, lat) and village/community counts per town; counts add up to 552.
 TOWN_LAYOUT: dict[str, tuple[float, float, int]] = {
     "城厢街道": (120.270, 30.160, 22),

@@ -10,32 +10,10 @@ from orchestration.ingest.contracts import URBAN
 from orchestration.sample.breaks import BreakLog, inject_breaks
 from orchestration.sample.common import csv_datetime, rng, stamp, write_csv
 from orchestration.sample.departments import dept_variant, town_government_variant
-from orchestration.sample.geography import point_near, town_variant, towns
+from orchestration.sample.geography import URBAN_ROADS, point_near, town_variant, towns
 
 Row = dict[str, object]
 CASE_COUNTS = {"small": 2000, "medium": 20000, "large": 100000}
-ROADS = (
-    "市心路",
-    "人民路",
-    "金城路",
-    "通惠路",
-    "萧金路",
-    "育才路",
-    "工人路",
-    "体育路",
-    "山阴路",
-    "建设一路",
-    "弘慧路",
-    "鸿宁路",
-    "北塘路",
-    "晨晖路",
-    "高新路",
-    "南秀路",
-    "萧绍路",
-    "湘湖路",
-    "风情大道",
-    "机场路",
-)
 CAUSES = ("地势低洼", "排水管网管径偏小", "雨水井淤堵", "下穿通道排水能力不足", "河道水位顶托", "施工围挡影响排水")
 CASE_TYPES = (
     ("市容环境", "暴露垃圾", "区环境集团"),
@@ -56,7 +34,7 @@ def _waterlogging_points(r: random.Random, as_of: date) -> list[Row]:
     rows = []
     for number in range(1, 121):
         town = r.choice(urban_towns)
-        road = r.choice(ROADS)
+        road = r.choice(URBAN_ROADS)
         lng, lat = point_near(r, town, 0.02)
         status = r.choices(("未整治", "整治中", "已整治"), weights=(30, 25, 45))[0]
         last = datetime(as_of.year, 1, 1) - timedelta(days=r.randrange(0, 500), hours=r.randrange(0, 24))
