@@ -8,7 +8,6 @@ documents with ``hub kb index``. Results go to docs/benchmarks.md between ``<!--
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from dataclasses import dataclass
@@ -16,7 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from common import data_dir_or_temp, hub_server, load_average, machine, percentile, prepare_sample, write_section
+from common import (
+    bench_parser,
+    data_dir_or_temp,
+    hub_server,
+    load_average,
+    machine,
+    percentile,
+    prepare_sample,
+    write_section,
+)
 
 SCENARIOS = {
     "table page": "/api/tables/hidden_danger_register?_size=50&_sort=deadline&is_closed=false",
@@ -99,10 +107,9 @@ def report(results: list[Result], load_before: float, seconds: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--data-dir", type=Path, default=None, help="data directory (default: a temporary one)")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measurement")
-    parser.add_argument("--no-write", action="store_true", help="print only, do not update docs/benchmarks.md")
     args = parser.parse_args()
     with data_dir_or_temp(args.data_dir, "bench-api-") as data_dir:
         prepare_sample(data_dir)

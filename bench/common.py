@@ -8,6 +8,7 @@ and ``import common`` finds this file; importing it puts the repository root the
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import socket
@@ -34,6 +35,16 @@ TELEMETRY_OFF = {
 }
 for _name, _value in TELEMETRY_OFF.items():  # this process too (kb.py loads the model and Chroma in-process)
     os.environ.setdefault(_name, _value)
+
+
+SHARED_MACHINE_NOTE = "- The machine was shared with other jobs while this ran; see the load average above."
+
+
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A command line described by the script's docstring, with the ``--no-write`` every benchmark has."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--no-write", action="store_true", help="print only; do not touch docs/benchmarks.md")
+    return parser
 
 
 def cpu_model() -> str:

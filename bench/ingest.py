@@ -15,7 +15,6 @@ Writes the figures into docs/benchmarks.md between ``<!-- bench:ingest -->`` and
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 import time
@@ -24,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-from common import BENCHMARKS_MD, load_average, machine, write_section
+from common import BENCHMARKS_MD, SHARED_MACHINE_NOTE, bench_parser, load_average, machine, write_section
 
 from orchestration.ingest.contracts import SOURCES_BY_NAME
 from orchestration.ingest.load import ingest_source
@@ -145,19 +144,18 @@ def report(rows: list[tuple[str, int, float, float, int]], scale: str, count_onl
         f"- For reference, `SELECT count(*) FROM read_json(events_*.jsonl)` (no materialization) took "
         f"{count_only:.2f} s.",
         "- Goal: the four-platforms JSON Lines path within 2× of DuckDB's bare `read_json` of the same files.",
-        "- The machine was shared with other jobs while this ran; see the load average above.",
+        SHARED_MACHINE_NOTE,
     ]
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--scale", default="medium", choices=("small", "medium", "large"))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--landing", type=Path, default=None, help="an existing landing folder (skip generation)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--source", action="append", choices=SOURCE_NAMES, help="only these sources")
-    parser.add_argument("--no-write", action="store_true", help="print only; do not touch docs/benchmarks.md")
     args = parser.parse_args()
     started = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     work = Path(tempfile.mkdtemp(prefix="bench_ingest_"))

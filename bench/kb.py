@@ -17,7 +17,6 @@ figures into docs/benchmarks.md between ``<!-- bench:kb -->`` and ``<!-- /bench:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import BENCHMARKS_MD, ROOT, SAMPLE_DOCS, machine, percentile, write_section
+from common import BENCHMARKS_MD, ROOT, SAMPLE_DOCS, bench_parser, machine, percentile, write_section
 
 from kb import layout, versions
 from kb.embedding import Embedder, EmbeddingCache, load_model
@@ -234,9 +233,8 @@ def latency(index: Path, settings: KbSettings, queries: list[str]) -> dict[str, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--chunks", type=int, default=100_000, help="size of the synthetic latency index")
-    parser.add_argument("--no-write", action="store_true", help="print only; do not touch docs/benchmarks.md")
     parser.add_argument("--latency-only", action="store_true", help="only step 4, over random unit vectors; print only")
     parser.add_argument(
         "--quality-only",

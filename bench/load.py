@@ -12,7 +12,6 @@ markers, with the machine and the date.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 import httpx
 from common import (
     HUB,
+    bench_parser,
     data_dir_or_temp,
     hub_env,
     hub_server,
@@ -142,12 +142,11 @@ def report(result: dict, clients: int, workers: int, load_before: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--data-dir", type=Path, default=None, help="data directory (default: a temporary one)")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server")
-    parser.add_argument("--no-write", action="store_true", help="print only, do not update docs/benchmarks.md")
     args = parser.parse_args()
     with data_dir_or_temp(args.data_dir, "bench-load-") as data_dir:
         prepare_sample(data_dir)

@@ -18,7 +18,6 @@ Writes the figures into docs/benchmarks.md between ``<!-- bench:pipeline -->`` a
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -29,7 +28,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-from common import BENCHMARKS_MD, HUB, hub_env, load_average, machine, write_section
+from common import BENCHMARKS_MD, HUB, SHARED_MACHINE_NOTE, bench_parser, hub_env, load_average, machine, write_section
 
 AS_OF = date(2025, 6, 30)
 
@@ -209,18 +208,17 @@ def report(results: list[ScaleResult], started: str) -> str:
         "events feed the unit crosswalk (`dim_units` lists every department name seen, handleDept included), "
         "which most marts join, and a new as-of date touches every as-of view; making `dim_units` independent "
         "of the event stream would cut it to the event models.",
-        "- The machine was shared with other jobs while this ran; see the load average above.",
+        SHARED_MACHINE_NOTE,
     ]
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--scale", action="append", choices=("small", "medium", "large"),
                         help="scales to run (default: small and medium)")
     parser.add_argument("--large", action="store_true", help="add the large scale (1M events)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--no-write", action="store_true", help="print only; do not touch docs/benchmarks.md")
     args = parser.parse_args()
     scales = args.scale or ["small", "medium"]
     if args.large and "large" not in scales:
