@@ -8,6 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# json.dumps escapes ASCII control characters but keeps these raw with ensure_ascii=False, and a reader
+# splitting on line boundaries (str.splitlines) would cut a hostile statement's record in two.
+LINE_BREAKS_OUTSIDE_ASCII = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+
 
 class AuditLog:
     def __init__(self, api_dir: Path) -> None:
@@ -22,7 +26,7 @@ class AuditLog:
             "statement": statement,
             **details,
         }
-        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        line = json.dumps(record, ensure_ascii=False, default=str).translate(LINE_BREAKS_OUTSIDE_ASCII) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as fh:

@@ -54,6 +54,7 @@ def write_water_workbook(path: Path) -> None:
                   "普查批次"])
     risks.append(["FX001", "低洼易涝", "瓜沥镇", "新港村", 40, 120, "新港村文化礼堂", "1小时雨量50mm", "2024"])
     risks.append(["FX002", "山洪", "楼塔镇", "楼英村", 15, 43, "楼英村小学", "3小时雨量80mm", "2024"])
+    path.parent.mkdir(parents=True, exist_ok=True)  # git keeps no empty folder
     book.save(path)
 
 
