@@ -396,3 +396,10 @@ def run_dbt(args: list[str], *, build_db: Path, work_dir: Path, as_of: str | Non
     if as_of is not None:
         command += ["--vars", json.dumps({"as_of": as_of})]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def query_rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    """A query's rows as dicts keyed by column name."""
+    cursor = con.execute(sql)
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]

@@ -8,11 +8,10 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
-from dbt_fixtures import ALL_LOADS, FOUR_PLATFORMS_LOADS, insert_load, run_dbt, write_raw_fixture
+from dbt_fixtures import ALL_LOADS, FOUR_PLATFORMS_LOADS, insert_load, query_rows, run_dbt, write_raw_fixture
 
 GUALI, CHENGXIANG, HESHANG = "330109113", "330109001", "330109101"
 SHARED_VIEWS = {
@@ -39,10 +38,6 @@ def con(built: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     connection.close()
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cursor = con.execute(sql)
-    names = [c[0] for c in cursor.description]
-    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
 def test_build_ran_unit_tests_for_every_rule(built: Path) -> None:
@@ -58,7 +53,7 @@ def test_build_ran_unit_tests_for_every_rule(built: Path) -> None:
 
 
 def test_hidden_danger_register(con: duckdb.DuckDBPyConnection) -> None:
-    register = {r["register_id"]: r for r in rows(con, "select * from hidden_danger_register")}
+    register = {r["register_id"]: r for r in query_rows(con, "select * from hidden_danger_register")}
     # H999 is only in an older registry snapshot; H007 is found after the as-of date; RP01 has a patrol
     # officer for 2025; W002/W003 are not 未整治.
     assert set(register) == {
@@ -83,7 +78,7 @@ def test_hidden_danger_register(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_responsibility_matrix_gaps_and_conflicts(con: duckdb.DuckDBPyConnection) -> None:
-    matrix = rows(con, "select * from responsibility_matrix")
+    matrix = query_rows(con, "select * from responsibility_matrix")
     assert len(matrix) == 3 * 5  # three domain/task pairs × five levels
     gaps = {(r["domain"], r["task"], r["level"]) for r in matrix if r["has_gap"]}
     conflicts = {(r["domain"], r["task"], r["level"]) for r in matrix if r["has_conflict"]}
@@ -94,7 +89,7 @@ def test_responsibility_matrix_gaps_and_conflicts(con: duckdb.DuckDBPyConnection
 
 
 def test_responsibility_chain_breaks_water_supply_census(con: duckdb.DuckDBPyConnection) -> None:
-    breaks = rows(con, "select * from responsibility_chain_breaks order by upper_level desc")
+    breaks = query_rows(con, "select * from responsibility_chain_breaks order by upper_level desc")
     assert [(b["domain"], b["task"], b["upper_level"], b["upper_unit"], b["lower_level"], b["lower_unit"])
             for b in breaks] == [
         ("供水安全", "风险普查", "省", "省水利厅", "市", "市城管局"),
@@ -103,7 +98,7 @@ def test_responsibility_chain_breaks_water_supply_census(con: duckdb.DuckDBPyCon
 
 
 def test_town_readiness(con: duckdb.DuckDBPyConnection) -> None:
-    readiness = {r["town_code"]: r for r in rows(con, "select * from town_readiness")}
+    readiness = {r["town_code"]: r for r in query_rows(con, "select * from town_readiness")}
     assert len(readiness) == 27
     items = ("has_leadership", "has_mechanism", "has_plan", "has_team", "has_supplies", "has_drill")
 
@@ -125,7 +120,7 @@ def test_town_readiness(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_grid_coverage(con: duckdb.DuckDBPyConnection) -> None:
-    coverage = {r["village_name"]: r for r in rows(con, "select * from grid_coverage")}
+    coverage = {r["village_name"]: r for r in query_rows(con, "select * from grid_coverage")}
     # 瓜沥社区: its worker left; 城东社区: its worker starts 2025-08-01
     assert {name for name, r in coverage.items() if r["is_uncovered"]} == {"瓜沥社区", "城东社区"}
     assert coverage["东恩村"]["workers_in_post"] == 1
@@ -134,7 +129,7 @@ def test_grid_coverage(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_rescue_capacity(con: duckdb.DuckDBPyConnection) -> None:
-    capacity = {r["town_code"]: r for r in rows(con, "select * from rescue_capacity")}
+    capacity = {r["town_code"]: r for r in query_rows(con, "select * from rescue_capacity")}
     assert len(capacity) == 27
     guali = capacity[GUALI]
     assert (guali["teams"], guali["social_teams"], guali["headcount"], guali["usable_boats"], guali["usable_pumps"],
@@ -144,7 +139,7 @@ def test_rescue_capacity(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_event_handling(con: duckdb.DuckDBPyConnection) -> None:
-    handling = {(r["dept"], r["month"]): r for r in rows(con, "select * from event_handling")}
+    handling = {(r["dept"], r["month"]): r for r in query_rows(con, "select * from event_handling")}
     assert set(handling) == {("区城管局", "2025-06"), ("区林水局", "2025-05")}
     city = handling[("区城管局", "2025-06")]
     # EV001 on time; EV002 finished a day late; EV003 open past its deadline as of 06-30 (finished 07-01 in a
@@ -161,7 +156,7 @@ def test_event_handling(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_town_dossier(con: duckdb.DuckDBPyConnection) -> None:
-    dossier = {r["town_code"]: r for r in rows(con, "select * from town_dossier")}
+    dossier = {r["town_code"]: r for r in query_rows(con, "select * from town_dossier")}
     assert len(dossier) == 27
     guali = dossier[GUALI]
     assert guali["readiness_score"] == 6
@@ -177,29 +172,30 @@ def test_town_dossier(con: duckdb.DuckDBPyConnection) -> None:
 
 def test_unmapped_values(con: duckdb.DuckDBPyConnection) -> None:
     unmapped = {(r["source"], r["entity"], r["field"], r["value"], r["kind"], r["rows"])
-                for r in rows(con, "select * from unmapped_values")}
+                for r in query_rows(con, "select * from unmapped_values")}
     assert unmapped == {
         ("registry", "hidden_dangers", "类别", "高空坠物", "category", 1),
         ("registry", "hidden_dangers", "整改责任单位", "浙江某某化工有限公司", "unit", 1),
         ("registry", "rescue_teams", "所属单位", "萧山蓝天救援队", "unit", 1),
     }
     # 东恩村村委会 resolves to the committee of a registry village; 瓜沥镇 (a bare town name) to its government
-    units = {r["name_key"]: r["unit_name"] for r in rows(con, "select * from int_resolve_unit_names")}
+    units = {r["name_key"]: r["unit_name"] for r in query_rows(con, "select * from int_resolve_unit_names")}
     assert units["东恩村村委会"] == "东恩村村民委员会"
     assert units["瓜沥镇"] == "瓜沥镇人民政府"
 
 
 def test_event_staging_versions_and_flows(con: duckdb.DuckDBPyConnection) -> None:
-    versions = rows(con, "select event_id, count(*) as n from stg_four_platforms__event_versions group by 1 order by 1")
+    versions = query_rows(
+        con, "select event_id, count(*) as n from stg_four_platforms__event_versions group by 1 order by 1")
     # EV001 v2 arrived twice and is kept once
     assert {r["event_id"]: r["n"] for r in versions} == {"EV001": 2, "EV002": 1, "EV003": 2, "EV004": 1,
                                                          "EV005": 1, "EV007": 1}
-    latest = {r["event_id"]: r for r in rows(con, "select * from stg_four_platforms__events")}
+    latest = {r["event_id"]: r for r in query_rows(con, "select * from stg_four_platforms__events")}
     assert latest["EV003"]["status"] == "已办结"
     assert latest["EV003"]["town_code"] == GUALI  # 萧山区瓜沥镇
     assert latest["EV002"]["town_code"] == CHENGXIANG  # townName 城厢, no code
     assert latest["EV005"]["town_code"] == HESHANG  # old code
-    steps = rows(con, "select step_number, action, cast(flow_time as varchar) as t "
+    steps = query_rows(con, "select step_number, action, cast(flow_time as varchar) as t "
                       "from stg_four_platforms__event_flows where event_id = 'EV001' order by step_number")
     # times with an offset (Z, +08:00) become Asia/Shanghai local time
     assert [(s["action"], s["t"]) for s in steps] == [
@@ -218,8 +214,8 @@ def test_as_of_rebuilds_a_later_state(built: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-4000:]
     later = duckdb.connect(str(db), read_only=True)
     try:
-        register = {r["register_id"]: r for r in rows(later, "select * from hidden_danger_register")}
-        handling = {(r["dept"], r["month"]): r for r in rows(later, "select * from event_handling")}
+        register = {r["register_id"]: r for r in query_rows(later, "select * from hidden_danger_register")}
+        handling = {(r["dept"], r["month"]): r for r in query_rows(later, "select * from event_handling")}
     finally:
         later.close()
     assert register["registry:H006"]["is_closed"] is True and register["registry:H006"]["is_overdue"] is False
@@ -276,7 +272,7 @@ def test_incremental_event_load_matches_a_full_build(built: Path, con: duckdb.Du
     incremental = duckdb.connect(str(db), read_only=True)
     try:
         for name, sql in queries.items():
-            assert rows(incremental, sql) == rows(con, sql), name
-        assert rows(incremental, "select count(*) as n from stg_four_platforms__event_versions") == [{"n": 8}]
+            assert query_rows(incremental, sql) == query_rows(con, sql), name
+        assert query_rows(incremental, "select count(*) as n from stg_four_platforms__event_versions") == [{"n": 8}]
     finally:
         incremental.close()

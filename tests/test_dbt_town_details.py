@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from dbt_fixtures import ALL_LOADS, RawLoad, run_dbt, ts, write_raw_fixture
+from dbt_fixtures import ALL_LOADS, RawLoad, query_rows, run_dbt, ts, write_raw_fixture
 
 from api.serving_db import open_serving_db
 from api.settings import ApiSettings
@@ -77,10 +77,6 @@ def con(built: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     connection.close()
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cursor = con.execute(sql)
-    names = [c[0] for c in cursor.description]
-    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
 def pick(row: dict[str, Any], *columns: str) -> tuple[Any, ...]:
@@ -96,7 +92,7 @@ def test_unit_tests_ran(built: Path) -> None:
 
 
 def test_rescue_teams(con: duckdb.DuckDBPyConnection) -> None:
-    teams = {r["team_id"]: r for r in rows(con, "select * from rescue_teams")}
+    teams = {r["team_id"]: r for r in query_rows(con, "select * from rescue_teams")}
     columns = ("team_type", "town_code", "town_name", "headcount", "specialty", "is_qualified", "has_agreement",
                "usable_boats", "usable_pumps", "unit", "is_unit_resolved")
     assert {k: pick(r, *columns) for k, r in teams.items()} == {
@@ -113,10 +109,10 @@ def test_rescue_teams(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_rescue_teams_add_up_to_rescue_capacity(con: duckdb.DuckDBPyConnection) -> None:
-    capacity = rows(con, "select town_code, teams, social_teams, headcount, usable_boats, usable_pumps, "
+    capacity = query_rows(con, "select town_code, teams, social_teams, headcount, usable_boats, usable_pumps, "
                          "teams_unqualified, teams_without_agreement from rescue_capacity where teams > 0 "
                          "order by town_code")
-    summed = rows(con, """
+    summed = query_rows(con, """
         select town_code, count(*) as teams, count(*) filter (where team_type = '社会') as social_teams,
             sum(headcount) as headcount, sum(usable_boats) as usable_boats, sum(usable_pumps) as usable_pumps,
             count(*) filter (where not is_qualified) as teams_unqualified,
@@ -127,7 +123,7 @@ def test_rescue_teams_add_up_to_rescue_capacity(con: duckdb.DuckDBPyConnection) 
 
 
 def test_emergency_plans(con: duckdb.DuckDBPyConnection) -> None:
-    plans = {r["plan_id"]: r for r in rows(con, "select * from emergency_plans")}
+    plans = {r["plan_id"]: r for r in query_rows(con, "select * from emergency_plans")}
     columns = ("plan_category", "town_code", "town_name", "issuer", "published_date", "revised_date", "file_name",
                "is_current", "drills", "last_drill_date")
     assert {k: pick(r, *columns) for k, r in plans.items()} == {
@@ -148,8 +144,9 @@ def test_emergency_plans(con: duckdb.DuckDBPyConnection) -> None:
 
 def test_current_plans_agree_with_has_plan(con: duckdb.DuckDBPyConnection) -> None:
     """有预案 in town_readiness is exactly: a current 总体/专项 plan of the town."""
-    readiness = {r["town_code"]: r["has_plan"] for r in rows(con, "select town_code, has_plan from town_readiness")}
-    with_current = {r["town_code"] for r in rows(
+    readiness = {r["town_code"]: r["has_plan"]
+                 for r in query_rows(con, "select town_code, has_plan from town_readiness")}
+    with_current = {r["town_code"] for r in query_rows(
         con, "select town_code from emergency_plans where is_current and plan_category in ('总体', '专项') "
              "and town_code is not null")}
     assert with_current == {GUALI}
@@ -157,7 +154,7 @@ def test_current_plans_agree_with_has_plan(con: duckdb.DuckDBPyConnection) -> No
 
 
 def test_town_events(con: duckdb.DuckDBPyConnection) -> None:
-    events = {r["event_id"]: r for r in rows(con, "select * from town_events")}
+    events = {r["event_id"]: r for r in query_rows(con, "select * from town_events")}
     columns = ("town_code", "town_name", "status", "handle_dept", "dept", "finish_time", "is_overdue")
     assert {k: pick(r, *columns) for k, r in events.items()} == {
         "EV001": (GUALI, "瓜沥镇", "已办结", "萧山区城市管理局", "区城管局", ts("2025-06-04 10:00:00"), False),
@@ -186,8 +183,8 @@ def test_town_events(con: duckdb.DuckDBPyConnection) -> None:
 def test_town_events_agree_with_dossier_and_event_handling(con: duckdb.DuckDBPyConnection) -> None:
     """The last 30 days of town_events are the dossier's events_last_30_days and on-time rate; whole months
     inside the window count as in event_handling."""
-    dossier = {r["town_code"]: r for r in rows(con, "select * from town_dossier")}
-    recent = rows(con, """
+    dossier = {r["town_code"]: r for r in query_rows(con, "select * from town_dossier")}
+    recent = query_rows(con, """
         select town_code, count(*) as events, count(*) filter (where is_due) as due,
             count(*) filter (where is_on_time) as on_time
         from town_events
@@ -200,9 +197,9 @@ def test_town_events_agree_with_dossier_and_event_handling(con: duckdb.DuckDBPyC
         expected = r["on_time"] / r["due"] if r["due"] else None
         assert dossier[r["town_code"]]["on_time_rate_last_30_days"] == pytest.approx(expected), r["town_code"]
 
-    handling = rows(con, "select dept, month, events, due_events, on_time_events from event_handling "
+    handling = query_rows(con, "select dept, month, events, due_events, on_time_events from event_handling "
                          "where month in ('2025-05', '2025-06') order by dept, month")
-    by_month = rows(con, """
+    by_month = query_rows(con, """
         select dept, strftime(report_time, '%Y-%m') as month, count(*) as events,
             count(*) filter (where is_due) as due_events, count(*) filter (where is_on_time) as on_time_events
         from town_events where strftime(report_time, '%Y-%m') in ('2025-05', '2025-06')
@@ -224,8 +221,8 @@ def test_a_later_as_of_date(built: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-4000:]
     later = duckdb.connect(str(db), read_only=True)
     try:
-        events = {r["event_id"]: r for r in rows(later, "select * from town_events")}
-        plans = {r["plan_id"]: r["is_current"] for r in rows(later, "select * from emergency_plans")}
+        events = {r["event_id"]: r for r in query_rows(later, "select * from town_events")}
+        plans = {r["plan_id"]: r["is_current"] for r in query_rows(later, "select * from emergency_plans")}
     finally:
         later.close()
     assert set(events) == {"EV001", "EV002", "EV003", "EV004", "EV005", "EV007", "EV101", "EV102"}
