@@ -7,6 +7,7 @@ from pathlib import Path
 
 import docx
 import pytest
+from bad_inputs.generated_inputs import pdf_bytes
 from pypdf import PdfWriter
 
 from kb.loaders import UnreadableDocument, load_document
@@ -27,26 +28,8 @@ hazards: [台风, 洪涝]
 
 
 def _text_pdf(path: Path, text: str) -> None:
-    """A minimal one-page PDF with a text layer (Helvetica, ASCII), written by hand."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path.write_bytes(bytes(out))
+    """A minimal one-page PDF with a text layer (Helvetica, ASCII)."""
+    path.write_bytes(pdf_bytes(f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()))
 
 
 def test_markdown_front_matter_is_metadata_not_text(tmp_path: Path) -> None:

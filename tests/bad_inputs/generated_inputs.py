@@ -181,7 +181,7 @@ def docx_no_text() -> bytes:
     return _docx_bytes([("   ", None)])
 
 
-def _pdf(page_stream: bytes) -> bytes:
+def pdf_bytes(page_stream: bytes) -> bytes:
     """A minimal one-page PDF, written by hand; the page shows ``page_stream``."""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -204,12 +204,12 @@ def _pdf(page_stream: bytes) -> bytes:
 
 
 def pdf_good() -> bytes:
-    return _pdf(b"BT /F1 12 Tf 72 720 Td (Flood drill checklist for Suoqian town) Tj ET")
+    return pdf_bytes(b"BT /F1 12 Tf 72 720 Td (Flood drill checklist for Suoqian town) Tj ET")
 
 
 def pdf_no_text() -> bytes:
     """A scanned page: only drawing operators, no text layer."""
-    return _pdf(b"0.5 g 72 72 468 648 re f")
+    return pdf_bytes(b"0.5 g 72 72 468 648 re f")
 
 
 def pdf_garbage() -> bytes:
