@@ -30,11 +30,7 @@ usable_equipment as (
 equipment as (
     select
         ue.town_code,
-        sum(case when ue.equipment_type in {{ sql_list(var('boat_types')) }} then ue.quantity else 0 end)
-            as usable_boats,
-        sum(case when ue.equipment_type in {{ sql_list(var('pump_types')) }} then ue.quantity else 0 end)
-            as usable_pumps,
-        sum(ue.quantity) as usable_equipment_items,
+        {{ usable_equipment_sums('ue.equipment_type', 'ue.quantity') }},
         {{ dbt.listagg("ue.equipment_type || '×' || cast(ue.quantity as " ~ dbt.type_string() ~ ")", "'、'",
                        'order by ue.equipment_type') }} as usable_equipment_by_type
     from usable_equipment as ue

@@ -3,11 +3,7 @@
 with usable_equipment as (
     select
         eq.holder_id as team_id,
-        sum(case when eq.equipment_type in {{ sql_list(var('boat_types')) }} then eq.quantity else 0 end)
-            as usable_boats,
-        sum(case when eq.equipment_type in {{ sql_list(var('pump_types')) }} then eq.quantity else 0 end)
-            as usable_pumps,
-        sum(eq.quantity) as usable_equipment_items
+        {{ usable_equipment_sums('eq.equipment_type', 'eq.quantity') }}
     from {{ ref('stg_registry__equipment') }} as eq
     where eq.is_usable
     group by eq.holder_id
