@@ -59,11 +59,12 @@ def _prune(root: Path, keep: int) -> None:
     # Builds left by a process that died half-way.
     for leftover in root.glob(".build-*"):
         pid = leftover.name.split("-")[1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (a leftover's owner died if not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

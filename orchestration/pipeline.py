@@ -23,6 +23,7 @@ from typing import Any
 
 import duckdb
 
+from kb.versions import process_alive
 from orchestration.resources import HUB_TIMEZONE, today_in_shanghai
 from orchestration.settings import DBT_PROJECT_DIR, HubPaths
 from orchestration.snapshots import read_current
@@ -415,16 +416,6 @@ def _execute(defs: Any, job_name: str, paths: HubPaths, landing: Path) -> Any:
         instance.dispose()
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def release_dead_runs(instance: Any) -> list[str]:
     """Fail earlier ``hub run`` runs whose process died mid-run and free their pool slots.
 
@@ -438,7 +429,7 @@ def release_dead_runs(instance: Any) -> list[str]:
                                                       tags={HUB_TRIGGER_TAG: "hub run"}))
     for run in running:
         pid = run.tags.get(HUB_PID_TAG, "")
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             instance.report_run_failed(run, message=f"hub run process {pid} ended without finishing the run")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             released.append(run.run_id)
