@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from kb.versions import process_alive
-from orchestration.resources import HUB_TIMEZONE, today_in_shanghai
+from orchestration.resources import HUB_TIMEZONE, HubSettings, today_in_shanghai
 from orchestration.settings import DBT_PROJECT_DIR, HubPaths
 from orchestration.snapshots import read_current
 
@@ -211,10 +211,14 @@ def run_pipeline(
         if results[0].success:
             echo(f"重建 / rebuild: {plan.describe()}")
             rebuild = rebuild_job(plan, skip_groups)
+            if plan.full:
+                parts.resources["hub_settings"] = full_refresh_settings(parts.resources["hub_settings"])
+            # Every load before this instant is in the build below (loads and dbt take the one writer slot in turn).
+            rebuild_started = datetime.now(HUB_TIMEZONE).replace(tzinfo=None)
             results.append(_execute(definitions_from_parts(parts, skip_groups, (rebuild,)), REBUILD_JOB, paths,
                                     landing))
             if results[-1].success:
-                write_build_state(paths, plan.fingerprint, chosen_as_of, started)
+                write_build_state(paths, plan.fingerprint, chosen_as_of, rebuild_started)
     step_status = {e.step_key: STEP_EVENTS[e.event_type_value] for r in results for e in r.all_events
                    if e.step_key and e.event_type_value in STEP_EVENTS}
     if "quality" in parts.present and step_status.get("quality_report") != "success":
@@ -286,11 +290,17 @@ def read_build_state(paths: HubPaths) -> dict[str, str] | None:
         return None
 
 
+def full_refresh_settings(settings: HubSettings) -> HubSettings:
+    """The same settings with dbt's --full-refresh: a full rebuild must not keep what incremental models hold."""
+    return HubSettings(data_dir=settings.data_dir, as_of=settings.as_of, landing_dir=settings.landing_dir,
+                       full_refresh=True)
+
+
 def write_build_state(paths: HubPaths, fingerprint: str, as_of: date, loads_since: datetime) -> None:
     """Recorded only after a successful rebuild: the next run rebuilds relative to it.
 
     ``loads_since``: loads that started from then on may be missing from this build (the start of this
-    run's ingest), so the next run treats their sources as changed.
+    run's rebuild), so the next run treats their sources as changed.
     """
     paths.state.mkdir(parents=True, exist_ok=True)
     temp = paths.state / f".{BUILD_STATE_FILE}.tmp"

@@ -29,6 +29,9 @@ class HubSettings(dg.ConfigurableResource):
     data_dir: str
     as_of: str = ""
     landing_dir: str = ""  # empty: <data_dir>/landing
+    # dbt build --full-refresh: incremental models (the event staging models) are rebuilt from the raw tables.
+    # Needed after a dbt code or seed change (e.g. a new town alias must reach events already staged).
+    full_refresh: bool = False
 
     @property
     def paths(self) -> HubPaths:

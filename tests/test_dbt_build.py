@@ -276,3 +276,38 @@ def test_incremental_event_load_matches_a_full_build(built: Path, con: duckdb.Du
         assert query_rows(incremental, "select count(*) as n from stg_four_platforms__event_versions") == [{"n": 8}]
     finally:
         incremental.close()
+
+
+def test_events_as_of_incremental_matches_a_full_refresh(tmp_path: Path) -> None:
+    """int_events_as_of is incremental over the as-of date: days forward, a late export loaded in between,
+    then back to an earlier day. After every step it equals a --full-refresh build of the same data."""
+    later_export = FOUR_PLATFORMS_LOADS[-1]
+    db = write_raw_fixture(tmp_path / "hub.duckdb", tuple(load for load in ALL_LOADS if load is not later_export))
+    select = ["--select", "+int_events_as_of"]
+    for first in (["seed"], ["run", *select]):
+        result = run_dbt(first, build_db=db, work_dir=tmp_path / "inc", as_of="2025-06-05")
+        assert result.returncode == 0, result.stdout[-4000:]
+    state_sql = ("select * exclude (_computed_as_of, _versions_loaded_through) from int_events_as_of "
+                 "order by event_id")
+    kept_from_first_day = None
+    for step, as_of in enumerate(["2025-06-15", "2025-06-25", "load", "2025-07-01", "2025-07-02", "2025-06-12"]):
+        if as_of == "load":
+            writer = duckdb.connect(str(db))
+            insert_load(writer, later_export)
+            writer.close()
+            continue
+        result = run_dbt(["run", *select], build_db=db, work_dir=tmp_path / "inc", as_of=as_of)
+        assert result.returncode == 0, result.stdout[-4000:]
+        full_db = tmp_path / f"full{step}" / "hub.duckdb"
+        full_db.parent.mkdir()
+        shutil.copy(db, full_db)
+        full = run_dbt(["run", *select, "--full-refresh"], build_db=full_db, work_dir=full_db.parent, as_of=as_of)
+        assert full.returncode == 0, full.stdout[-4000:]
+        with duckdb.connect(str(db), read_only=True) as incremental, \
+                duckdb.connect(str(full_db), read_only=True) as rebuilt:
+            assert query_rows(incremental, state_sql) == query_rows(rebuilt, state_sql), as_of
+            if as_of == "2025-06-15":  # EV005 (May) did not change: it kept the row of the first build
+                kept_from_first_day = query_rows(
+                    incremental, "select cast(_computed_as_of as varchar) as d from int_events_as_of "
+                                 "where event_id = 'EV005'")
+    assert kept_from_first_day == [{"d": "2025-06-05"}]

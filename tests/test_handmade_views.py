@@ -256,7 +256,10 @@ def test_next_day_run_rebuilds_only_what_changed(snapshot: dict[str, Any]) -> No
         json.dumps(new_event, ensure_ascii=False) + "\n", encoding="utf-8")
     proc = hub_run(landing, data_dir, "2025-07-01")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "incremental" in proc.stdout and "four_platforms" in proc.stdout.split("incremental", 1)[1].split("\n")[0]
+    plan_line = proc.stdout.split("incremental", 1)[1].split("\n")[0]
+    assert "changed sources (four_platforms)" in plan_line, plan_line  # the other sources loaded nothing new
+    dbt_logs = sorted((data_dir / "dbt").glob("*/dbt.log"), key=lambda p: p.stat().st_mtime)
+    assert "UnableToPartialParse" not in dbt_logs[-1].read_text(encoding="utf-8")  # the new date needs no parse
     built = int(next(x for x in proc.stdout.splitlines() if x.startswith("dbt:")).split("models")[1].split()[0])
     first_built = int(next(x for x in snapshot["stdout"].splitlines() if x.startswith("dbt:")).split("models")[1]
                       .split()[0])
