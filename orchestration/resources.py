@@ -53,7 +53,7 @@ def dbt_executable() -> str:
 
 
 def dbt_resource() -> dg.ConfigurableResource:
-    from dagster_dbt import DbtCliResource
+    from orchestration.dbt_assets import HubDbtCliResource
 
-    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
-                          dbt_executable=dbt_executable())
+    return HubDbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
+                             dbt_executable=dbt_executable())

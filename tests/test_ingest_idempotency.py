@@ -1,14 +1,17 @@
-"""Loading the same files twice adds nothing; registry snapshots keep every distinct load."""
+"""Loading the same files twice adds nothing (unchanged files are not even read); registry snapshots keep
+every distinct load."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
 
 from orchestration.ingest.contracts import ENTITIES
-from orchestration.ingest.load import ingest_landing, ingest_source
+from orchestration.ingest.load import content_hash, ingest_landing, ingest_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest" / "landing"
 
@@ -104,3 +107,128 @@ def test_small_batches_give_the_same_result(tmp_path: Path) -> None:
     assert per_file[1:] == [("four_platforms/events_20240502.jsonl", 0, 0, 1),
                             ("four_platforms/events_20240503.jsonl", 1, 0, 0),
                             ("four_platforms/events_20240504.jsonl", 0, 1, 1)]
+
+
+def landing_files(landing: Path) -> list[Path]:
+    return sorted(p for p in landing.rglob("*") if p.is_file())
+
+
+def age(landing: Path) -> None:
+    """Date every file an hour back, so its mtime is old enough to be trusted (see RACY_NS)."""
+    hour_ago = time.time_ns() - 3600 * 1_000_000_000
+    for path in landing_files(landing):
+        os.utime(path, ns=(hour_ago, hour_ago))
+
+
+def log_stats(db: Path) -> dict[tuple[str, str], tuple[int | None, int | None]]:
+    """Size and mtime logged by the newest load_log row of every (file, entity)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {(f, e): (size, mtime) for f, e, size, mtime in con.execute(
+            "SELECT source_file, entity, file_size, file_mtime_ns FROM raw.load_log "
+            "QUALIFY row_number() OVER (PARTITION BY source_file, entity ORDER BY finished_at DESC, load_id DESC) = 1"
+        ).fetchall()}
+
+
+def rewrite_keeping_stat(path: Path, data: bytes, mtime_shift_ns: int = 0) -> None:
+    """Replace the content with same-size bytes and put the old mtime back (shifted if asked)."""
+    st = path.stat()
+    assert len(data) == st.st_size
+    path.write_bytes(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + mtime_shift_ns))
+
+
+def test_unchanged_files_are_not_read_again(tmp_path: Path) -> None:
+    """Same size and mtime as logged: the logged hash is taken without reading. Proven by replacing every
+    file with same-size garbage and restoring its mtime: the next run still skips them all."""
+    landing = tmp_path / "landing"
+    shutil.copytree(FIXTURES, landing)
+    age(landing)
+    db = tmp_path / "hub.duckdb"
+    ingest_landing(db, landing)
+    logged = log_stats(db)
+    for path in landing_files(landing):
+        st = path.stat()
+        stats = {v for (f, _), v in logged.items() if f == path.relative_to(landing).as_posix()}
+        assert stats == {(st.st_size, st.st_mtime_ns)}, path
+    before = counts(db)
+    originals = {p: p.read_bytes() for p in landing_files(landing)}
+    for path, data in originals.items():
+        rewrite_keeping_stat(path, b"#" * len(data))
+
+    second = ingest_landing(db, landing)
+    assert {f.status for s in second for f in s.files} == {"skipped_duplicate"}  # garbage never read
+    assert counts(db) == before
+    assert log_stats(db) == logged  # the skipped rows carry size and mtime: the cache stays warm
+
+    # A changed mtime means read again: the same content is still skipped (with the new mtime logged),
+    # a same-size edit (one event's new version) is loaded.
+    points = landing / "urban" / "积水点_20240501.csv"
+    rewrite_keeping_stat(points, originals[points], mtime_shift_ns=1_000_000_000)
+    events = landing / "four_platforms" / "events_20240501.jsonl"
+    lines = originals[events].split(b"\n")
+    lines[2] = lines[2].replace(b'"updatedAt": "2024-05-01T10', b'"updatedAt": "2024-05-01T11')
+    edited = b"\n".join(lines)  # a new version of event E20240501003
+    rewrite_keeping_stat(events, edited, mtime_shift_ns=1_000_000_000)
+    third = {f.source_file: f for s in ingest_landing(db, landing) for f in s.files}
+    assert third["urban/积水点_20240501.csv"].status == "skipped_duplicate"
+    assert log_stats(db)[("urban/积水点_20240501.csv", "waterlogging_points")] == (
+        points.stat().st_size, points.stat().st_mtime_ns)
+    assert (third["four_platforms/events_20240501.jsonl"].status, third["four_platforms/events_20240501.jsonl"]
+            .rows_loaded) == ("loaded", 1)
+    assert counts(db)["four_platforms__events"] == before["four_platforms__events"] + 1
+    assert {f.status for name, f in third.items() if name != "four_platforms/events_20240501.jsonl"} == {
+        "skipped_duplicate"}
+
+
+def test_freshly_written_file_is_read_again(tmp_path: Path) -> None:
+    """An mtime within RACY_NS of the read is not trusted (a same-size rewrite in the same timestamp
+    tick would keep it): no mtime is logged and the next run reads the file."""
+    folder = tmp_path / "registry"
+    folder.mkdir()
+    towns = folder / "towns.csv"
+    towns.write_text("区划代码,名称,类型\n330109113,瓜沥镇,镇\n", encoding="utf-8-sig")
+    with duckdb.connect(str(tmp_path / "hub.duckdb")) as con:
+        assert [f.status for f in ingest_source(con, "registry", tmp_path).files] == ["loaded"]
+        assert con.execute("SELECT file_size, file_mtime_ns FROM raw.load_log").fetchall() == [
+            (towns.stat().st_size, None)]
+        towns.write_text("区划代码,名称,类型\n330109001,城厢街,镇\n", encoding="utf-8-sig")  # same size
+        assert [f.status for f in ingest_source(con, "registry", tmp_path).files] == ["loaded"]
+
+
+OLD_LOAD_LOG_DDL = """
+CREATE TABLE raw.load_log (
+    load_id VARCHAR NOT NULL, source_system VARCHAR NOT NULL, entity VARCHAR, source_file VARCHAR NOT NULL,
+    file_hash VARCHAR, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL,
+    status VARCHAR NOT NULL, message VARCHAR, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL
+)
+"""
+
+
+def test_load_log_without_stat_columns_is_migrated(tmp_path: Path) -> None:
+    """A build database made before file_size and file_mtime_ns gets them; its rows keep counting by hash."""
+    landing = tmp_path / "landing"
+    shutil.copytree(FIXTURES, landing)
+    age(landing)
+    points = landing / "urban" / "积水点_20240501.csv"
+    db = tmp_path / "hub.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE SCHEMA raw")
+        con.execute(OLD_LOAD_LOG_DDL)
+        con.execute(
+            "INSERT INTO raw.load_log VALUES ('L0', 'urban', 'waterlogging_points', 'urban/积水点_20240501.csv', ?, "
+            "2, 2, 0, 'loaded', NULL, TIMESTAMP '2024-05-01 08:00', TIMESTAMP '2024-05-01 08:00')",
+            [content_hash(points.read_bytes())],
+        )
+    first = {f.source_file: f for s in ingest_landing(db, landing) for f in s.files}
+    assert first["urban/积水点_20240501.csv"].status == "skipped_duplicate"  # read and hashed: no stat logged
+    assert first["urban/城管案件_20240501.csv"].status == "loaded"
+    with duckdb.connect(str(db), read_only=True) as con:
+        columns = [r[0] for r in con.execute("DESCRIBE raw.load_log").fetchall()]
+        assert columns[-3:] == ["finished_at", "file_size", "file_mtime_ns"]
+        assert con.execute("SELECT file_size, file_mtime_ns FROM raw.load_log WHERE load_id = 'L0'").fetchall() == [
+            (None, None)]
+    assert log_stats(db)[("urban/积水点_20240501.csv", "waterlogging_points")] == (
+        points.stat().st_size, points.stat().st_mtime_ns)
+    rewrite_keeping_stat(points, b"#" * points.stat().st_size)
+    second = {f.source_file: f for s in ingest_landing(db, landing) for f in s.files}
+    assert {f.status for f in second.values()} == {"skipped_duplicate"}  # now from the logged stat data

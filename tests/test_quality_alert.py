@@ -66,7 +66,7 @@ def _build_db(paths: HubPaths) -> None:
         started = datetime(2026, 11, 28, 6, 0)
         con.execute(
             "INSERT INTO raw.load_log VALUES ('L1', 'registry', 'drills', 'registry/drills.csv', 'h1', 20, 20, 0, "
-            "'loaded', NULL, ?, ?)",
+            "'loaded', NULL, ?, ?, NULL, NULL)",
             [started, started],
         )
     finally:

@@ -21,7 +21,7 @@ def test_api_serves_the_produced_report(tmp_path: Path) -> None:
     ensure_raw_schema(con)
     started = datetime(2026, 11, 28, 6, 0)
     con.execute("INSERT INTO raw.load_log VALUES ('L1', 'urban', 'cases', 'urban/城管案件_20261128.csv', 'h', 4, 3, "
-                "1, 'loaded', NULL, ?, ?)", [started, started])
+                "1, 'loaded', NULL, ?, ?, NULL, NULL)", [started, started])
     con.execute("INSERT INTO raw.quarantine VALUES ('urban', 'cases', 'urban/城管案件_20261128.csv', 2, '案件编号', "
                 "'CG1', '编号重复 / duplicated id: \"CG1\"', '{\"案件编号\": \"CG1\"}', 'L1', ?)", [started])
     con.close()

@@ -71,7 +71,7 @@ def test_has_rows_errors_only_when_delivered_data_holds_no_row(tmp_path: Path) -
     assert (never.passed, never.severity) == (False, dg.AssetCheckSeverity.WARN)
     now = datetime(2026, 11, 28, 6, 0)
     con.execute("INSERT INTO raw.load_log VALUES ('L1', 'registry', 'drills', 'registry/drills.csv', 'h', 3, 0, 0, "
-                "'rejected', '缺少必填列', ?, ?)", [now, now])
+                "'rejected', '缺少必填列', ?, ?, NULL, NULL)", [now, now])
     empty = entity_has_rows(con, drills)
     assert (empty.passed, empty.severity) == (False, dg.AssetCheckSeverity.ERROR)
     con.execute("INSERT INTO raw.registry__drills (\"演练编号\", \"演练日期\", _source_system, _source_file, "

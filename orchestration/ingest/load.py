@@ -3,6 +3,14 @@
 All new files of one entity in one run form one batch (one staging table, one validation, one
 insert, one transaction, one ``_load_id``); raw.load_log keeps one row per file.
 
+A file is skipped when its content was loaded before (md5 in raw.load_log). Unchanged files are not
+even read: when a file's size and st_mtime_ns equal those logged with its newest hash, that hash is
+taken as is, like git's index. So a file rewritten in place with different content but the same size
+and mtime would be missed (``touch`` it to have it read again); nothing reloads the landing folder
+in full (``hub run --rebuild-all`` rebuilds dbt models, it does not re-read files), so this applies
+to every run. A file modified less than ``RACY_NS`` before it was read is re-read next time, since a
+same-size rewrite within one timestamp tick would not change its mtime.
+
 Public API (others call it; keep it stable):
 - ``ingest_source(con, source, landing_dir, as_of=None) -> SourceSummary``
 - ``ingest_landing(db_path, landing_dir) -> list[SourceSummary]``
@@ -12,11 +20,13 @@ Public API (others call it; keep it stable):
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -48,9 +58,24 @@ SKIP_EXISTING_ROWS = {"four_platforms"}
 # enough that memory stays bounded (the decoded text, its Arrow copy and DuckDB's checked table).
 MAX_BATCH_BYTES = 96 * 1024 * 1024
 
+# An mtime this close to the moment of reading is not trusted for skipping: a same-size rewrite within
+# one timestamp tick (coarse on some file systems: 2 s on FAT, 1 s on some network shares) keeps it.
+RACY_NS = 3 * 1_000_000_000
+
 OnFile = Callable[[FileResult], None]  # progress: called once per file loaded, skipped or rejected
 ReadFile = Callable[[Entity, bytes, str, str], FilePart]  # (entity, file bytes, source_file, content hash)
 Rejection = tuple[FilePart, problems.FileRejected]
+
+
+class FileStat(NamedTuple):
+    size: int
+    mtime_ns: int | None  # None when written too recently to trust (RACY_NS)
+
+
+def file_stat(path: Path) -> FileStat:
+    st = path.stat()
+    trusted = st.st_mtime_ns < time.time_ns() - RACY_NS  # taken before the read, so it bounds the read time
+    return FileStat(st.st_size, st.st_mtime_ns if trusted else None)
 
 
 def now_local() -> datetime:
@@ -82,6 +107,18 @@ def loaded_hashes(con: duckdb.DuckDBPyConnection, entity: Entity) -> set[str]:
     if entity.snapshot:
         return {rows[0][0]} if rows else set()
     return {h for (h,) in rows}
+
+
+def known_digests(con: duckdb.DuckDBPyConnection, entity: Entity) -> dict[str, tuple[FileStat, str]]:
+    """Per file name: the size, mtime and hash logged with its newest hash. The same size and mtime now
+    mean the same content, so the hash is taken without reading the file."""
+    rows = con.execute(
+        f"SELECT source_file, file_size, file_mtime_ns, file_hash FROM {RAW_SCHEMA}.load_log "
+        "WHERE source_system = ? AND entity = ? AND file_hash IS NOT NULL "
+        "QUALIFY row_number() OVER (PARTITION BY source_file ORDER BY finished_at DESC, load_id DESC) = 1",
+        [entity.source, entity.name],
+    ).fetchall()
+    return {f: (FileStat(size, mtime), h) for f, size, mtime, h in rows if size is not None and mtime is not None}
 
 
 def _insert_good_rows(con: duckdb.DuckDBPyConnection, entity: Entity, checked: str, load_id: str,
@@ -169,8 +206,10 @@ def _record_rejections(con: duckdb.DuckDBPyConnection, entity: Entity, rejection
 
 
 def _log_files(con: duckdb.DuckDBPyConnection, entity: Entity, results: Sequence[FileResult],
-               hashes: dict[str, str | None], load_id: str, started_at: datetime) -> None:
+               hashes: dict[str, str | None], stats: Mapping[str, FileStat], load_id: str,
+               started_at: datetime) -> None:
     """One raw.load_log row per file, inserted from one Arrow table (executemany costs ~7 ms a row)."""
+    file_stats = [stats.get(r.source_file) for r in results]  # None for HTTP pages
     log = pa.table({
         "source_file": pa.array([r.source_file for r in results], pa.string()),
         "file_hash": pa.array([hashes.get(r.source_file) for r in results], pa.string()),
@@ -179,12 +218,15 @@ def _log_files(con: duckdb.DuckDBPyConnection, entity: Entity, results: Sequence
         "rows_quarantined": pa.array([r.rows_quarantined for r in results], pa.int64()),
         "status": pa.array([r.status for r in results], pa.string()),
         "message": pa.array([r.message or None for r in results], pa.string()),
+        "file_size": pa.array([s.size if s else None for s in file_stats], pa.int64()),
+        "file_mtime_ns": pa.array([s.mtime_ns if s else None for s in file_stats], pa.int64()),
     })
     con.register("ingest_load_log_rows", log)
     try:
         con.execute(
             f"INSERT INTO {RAW_SCHEMA}.load_log SELECT $load_id, $source, $entity, source_file, file_hash, rows_read, "
-            "rows_loaded, rows_quarantined, status, message, $started, $finished FROM ingest_load_log_rows",
+            "rows_loaded, rows_quarantined, status, message, $started, $finished, file_size, file_mtime_ns "
+            "FROM ingest_load_log_rows",
             {"load_id": load_id, "source": entity.source, "entity": entity.name, "started": started_at,
              "finished": now_local()},
         )
@@ -199,9 +241,11 @@ def load_parts(
     rejections: Sequence[Rejection] = (),
     skipped: Sequence[FilePart] = (),
     skip_existing: bool = False,
+    file_stats: Mapping[str, FileStat] | None = None,
 ) -> list[FileResult]:
     """Validate the parts as one batch and write good rows, quarantine rows and one load_log row per
-    file (loaded, rejected or skipped_duplicate) in one transaction. Returns one result per file."""
+    file (loaded, rejected or skipped_duplicate) in one transaction. Returns one result per file.
+    ``file_stats`` (by source_file) is logged so that unchanged files need not be read next time."""
     load_id, loaded_at = new_load_id(entity.source, entity.name), now_local()
     hashes = {p.source_file: p.content_hash for p in [*parts, *skipped, *(p for p, _ in rejections)]}
     staged = checked = None
@@ -225,7 +269,7 @@ def load_parts(
                 *(FileResult(p.source_file, entity.name, "skipped_duplicate",
                              message="内容与已入库文件相同 / same content already loaded") for p in skipped),
             ]
-            _log_files(con, entity, results, hashes, load_id, loaded_at)
+            _log_files(con, entity, results, hashes, file_stats or {}, load_id, loaded_at)
             con.commit()
         except BaseException:
             con.rollback()
@@ -242,8 +286,9 @@ def load_parts(
 def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, paths: Sequence[Path],
                   landing_dir: Path, batch_bytes: int = MAX_BATCH_BYTES,
                   on_file: OnFile | None = None) -> list[FileResult]:
-    """Read every new file of one entity (skipping content already loaded) and load them in batches
-    of about ``batch_bytes`` of input, so memory stays bounded at any scale."""
+    """Read every new file of one entity (skipping content already loaded, unread when its size and
+    mtime are unchanged) and load them in batches of about ``batch_bytes`` of input, so memory stays
+    bounded at any scale."""
     read_file: ReadFile = SOURCE_MODULES[entity.source].read_file
     skip_existing = entity.source in SKIP_EXISTING_ROWS
     results: list[FileResult] = []
@@ -252,10 +297,16 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, paths: Sequenc
     skipped: list[FilePart] = []
     pending_bytes = 0
     seen = loaded_hashes(con, entity)
+    known = known_digests(con, entity)
+    stats: dict[str, FileStat] = {}
     for path in paths:
         source_file = path.relative_to(landing_dir).as_posix()
-        data = path.read_bytes()  # read once: hashed, then parsed
-        digest = content_hash(data)
+        stat = stats[source_file] = file_stat(path)
+        digest = _unchanged_digest(known, source_file, stat)
+        data = b""
+        if digest not in seen:  # new or changed, or a snapshot to go back to: read it
+            data = path.read_bytes()  # read once: hashed, then parsed
+            digest = content_hash(data)
         if digest in seen:
             skipped.append(FilePart(source_file, digest))
             continue
@@ -268,11 +319,17 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, paths: Sequenc
         except problems.FileRejected as rejection:
             rejections.append((FilePart(source_file, digest), rejection))
         if pending_bytes >= batch_bytes:
-            results += _reported(load_parts(con, entity, parts, rejections, skipped, skip_existing), on_file)
+            results += _reported(load_parts(con, entity, parts, rejections, skipped, skip_existing, stats), on_file)
             parts, rejections, skipped, pending_bytes = [], [], [], 0
     if parts or rejections or skipped:
-        results += _reported(load_parts(con, entity, parts, rejections, skipped, skip_existing), on_file)
+        results += _reported(load_parts(con, entity, parts, rejections, skipped, skip_existing, stats), on_file)
     return results
+
+
+def _unchanged_digest(known: dict[str, tuple[FileStat, str]], source_file: str, stat: FileStat) -> str | None:
+    """The logged hash of the file if its size and mtime are those logged with it, else None."""
+    logged = known.get(source_file)
+    return logged[1] if logged and logged[0] == stat and stat.mtime_ns is not None else None
 
 
 def _reported(results: list[FileResult], on_file: OnFile | None) -> list[FileResult]:

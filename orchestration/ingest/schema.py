@@ -64,9 +64,14 @@ CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.load_log (
     status VARCHAR NOT NULL,     -- loaded | skipped_duplicate | rejected
     message VARCHAR,
     started_at TIMESTAMP NOT NULL,
-    finished_at TIMESTAMP NOT NULL
+    finished_at TIMESTAMP NOT NULL,
+    file_size BIGINT,            -- size and st_mtime_ns when the file was read: unchanged means not read again
+    file_mtime_ns BIGINT         -- (NULL for HTTP pages and for files too freshly written to trust the mtime)
 )
 """
+
+# Columns added to raw.load_log after its first release: build databases made before get them on the next run.
+LOAD_LOG_ADDED_COLUMNS = ("file_size BIGINT", "file_mtime_ns BIGINT")
 
 
 def quote(identifier: str) -> str:
@@ -85,9 +90,12 @@ def raw_table_ddl(entity: Entity) -> str:
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw schema, every entity table, the quarantine and the load log if missing."""
+    """Create the raw schema, every entity table, the quarantine and the load log if missing; add load-log
+    columns that an older build database lacks."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
     for entity in ENTITIES:
         con.execute(raw_table_ddl(entity))
     con.execute(QUARANTINE_DDL)
     con.execute(LOAD_LOG_DDL)
+    for column in LOAD_LOG_ADDED_COLUMNS:
+        con.execute(f"ALTER TABLE {RAW_SCHEMA}.load_log ADD COLUMN IF NOT EXISTS {column}")
