@@ -44,6 +44,12 @@ def test_generate_then_add_day(tmp_path: Path) -> None:
     assert (out / "four_platforms" / "events_20250401.jsonl").is_file()
     again = run_hub("sample", "add-day", "--out", str(out), "--date", "2025-03-01", cwd=tmp_path)
     assert again.returncode != 0 and "--date" in again.stderr and "Traceback" not in again.stderr
+    # the group's options reach the subcommand: `hub sample --out X --scale medium add-day`
+    grouped = run_hub("sample", "--out", str(out), "--scale", "medium", "add-day", cwd=tmp_path)
+    assert grouped.returncode == 0, grouped.stderr
+    day = (out / "four_platforms" / "events_20250402.jsonl").read_text(encoding="utf-8").splitlines()
+    first_day = (out / "four_platforms" / "events_20250401.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(day) > 5 * len(first_day)  # medium: about 20× the events of small
 
 
 def test_bad_scale_is_a_usage_error(tmp_path: Path) -> None:

@@ -21,6 +21,13 @@ def _default_landing() -> Path:
     return HubPaths.from_env().landing
 
 
+def _from_group(ctx: click.Context, name: str, own: object) -> object:
+    """A subcommand's option, else the same option given to ``hub sample`` (``hub sample --out X add-day``)."""
+    if own is not None:
+        return own
+    return ctx.parent.params.get(name) if ctx.parent else None
+
+
 def _as_date(value: datetime | None) -> date | None:
     return value.date() if value else None
 
@@ -90,7 +97,8 @@ def sample(ctx: click.Context, out: Path | None, seed: int, scale: str, as_of: d
     "events_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder with events_YYYYMMDD.jsonl (default: $HUB_DATA_DIR/landing/four_platforms).",
+    help="Folder with events_YYYYMMDD.jsonl (default: <hub sample --out>/four_platforms, else "
+    "$HUB_DATA_DIR/landing/four_platforms).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8765, show_default=True, help="0 picks a free port.")
@@ -109,13 +117,15 @@ def sample(ctx: click.Context, out: Path | None, seed: int, scale: str, as_of: d
     help="Answer every Nth events request with 503 (0 = never), to exercise client retries.",
 )
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
+@click.pass_context
 def serve_events(
-    events_dir: Path | None, host: str, port: int, page_size_max: int, fail_every: int, quiet: bool
+    ctx: click.Context, events_dir: Path | None, host: str, port: int, page_size_max: int, fail_every: int,
+    quiet: bool,
 ) -> None:
     """模拟四平台事件接口 — serve GET /api/v1/events from the JSONL files (Ctrl-C stops)."""
     from orchestration.sample.feed_server import EVENTS_PATH, base_url_of, make_feed_server
 
-    events_dir = events_dir or _default_landing() / "four_platforms"
+    events_dir = events_dir or (_from_group(ctx, "out", None) or _default_landing()) / "four_platforms"
     try:
         server = make_feed_server(events_dir, host, port, fail_every, page_size_max, verbose=not quiet)
     except FileNotFoundError as exc:
@@ -136,9 +146,9 @@ def serve_events(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="The sample folder (holding four_platforms/); default: $HUB_DATA_DIR/landing.",
+    help="The sample folder (holding four_platforms/); default: hub sample --out, else $HUB_DATA_DIR/landing.",
 )
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--seed", type=int, default=None, help="Default: hub sample --seed (7).")
 @click.option(
     "--date",
     "day",
@@ -149,17 +159,19 @@ def serve_events(
 @click.option(
     "--scale",
     type=click.Choice(SCALES),
-    default="small",
-    show_default=True,
-    help="Sets how many new events the day has.",
+    default=None,
+    help="Sets how many new events the day has (default: hub sample --scale, small).",
 )
-def add_day_command(out: Path | None, seed: int, day: datetime | None, scale: str) -> None:
+@click.pass_context
+def add_day_command(ctx: click.Context, out: Path | None, seed: int | None, day: datetime | None,
+                    scale: str | None) -> None:
     """追加一天的事件 — write one more day of events (new and re-sent ones) into four_platforms/."""
     from orchestration.sample.add_day import AddDayError, add_day
 
-    out = out or _default_landing()
+    out = _from_group(ctx, "out", out) or _default_landing()
     try:
-        counts = add_day(out, seed=seed, day=_as_date(day), scale=scale)
+        counts = add_day(out, seed=_from_group(ctx, "seed", seed), day=_as_date(day),
+                         scale=_from_group(ctx, "scale", scale))
     except AddDayError as exc:
         raise click.ClickException(str(exc)) from None
     for name, rows in counts.items():
