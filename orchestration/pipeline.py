@@ -8,6 +8,7 @@ shows up there. Afterwards it prints what happened: per source the rows loaded a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -65,6 +66,7 @@ class PipelineOutcome:
     failed_steps: list[str]
     missing_parts: list[str]
     step_status: dict[str, str] = field(default_factory=dict)  # step key → success | failure | skipped
+    dbt_log: Path | None = None  # every line of this run's dbt build
 
 
 def ensure_dagster_home(paths: HubPaths) -> Path:
@@ -89,9 +91,6 @@ def run_environment(paths: HubPaths, landing: Path, feed_url: str | None) -> Ite
         "DO_NOT_TRACK": "1",
         "HF_HUB_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False",
-        # The dbt adapter dagster-dbt starts in-process registers a semaphore; `hub run` ends without interpreter
-        # teardown (see the CLI), and the multiprocessing resource tracker would then warn about it.
-        "PYTHONWARNINGS": "ignore::UserWarning:multiprocessing.resource_tracker",
     }
     if feed_url:
         wanted["HUB_FOUR_PLATFORMS_URL"] = feed_url
@@ -157,6 +156,13 @@ def _dbt_tests(paths: HubPaths, run_id: str) -> dict[str, int] | None:
     return json.loads(results.read_text(encoding="utf-8"))
 
 
+def _dbt_log(paths: HubPaths, run_id: str) -> Path | None:
+    from orchestration.dbt_assets import dbt_target_dir
+
+    log = dbt_target_dir(paths.data_dir, run_id) / "dbt.log"
+    return log if log.exists() else None
+
+
 def _snapshot_counts(snapshot: Path | None) -> dict[str, int]:
     if snapshot is None:
         return {}
@@ -175,6 +181,7 @@ def run_pipeline(
     feed_url: str | None = None,
     echo: Echo = print,
     rebuild_all: bool = False,
+    verbose: bool = False,
 ) -> PipelineOutcome:
     """Ingest ``landing``, then rebuild what that changed, index and publish; report what happened.
 
@@ -182,7 +189,7 @@ def run_pipeline(
     by their hash), then the dbt models downstream of the sources that loaded new rows (all of them on
     the first build, after a dbt code change, or with ``rebuild_all``; plus every model computed as
     of a date when the date changed), the KB index, the quality report and publish. Bad rows are not
-    failures.
+    failures. ``verbose``: also print Dagster's INFO log and every dbt line (they are in dbt.log anyway).
     """
     from orchestration.definitions import collect_parts, definitions_from_parts
 
@@ -205,7 +212,8 @@ def run_pipeline(
             skip_groups = ("knowledge_base",)
         previous_snapshot = read_current(paths.serving)
         started = datetime.now(HUB_TIMEZONE).replace(tzinfo=None)
-        results = [_execute(definitions_from_parts(parts, skip_groups, (ingest_job(),)), INGEST_JOB, paths, landing)]
+        results = [_execute(definitions_from_parts(parts, skip_groups, (ingest_job(),)), INGEST_JOB, paths, landing,
+                            verbose)]
         sources = _source_loads(paths.build_db, started)
         plan = plan_rebuild(paths, chosen_as_of, rebuild_all or "ingest" not in parts.present)
         if results[0].success:
@@ -216,7 +224,7 @@ def run_pipeline(
             # Every load before this instant is in the build below (loads and dbt take the one writer slot in turn).
             rebuild_started = datetime.now(HUB_TIMEZONE).replace(tzinfo=None)
             results.append(_execute(definitions_from_parts(parts, skip_groups, (rebuild,)), REBUILD_JOB, paths,
-                                    landing))
+                                    landing, verbose))
             if results[-1].success:
                 write_build_state(paths, plan.fingerprint, chosen_as_of, rebuild_started)
     step_status = {e.step_key: STEP_EVENTS[e.event_type_value] for r in results for e in r.all_events
@@ -231,6 +239,7 @@ def run_pipeline(
         as_of=chosen_as_of,
         sources=sources,
         dbt_tests=_dbt_tests(paths, results[-1].run_id),
+        dbt_log=_dbt_log(paths, results[-1].run_id),
         snapshot=published,
         row_counts=_snapshot_counts(published),
         failed_steps=[step for step, status in step_status.items() if status == "failure"],
@@ -409,19 +418,25 @@ def _refresh_manifest_if_stale(echo: Echo) -> None:
         raise PipelineError(proc.stderr.strip() or proc.stdout.strip())
 
 
-def _execute(defs: Any, job_name: str, paths: HubPaths, landing: Path) -> Any:
-    """Run one of the Definitions' jobs in this process on the data directory's Dagster instance."""
+def _execute(defs: Any, job_name: str, paths: HubPaths, landing: Path, verbose: bool) -> Any:
+    """Run one of the Definitions' jobs in this process on the data directory's Dagster instance.
+
+    Quiet unless ``verbose``: Dagster logs warnings and errors only, and the dbt lines dagster-dbt echoes to
+    stdout (hundreds per build) go nowhere; dbt.log keeps them, and the summary names it.
+    """
     import dagster as dg
 
     instance = dg.DagsterInstance.from_config(str(paths.dagster_home))
     try:
         release_dead_runs(instance)
-        return defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            tags={HUB_TRIGGER_TAG: "hub run", HUB_PID_TAG: str(os.getpid()), "hub/landing": str(landing)},
-        )
+        with open(os.devnull, "w", encoding="utf-8") as devnull, \
+                contextlib.redirect_stdout(sys.stdout if verbose else devnull):
+            return defs.resolve_job_def(job_name).execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO" if verbose else "WARNING"}}}},
+                tags={HUB_TRIGGER_TAG: "hub run", HUB_PID_TAG: str(os.getpid()), "hub/landing": str(landing)},
+            )
     finally:
         instance.dispose()
 
@@ -466,6 +481,8 @@ def format_outcome(outcome: PipelineOutcome) -> str:
             f"dbt: 模型 models {tests.get('models_built', 0)} built, {tests.get('models_failed', 0)} failed; "
             f"测试 tests {tests.get('passed', 0)} pass, {tests.get('warned', 0)} warn, {tests.get('failed', 0)} fail"
         )
+    if outcome.dbt_log is not None:
+        lines.append(f"  dbt 日志 / dbt log: {outcome.dbt_log}")
     if outcome.snapshot is not None:
         lines.append(f"发布 / published: {outcome.snapshot}")
         lines += [f"  {name:<28} {rows:>8} 行 rows" for name, rows in outcome.row_counts.items()]

@@ -55,7 +55,7 @@ class KilledRun:
         self.lines: list[str] = []
         self.killed_at: str | None = None
         self.process = subprocess.Popen(
-            [*HUB, "run", "--data-dir", str(data_dir), "--as-of", AS_OF.isoformat()],
+            [*HUB, "run", "--verbose", "--data-dir", str(data_dir), "--as-of", AS_OF.isoformat()],
             # Unbuffered, so a line is seen when it is written, not when a pipe buffer fills.
             env=hub_env(data_dir, DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1", PYTHONUNBUFFERED="1"),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,

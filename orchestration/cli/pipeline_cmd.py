@@ -41,8 +41,10 @@ def _parse_as_of(value: str | None) -> date | None:
               help="四平台接口地址 / four-platforms HTTP feed base URL (default: $HUB_FOUR_PLATFORMS_URL)")
 @click.option("--rebuild-all", is_flag=True,
               help="重建全部模型 / rebuild every dbt model, not only those the new data or date reach")
+@click.option("--verbose", "-v", is_flag=True,
+              help="详细输出 / also print Dagster's log and every dbt line (otherwise in the dbt log only)")
 def run(landing: Path | None, data_dir: Path | None, as_of: str | None, feed_url: str | None,
-        rebuild_all: bool) -> None:
+        rebuild_all: bool, verbose: bool) -> None:
     """一次性运行：接入、dbt 构建、发布 / one-shot run: ingest, dbt build, (KB index), publish."""
     from orchestration.pipeline import PipelineError, run_pipeline
     from orchestration.settings import HubPaths
@@ -54,7 +56,7 @@ def run(landing: Path | None, data_dir: Path | None, as_of: str | None, feed_url
                                  param_hint="--landing")
     try:
         outcome = run_pipeline(paths, landing=chosen_landing, as_of=_parse_as_of(as_of), feed_url=feed_url,
-                               echo=click.echo, rebuild_all=rebuild_all)
+                               echo=click.echo, rebuild_all=rebuild_all, verbose=verbose)
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
     _exit(0 if outcome.success else 1)
