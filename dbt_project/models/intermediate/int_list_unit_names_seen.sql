@@ -26,9 +26,6 @@ with seen as (
         m.{{ column }} as value_raw
     from {{ ref(model) }} as m
     where m.{{ column }} is not null
-    {%- if source_system == 'four_platforms' and field.startswith('flows.') %}
-        and not regexp_matches(m.{{ column }}, '{{ var("flow_non_unit_pattern") }}')
-    {%- endif %}
     union all
     {%- endfor %}
     select
@@ -38,14 +35,24 @@ with seen as (
         leads.lead_unit_raw as value_raw
     from {{ ref('int_split_responsibility_leads') }} as leads
     where leads.lead_unit_raw is not null
+),
+
+counted as (
+    select s.source_system, s.entity, s.field, s.value_raw, count(*) as row_count
+    from seen as s
+    group by s.source_system, s.entity, s.field, s.value_raw
 )
 
+-- The name rules run once per distinct name, not once per flow step (millions at scale).
 select
-    s.source_system,
-    s.entity,
-    s.field,
-    s.value_raw,
-    {{ normalize_name('s.value_raw') }} as name_key,
-    count(*) as row_count
-from seen as s
-group by s.source_system, s.entity, s.field, s.value_raw
+    c.source_system,
+    c.entity,
+    c.field,
+    c.value_raw,
+    {{ normalize_name('c.value_raw') }} as name_key,
+    c.row_count
+from counted as c
+where not (
+    c.field in ('flows.fromDept', 'flows.toDept')
+    and regexp_matches(c.value_raw, '{{ var("flow_non_unit_pattern") }}')
+)
