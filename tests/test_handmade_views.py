@@ -72,12 +72,12 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"path": current, "stdout": proc.stdout, "landing": landing, "data_dir": data_dir}
 
 
-def hub_run(landing: Path, data_dir: Path, as_of: str) -> subprocess.CompletedProcess[str]:
+def hub_run(landing: Path, data_dir: Path, as_of: str, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     env.pop("HUB_DATA_DIR", None)
     return subprocess.run(
         [sys.executable, "-m", "orchestration.cli.main", "run", "--landing", str(landing), "--data-dir", str(data_dir),
-         "--as-of", as_of],
+         "--as-of", as_of, *extra],
         capture_output=True, text=True, env=env, timeout=600,
     )
 
@@ -240,7 +240,7 @@ def test_town_dossier_and_catalog(snapshot: dict[str, Any]) -> None:
 
 
 def test_next_day_run_rebuilds_only_what_changed(snapshot: dict[str, Any]) -> None:
-    """Runs last: one more day of events and the next as-of date on the same data directory."""
+    """Runs after the view tests: one more day of events and the next as-of date on the same data directory."""
     landing, data_dir = snapshot["landing"], snapshot["data_dir"]
     new_event = {
         "eventId": "SP202507001", "title": "雨后积水", "content": "雨后积水，请处置。", "source": "网格巡查",
@@ -275,3 +275,22 @@ def test_next_day_run_rebuilds_only_what_changed(snapshot: dict[str, Any]) -> No
     assert len(july) == 1 and july[0]["events"] == 1 and july[0]["on_time_rate"] == pytest.approx(1.0)
     readiness = {r["town_code"]: r["readiness_score"] for r in rows(latest, "SELECT * FROM town_readiness")}
     assert (readiness[GUALI], readiness[CHENGXIANG], readiness[LOUTA]) == (6, 2, 3)
+
+
+def dbt_invocation(data_dir: Path) -> dict[str, Any]:
+    """The newest dbt build's run_results.json args (what the hub asked dbt to do)."""
+    results = max((data_dir / "dbt").glob("*/run_results.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(results.read_text(encoding="utf-8"))["args"]
+
+
+def test_rebuild_all_refreshes_the_incremental_models(snapshot: dict[str, Any]) -> None:
+    """After the next-day run: --rebuild-all rebuilds the incremental event models from the raw tables too
+    (dbt --full-refresh), and ends where the incremental runs ended."""
+    landing, data_dir = snapshot["landing"], snapshot["data_dir"]
+    assert dbt_invocation(data_dir).get("full_refresh") is not True  # the next-day run was incremental
+    before = rows({"path": read_current(data_dir / "serving")}, "SELECT * FROM event_handling ORDER BY dept, month")
+    proc = hub_run(landing, data_dir, "2025-07-01", "--rebuild-all")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "every model" in proc.stdout and dbt_invocation(data_dir).get("full_refresh") is True
+    after = rows({"path": read_current(data_dir / "serving")}, "SELECT * FROM event_handling ORDER BY dept, month")
+    assert after == before
