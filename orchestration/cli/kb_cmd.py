@@ -85,7 +85,8 @@ def index_command(docs_dir: Path | None, index_dir: Path | None, as_json: bool) 
         if stage not in bars:
             for bar in bars.values():
                 bar.close()
-            bars[stage] = tqdm(total=total, desc=labels.get(stage, stage), unit="chunk", file=sys.stderr, leave=False)
+            bars[stage] = tqdm(total=total, desc=labels.get(stage, stage), unit="chunk", file=sys.stderr, leave=False,
+                                disable=None)
         bars[stage].update(done)
 
     try:
@@ -221,7 +222,7 @@ def eval_command(index_dir: Path | None, queries_file: Path, top_k: int, modes: 
     def search(query: str, mode: str, k: int) -> list[dict[str, Any]]:
         return [{"file": h.file, "text": h.text} for h in knowledge_base.search(query, mode=mode, top_k=k)]  # type: ignore[arg-type]
 
-    with tqdm(total=len(queries) * len(chosen), desc="eval", file=sys.stderr, leave=False) as bar:
+    with tqdm(total=len(queries) * len(chosen), desc="eval", file=sys.stderr, leave=False, disable=None) as bar:
         table = evaluate(queries, search, chosen, top_k, on_query=lambda _mode: bar.update(1))
     if as_json:
         _echo_json(table)

@@ -86,7 +86,8 @@ def sample(ctx: click.Context, out: Path | None, seed: int, scale: str, as_of: d
 
     out = out or _default_landing()
     started = time.perf_counter()
-    with tqdm(total=EVENT_COUNTS[scale], unit="events", desc="events", leave=False) as bar:
+    # disable=None: no bar when stderr is not a terminal (logs, CI), where it would print thousands of updates
+    with tqdm(total=EVENT_COUNTS[scale], unit="events", desc="events", leave=False, disable=None) as bar:
         counts = generate(out, seed=seed, scale=scale, as_of=_as_date(as_of), progress=bar.update)
     _print_summary(counts, time.perf_counter() - started, out)
 
