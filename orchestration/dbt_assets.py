@@ -6,6 +6,7 @@ dbt source keys are ``[<source>, <entity>]``, the same keys as the ingest assets
 dbt form one lineage graph.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ DEFAULT_DBT_THREADS = 4
 DBT_RESULTS_FILE = "dbt_results.json"
 PARSE_CACHE_FILE = "partial_parse.msgpack"  # dbt's own name for its saved parse state
 AS_OF_ENV = "HUB_AS_OF"  # read by dbt_project/macros/as_of.sql
+BUILT_FINGERPRINT_FILE = "built_fingerprint"  # the dbt project version of the last full build
 KEEP_DBT_RUNS = 10  # per run, next to dbt's own artifacts; `hub run` prints it
 
 
@@ -98,16 +100,43 @@ def summarise_run_results(run_results: Mapping[str, Any]) -> DbtTestSummary:
     return DbtTestSummary(**counts)
 
 
+def dbt_project_files(project: Path = DBT_PROJECT_DIR) -> list[Path]:
+    """The files whose content decides what dbt builds: settings, models, seeds, macros, tests, snapshots."""
+    files = [f for f in (project / "dbt_project.yml", project / "profiles.yml") if f.exists()]
+    for folder in ("models", "seeds", "macros", "tests", "snapshots"):
+        files += sorted(p for p in (project / folder).rglob("*") if p.is_file())
+    return files
+
+
 def changed_since_manifest(manifest_path: Path = MANIFEST_PATH) -> list[Path]:
     """dbt project files edited after the manifest was prepared (the manifest is then out of date)."""
     if not manifest_path.exists():
         return []
     prepared = manifest_path.stat().st_mtime
-    project = manifest_path.parent.parent
-    candidates = [project / "dbt_project.yml"]
-    for folder in ("models", "seeds", "macros", "tests", "snapshots"):
-        candidates += [p for p in (project / folder).rglob("*") if p.is_file()]
-    return sorted(p for p in candidates if p.exists() and p.stat().st_mtime > prepared)
+    return sorted(p for p in dbt_project_files(manifest_path.parent.parent) if p.stat().st_mtime > prepared)
+
+
+def dbt_fingerprint(project: Path = DBT_PROJECT_DIR) -> str:
+    """A hash of the dbt project's files: when it changes, every model is rebuilt from the raw tables."""
+    digest = hashlib.sha256()
+    for path in dbt_project_files(project):
+        digest.update(str(path.relative_to(project)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def project_changed_since_last_build(data_dir: Path, fingerprint: str) -> bool:
+    """True when this data directory's incremental models were last built by another version of the project
+    (a seed edit, e.g. a new town alias, must reach the events staged before). Unknown counts as unchanged."""
+    built = data_dir / "dbt" / BUILT_FINGERPRINT_FILE
+    return built.exists() and built.read_text(encoding="utf-8").strip() != fingerprint
+
+
+def record_built_fingerprint(data_dir: Path, fingerprint: str) -> None:
+    built = data_dir / "dbt" / BUILT_FINGERPRINT_FILE
+    temp = built.with_name(f".{built.name}.tmp")
+    temp.write_text(fingerprint, encoding="utf-8")
+    os.replace(temp, built)
 
 
 def dbt_target_dir(data_dir: Path, run_id: str) -> Path:
@@ -158,9 +187,10 @@ def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition
         os.environ[AS_OF_ENV] = as_of  # not --vars: see dbt_project/macros/as_of.sql
         target = dbt_target_dir(paths.data_dir, context.run.run_id)
         restore_parse_cache(paths.data_dir, target)
+        fingerprint = dbt_fingerprint()
         # dbt unit tests check the SQL logic, not the data: they run in CI (tests/test_dbt_*), not every build.
         args = ["build", "--exclude-resource-type", "unit_test"]
-        if hub_settings.full_refresh:
+        if hub_settings.full_refresh or project_changed_since_last_build(paths.data_dir, fingerprint):
             args.append("--full-refresh")
         invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
         try:
@@ -178,6 +208,8 @@ def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition
         (target / DBT_RESULTS_FILE).write_text(json.dumps(summary.as_dict()), encoding="utf-8")
         context.log.info(f"dbt build as of {as_of}: {summary.as_dict()}")
         prune_dbt_runs(target.parent)
+        if invocation.is_successful() and context.selected_asset_keys >= set(context.assets_def.keys):
+            record_built_fingerprint(paths.data_dir, fingerprint)  # a subset build leaves other models as they were
         if not invocation.is_successful():
             raise dg.Failure(
                 description=f"dbt build 失败 / dbt build failed: {summary.failed} test(s) failed, "

@@ -9,7 +9,6 @@ shows up there. Afterwards it prints what happened: per source the rows loaded a
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -26,7 +25,7 @@ import duckdb
 
 from kb.versions import process_alive
 from orchestration.resources import HUB_TIMEZONE, HubSettings, today_in_shanghai
-from orchestration.settings import DBT_PROJECT_DIR, HubPaths
+from orchestration.settings import HubPaths
 from orchestration.snapshots import read_current
 
 DAGSTER_YAML_TEMPLATE = Path(__file__).resolve().parent / "dagster_home" / "dagster.yaml"
@@ -279,19 +278,6 @@ class RebuildPlan:
         return f"增量 / incremental: models downstream of changed sources ({changed}){date_note}"
 
 
-def dbt_fingerprint(project: Path = DBT_PROJECT_DIR) -> str:
-    """A hash of the dbt project's files: when it changes, every model is rebuilt."""
-    digest = hashlib.sha256()
-    files = [project / "dbt_project.yml", project / "profiles.yml"]
-    for folder in ("models", "seeds", "macros", "tests", "snapshots"):
-        files += sorted(p for p in (project / folder).rglob("*") if p.is_file())
-    for path in files:
-        if path.exists():
-            digest.update(str(path.relative_to(project)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def read_build_state(paths: HubPaths) -> dict[str, str] | None:
     try:
         return json.loads((paths.state / BUILD_STATE_FILE).read_text(encoding="utf-8"))
@@ -349,6 +335,8 @@ def _first_load_id(build_db: Path) -> str | None:
 
 
 def plan_rebuild(paths: HubPaths, as_of: date, rebuild_all: bool) -> RebuildPlan:
+    from orchestration.dbt_assets import dbt_fingerprint
+
     fingerprint = dbt_fingerprint()
     state = read_build_state(paths)
     reason = ""

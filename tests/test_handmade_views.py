@@ -24,6 +24,7 @@ import duckdb
 import openpyxl
 import pytest
 
+from orchestration.dbt_assets import dbt_fingerprint, project_changed_since_last_build
 from orchestration.snapshots import read_current
 
 FIXTURE = Path(__file__).parent / "fixtures" / "handmade" / "landing"
@@ -292,5 +293,10 @@ def test_rebuild_all_refreshes_the_incremental_models(snapshot: dict[str, Any]) 
     proc = hub_run(landing, data_dir, "2025-07-01", "--rebuild-all")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "every model" in proc.stdout and dbt_invocation(data_dir).get("full_refresh") is True
+    # The full build recorded the project version it built: the same project next time needs no refresh,
+    # another one (an edited seed) does, also for builds the scheduler starts.
+    assert (data_dir / "dbt" / "built_fingerprint").read_text(encoding="utf-8") == dbt_fingerprint()
+    assert not project_changed_since_last_build(data_dir, dbt_fingerprint())
+    assert project_changed_since_last_build(data_dir, "0" * 64)
     after = rows({"path": read_current(data_dir / "serving")}, "SELECT * FROM event_handling ORDER BY dept, month")
     assert after == before
