@@ -211,12 +211,13 @@ def run_pipeline(
             skip_groups = ("knowledge_base",)
         previous_snapshot = read_current(paths.serving)
         started = datetime.now(HUB_TIMEZONE).replace(tzinfo=None)
+        echo("接入 / ingest: 读取落地目录中的新文件 / loading the new files of the landing folder ...")
         results = [_execute(definitions_from_parts(parts, skip_groups, (ingest_job(),)), INGEST_JOB, paths, landing,
                             verbose)]
         sources = _source_loads(paths.build_db, started)
         plan = plan_rebuild(paths, chosen_as_of, rebuild_all or "ingest" not in parts.present)
         if results[0].success:
-            echo(f"重建 / rebuild: {plan.describe()}")
+            echo(f"重建 / rebuild: {plan.describe()} ...")
             rebuild = rebuild_job(plan, skip_groups)
             if plan.full:
                 parts.resources["hub_settings"] = full_refresh_settings(parts.resources["hub_settings"])
