@@ -42,14 +42,25 @@ def load_model(model_path: str) -> SentenceTransformer:
     """One model instance per path and process (loading takes seconds)."""
     with _MODELS_LOCK:
         if model_path not in _MODELS:
-            from sentence_transformers import SentenceTransformer
-
             if not Path(model_path).exists():
                 raise FileNotFoundError(
                     f"嵌入模型路径不存在 / embedding model path does not exist: {model_path} (setting HUB_KB_MODEL)"
                 )
-            _MODELS[model_path] = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+            _MODELS[model_path] = _sentence_transformer(Path(model_path))
         return _MODELS[model_path]
+
+
+def _sentence_transformer(path: Path) -> SentenceTransformer:
+    """A sentence-transformers folder as it is; a bare Hugging Face encoder (the bundled m3e-small has no
+    modules.json) with mean pooling, as m3e was trained and as sentence-transformers would guess, said here
+    rather than left to a log line that reads like an error."""
+    from sentence_transformers import SentenceTransformer, models
+
+    if (path / "modules.json").exists():
+        return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    encoder = models.Transformer(str(path))
+    pooling = models.Pooling(encoder.get_embedding_dimension(), pooling_mode="mean")
+    return SentenceTransformer(modules=[encoder, pooling], device="cpu")
 
 
 class EmbeddingCache:
