@@ -54,12 +54,13 @@ def _sentence_transformer(path: Path) -> SentenceTransformer:
     """A sentence-transformers folder as it is; a bare Hugging Face encoder (the bundled m3e-small has no
     modules.json) with mean pooling, as m3e was trained and as sentence-transformers would guess, said here
     rather than left to a log line that reads like an error."""
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 
     if (path / "modules.json").exists():
         return SentenceTransformer(str(path), device="cpu", local_files_only=True)
-    encoder = models.Transformer(str(path))
-    pooling = models.Pooling(encoder.get_embedding_dimension(), pooling_mode="mean")
+    encoder = Transformer(str(path))
+    pooling = Pooling(encoder.get_embedding_dimension(), pooling_mode="mean")
     return SentenceTransformer(modules=[encoder, pooling], device="cpu")
 
 
