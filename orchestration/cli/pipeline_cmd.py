@@ -10,6 +10,7 @@ import io
 import json
 import os
 import sys
+import time
 import unicodedata
 from datetime import date
 from pathlib import Path
@@ -54,11 +55,13 @@ def run(landing: Path | None, data_dir: Path | None, as_of: str | None, feed_url
     if not chosen_landing.is_dir():
         raise click.BadParameter(f"落地目录不存在 / landing folder not found: {chosen_landing}",
                                  param_hint="--landing")
+    started = time.perf_counter()
     try:
         outcome = run_pipeline(paths, landing=chosen_landing, as_of=_parse_as_of(as_of), feed_url=feed_url,
                                echo=click.echo, rebuild_all=rebuild_all, verbose=verbose)
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
+    click.echo(f"用时 / took {time.perf_counter() - started:.1f} s")
     _exit(0 if outcome.success else 1)
 
 
