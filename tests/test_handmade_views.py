@@ -102,6 +102,10 @@ def test_run_summary_reports_the_bad_event_without_failing(snapshot: dict[str, A
     assert "succeeded" in out and "published" in out
     dbt_line = next(x for x in out.splitlines() if x.startswith("dbt:"))
     assert " 0 failed" in dbt_line and " 0 fail" in dbt_line.split("tests")[1], dbt_line
+    # Quiet by default: no dbt line or Dagster log in the output, but the path of the dbt log that holds them.
+    assert " START sql " not in out and "dagster - INFO" not in out
+    log_path = Path(next(x for x in out.splitlines() if "dbt log:" in x).split("dbt log:")[1].strip())
+    assert " START sql " in log_path.read_text(encoding="utf-8")
 
 
 def _register(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
