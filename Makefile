@@ -45,8 +45,7 @@ lint: install
 	.venv/bin/ruff check .
 
 dagster: install
-	mkdir -p $(HUB_DATA_DIR)/dagster_home
-	test -f $(HUB_DATA_DIR)/dagster_home/dagster.yaml || cp orchestration/dagster_home/dagster.yaml $(HUB_DATA_DIR)/dagster_home/
+	$(PY) -c "from orchestration.pipeline import ensure_dagster_home; from orchestration.settings import HubPaths; ensure_dagster_home(HubPaths.from_env())"
 	DAGSTER_HOME=$(HUB_DATA_DIR)/dagster_home .venv/bin/dagster dev -m orchestration.definitions -h $(HOST) -p 3000
 
 bench: install

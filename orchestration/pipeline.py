@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -29,6 +28,8 @@ from orchestration.settings import HubPaths
 from orchestration.snapshots import read_current
 
 DAGSTER_YAML_TEMPLATE = Path(__file__).resolve().parent / "dagster_home" / "dagster.yaml"
+DAGSTER_HOME_PLACEHOLDER = "@DAGSTER_HOME@"
+HUB_YAML_MARKER = "# hub: written by"  # first line of the template
 Echo = Callable[[str], None]
 INGEST_JOB = "hub_run_ingest"
 REBUILD_JOB = "hub_run_rebuild"
@@ -68,13 +69,26 @@ class PipelineOutcome:
     dbt_log: Path | None = None  # every line of this run's dbt build
 
 
+def dagster_yaml(home: Path) -> str:
+    """The hub's dagster.yaml for the instance in ``home`` (the event log's folder is an absolute path)."""
+    return DAGSTER_YAML_TEMPLATE.read_text(encoding="utf-8").replace(DAGSTER_HOME_PLACEHOLDER, str(home))
+
+
 def ensure_dagster_home(paths: HubPaths) -> Path:
-    """Create ``dagster_home`` with the hub's dagster.yaml (telemetry off, one DuckDB writer at a time)."""
-    home = paths.dagster_home
+    """Create ``dagster_home`` with the hub's dagster.yaml (telemetry off, one DuckDB writer at a time).
+
+    A dagster.yaml the hub wrote is rewritten when the template or the folder's place changed; one whose
+    first line was removed (edited by an operator), or one from before that line existed, is left alone.
+    """
+    home = paths.dagster_home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
-    if not target.exists():
-        shutil.copyfile(DAGSTER_YAML_TEMPLATE, target)
+    wanted = dagster_yaml(home)
+    current = target.read_text(encoding="utf-8") if target.exists() else None
+    if current is None or (current.startswith(HUB_YAML_MARKER) and current != wanted):
+        temp = home / ".dagster.yaml.tmp"
+        temp.write_text(wanted, encoding="utf-8")
+        os.replace(temp, target)
     return home
 
 
