@@ -12,6 +12,7 @@ import pytest
 
 from orchestration.ingest.load import ingest_landing, ingest_source
 from orchestration.ingest.schema import ensure_raw_schema
+from orchestration.ingest.staging import TITLE_ROWS_SCANNED
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest" / "landing"
 
@@ -204,3 +205,41 @@ def test_edge_files(tmp_path: Path) -> None:
         assert registry["registry/villages.csv"].rows_loaded == 1
         reason = con.execute("SELECT reason FROM raw.quarantine WHERE entity = 'villages'").fetchall()
         assert reason == [('列数与表头不一致 / number of cells differs from the header: "4 vs 3"',)]
+
+
+def test_title_rows_and_header_spelling_variants(tmp_path: Path) -> None:
+    """Spreadsheet exports as offices make them: a title and an export date above the header, full-width
+    brackets, a superscript written as a digit, stray spaces. The rows load under the contract's names and
+    the skipped rows are noted; a sheet whose header is nowhere near the top is still rejected by name."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "水库山塘"
+    sheet.append(["萧山区水库山塘基本情况表"])
+    sheet.append(["导出日期：2024年5月1日"])
+    sheet.append(["工程编号", "工程名称 ", "工程类型", "规模等级", "所在镇街", "所在村社", "经度", "纬度",
+                  "库容（万m3）", "管理单位", "主管部门", "安全鉴定结论", "最近检查日期"])
+    sheet.append(["SK101", "湘湖水库", "水库", "小(1)型", "城厢街道", "湘湖村", 120.22, 30.13, 52.5, "城厢街道办事处",
+                  "区林水局", "一类", datetime(2024, 4, 18)])
+    late = workbook.create_sheet("防汛责任人")
+    for _ in range(TITLE_ROWS_SCANNED + 1):
+        late.append(["说明"])
+    late.append(["责任对象类型", "责任对象编号", "责任对象名称", "责任类别", "姓名", "职务", "单位", "联系电话", "年度"])
+    (tmp_path / "water").mkdir()
+    workbook.save(tmp_path / "water" / "水利数据_20240501.xlsx")
+    (tmp_path / "urban").mkdir()
+    (tmp_path / "urban" / "城管案件_20240501.csv").write_bytes(
+        ("城管案件导出\r\n案件编号 ,来源,大类,小类,镇街,上报时间,派遣单位,处置时限,结案时间,处置结果\r\n"
+         "AJ9,12345,市容环境,暴露垃圾,瓜沥镇,2024-05-01 08:00:00,瓜沥镇城管中队,2024-05-02 08:00:00,,\r\n")
+        .encode("gbk"))
+    with duckdb.connect(str(tmp_path / "hub.duckdb")) as con:
+        water = {f.entity: f for f in ingest_source(con, "water", tmp_path).files}
+        assert water["reservoirs"].status == "loaded" and water["reservoirs"].rows_loaded == 1
+        assert "2 row(s) above the header skipped" in water["reservoirs"].message
+        row = con.execute('SELECT "工程名称", "库容(万m³)", "最近检查日期", _row_number FROM raw.water__reservoirs').fetchone()
+        assert row == ("湘湖水库", 52.5, date(2024, 4, 18), 3)  # sheet row 4: counted below the first row, as always
+        assert water["flood_duty"].status == "rejected" and "missing required column" in water["flood_duty"].message
+        urban = {f.entity: f for f in ingest_source(con, "urban", tmp_path).files}
+        assert urban["cases"].status == "loaded" and urban["cases"].rows_loaded == 1
+        assert con.execute('SELECT "案件编号", "镇街" FROM raw.urban__cases').fetchall() == [("AJ9", "瓜沥镇")]

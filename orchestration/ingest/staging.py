@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -75,6 +76,42 @@ def json_lines_part(source_file: str, lines: pa.Array | Sequence[str], content_h
     return FilePart(source_file, content_hash, lines=pc.filter(array, keep), line_numbers=pc.filter(numbers, keep))
 
 
+TITLE_ROWS_SCANNED = 10  # rows above the header (a sheet title, an export date) a spreadsheet may carry
+
+
+def header_key(name: str | None) -> str:
+    """A column name as compared with the contract: full-width and half-width forms alike (（）, ３, m³ as m3),
+    without spaces, ASCII case ignored, so 库容（万m³） matches 库容(万m³) and " 姓名 " matches 姓名."""
+    return "".join(unicodedata.normalize("NFKC", (name or "").lstrip("\ufeff")).split()).casefold()
+
+
+def _contract_names(entity: Entity, header: Sequence[str | None]) -> list[str]:
+    """Each header cell as the contract's field name it stands for, else as written (trimmed)."""
+    by_key = {header_key(f.name): f.name for f in entity.fields}
+    return [by_key.get(header_key(h), (h or "").lstrip("\ufeff").strip()) for h in header]
+
+
+def _missing_fields(entity: Entity, header: Sequence[str | None]) -> int:
+    present = set(_contract_names(entity, header))
+    return sum(1 for f in entity.fields if f.required and f.name not in present)
+
+
+def find_header(
+    entity: Entity, header: Sequence[str | None], rows: Iterable[tuple[int, Sequence[str | None]]]
+) -> tuple[Sequence[str | None], Iterable[tuple[int, Sequence[str | None]]], int]:
+    """The header row: the first row unless it lacks required columns and one of the next
+    TITLE_ROWS_SCANNED rows has them all (title rows above the header). Returns the header, the data
+    rows after it (numbered as in the file) and how many rows above it were skipped."""
+    if _missing_fields(entity, header) == 0:
+        return header, rows, 0
+    rows = iter(rows)
+    peeked = list(itertools.islice(rows, TITLE_ROWS_SCANNED))
+    for position, (_, cells) in enumerate(peeked):
+        if _missing_fields(entity, cells) == 0:
+            return cells, itertools.chain(peeked[position + 1:], rows), position + 1
+    return header, itertools.chain(peeked, rows), 0
+
+
 def rows_part(
     entity: Entity,
     header: Sequence[str | None],
@@ -84,13 +121,16 @@ def rows_part(
     content_hash: str | None,
 ) -> FilePart:
     """A tabular file (CSV, xlsx sheet) given as (row number, cells as text) under a header row."""
+    header, rows, skipped = find_header(entity, header, rows)
     # A second BOM (a file saved twice, or two exports pasted together) stays glued to the first header name.
     names = [(h or "").lstrip("\ufeff").strip() for h in header]
     index: dict[str, int] = {}
-    for i, name in enumerate(names):
+    for i, name in enumerate(_contract_names(entity, header)):
         if name and name not in index:  # a repeated header keeps its first column
             index[name] = i
     notes = check_columns(entity, index, where)
+    if skipped:
+        notes.append(f"跳过表头上方 {skipped} 行 / {skipped} row(s) above the header skipped in {where}")
     width = len(names)
     row_numbers: list[int] = []
     records: list[str] = []
