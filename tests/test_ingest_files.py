@@ -225,7 +225,8 @@ def test_title_rows_and_header_spelling_variants(tmp_path: Path) -> None:
     late = workbook.create_sheet("防汛责任人")
     for _ in range(TITLE_ROWS_SCANNED + 1):
         late.append(["说明"])
-    late.append(["责任对象类型", "责任对象编号", "责任对象名称", "责任类别", "姓名", "职务", "单位", "联系电话", "年度"])
+    late.append(["责任对象类型", "责任对象编号", "责任对象名称", "责任类别", "姓名", "职务", "单位", "联系电话",
+                 "年度"])
     (tmp_path / "water").mkdir()
     workbook.save(tmp_path / "water" / "水利数据_20240501.xlsx")
     (tmp_path / "urban").mkdir()
@@ -237,7 +238,8 @@ def test_title_rows_and_header_spelling_variants(tmp_path: Path) -> None:
         water = {f.entity: f for f in ingest_source(con, "water", tmp_path).files}
         assert water["reservoirs"].status == "loaded" and water["reservoirs"].rows_loaded == 1
         assert "2 row(s) above the header skipped" in water["reservoirs"].message
-        row = con.execute('SELECT "工程名称", "库容(万m³)", "最近检查日期", _row_number FROM raw.water__reservoirs').fetchone()
+        row = con.execute(
+            'SELECT "工程名称", "库容(万m³)", "最近检查日期", _row_number FROM raw.water__reservoirs').fetchone()
         assert row == ("湘湖水库", 52.5, date(2024, 4, 18), 3)  # sheet row 4: counted below the first row, as always
         assert water["flood_duty"].status == "rejected" and "missing required column" in water["flood_duty"].message
         urban = {f.entity: f for f in ingest_source(con, "urban", tmp_path).files}
