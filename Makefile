@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint dagster bench clean browser
+.PHONY: install run test lint docs dagster bench clean browser
 
 # The venv is (re)built when the project's requirements change.
 .venv/.installed: pyproject.toml constraints.txt
@@ -43,6 +43,10 @@ test: install browser
 
 lint: install
 	.venv/bin/ruff check .
+
+# docs/data-dictionary.md from the dbt YAML descriptions (re-parses the manifest first when the YAML is newer).
+docs: install
+	$(PY) -m orchestration.data_dictionary
 
 dagster: install
 	$(PY) -c "from orchestration.pipeline import ensure_dagster_home; from orchestration.settings import HubPaths; ensure_dagster_home(HubPaths.from_env())"
