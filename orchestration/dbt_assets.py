@@ -125,11 +125,17 @@ def dbt_fingerprint(project: Path = DBT_PROJECT_DIR) -> str:
     return digest.hexdigest()
 
 
+def built_fingerprint(data_dir: Path) -> str | None:
+    """The dbt project version of this data directory's last successful full build (by `hub run` or Dagster)."""
+    built = data_dir / "dbt" / BUILT_FINGERPRINT_FILE
+    return built.read_text(encoding="utf-8").strip() if built.exists() else None
+
+
 def project_changed_since_last_build(data_dir: Path, fingerprint: str) -> bool:
     """True when this data directory's incremental models were last built by another version of the project
     (a seed edit, e.g. a new town alias, must reach the events staged before). Unknown counts as unchanged."""
-    built = data_dir / "dbt" / BUILT_FINGERPRINT_FILE
-    return built.exists() and built.read_text(encoding="utf-8").strip() != fingerprint
+    built = built_fingerprint(data_dir)
+    return built is not None and built != fingerprint
 
 
 def record_built_fingerprint(data_dir: Path, fingerprint: str) -> None:

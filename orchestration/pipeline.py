@@ -240,7 +240,7 @@ def run_pipeline(
             results.append(_execute(definitions_from_parts(parts, skip_groups, (rebuild,)), REBUILD_JOB, paths,
                                     landing, verbose))
             if results[-1].success:
-                write_build_state(paths, plan.fingerprint, chosen_as_of, rebuild_started)
+                write_build_state(paths, chosen_as_of, rebuild_started)
     step_status = {e.step_key: STEP_EVENTS[e.event_type_value] for r in results for e in r.all_events
                    if e.step_key and e.event_type_value in STEP_EVENTS}
     if "quality" in parts.present and step_status.get("quality_report") != "success":
@@ -283,7 +283,6 @@ class RebuildPlan:
     reason: str
     changed_sources: tuple[str, ...]
     as_of_changed: bool
-    fingerprint: str
 
     def describe(self) -> str:
         if self.full:
@@ -306,7 +305,7 @@ def full_refresh_settings(settings: HubSettings) -> HubSettings:
                        full_refresh=True)
 
 
-def write_build_state(paths: HubPaths, fingerprint: str, as_of: date, loads_since: datetime) -> None:
+def write_build_state(paths: HubPaths, as_of: date, loads_since: datetime) -> None:
     """Recorded only after a successful rebuild: the next run rebuilds relative to it.
 
     ``loads_since``: loads that started from then on may be missing from this build (the start of this
@@ -314,7 +313,7 @@ def write_build_state(paths: HubPaths, fingerprint: str, as_of: date, loads_sinc
     """
     paths.state.mkdir(parents=True, exist_ok=True)
     temp = paths.state / f".{BUILD_STATE_FILE}.tmp"
-    temp.write_text(json.dumps({"dbt_fingerprint": fingerprint, "as_of": as_of.isoformat(),
+    temp.write_text(json.dumps({"as_of": as_of.isoformat(),
                                 "loads_since": loads_since.isoformat(),
                                 "first_load_id": _first_load_id(paths.build_db)}), encoding="utf-8")
     os.replace(temp, paths.state / BUILD_STATE_FILE)
@@ -350,9 +349,8 @@ def _first_load_id(build_db: Path) -> str | None:
 
 
 def plan_rebuild(paths: HubPaths, as_of: date, rebuild_all: bool) -> RebuildPlan:
-    from orchestration.dbt_assets import dbt_fingerprint
+    from orchestration.dbt_assets import built_fingerprint, dbt_fingerprint
 
-    fingerprint = dbt_fingerprint()
     state = read_build_state(paths)
     reason = ""
     if rebuild_all:
@@ -363,7 +361,9 @@ def plan_rebuild(paths: HubPaths, as_of: date, rebuild_all: bool) -> RebuildPlan
         # The state describes another build database (this one was deleted and rebuilt, perhaps by a run
         # that died after its ingest): nothing of the last rebuild is in it.
         reason = "构建库是新的 / the build database is new"
-    elif state.get("dbt_fingerprint") != fingerprint:
+    elif (built_fingerprint(paths.data_dir) or state.get("dbt_fingerprint")) != dbt_fingerprint():
+        # The dbt asset records the version of each successful full build, whoever ran it; the state file
+        # held it before that record existed.
         reason = "dbt 代码已变 / the dbt project changed"
     changed: tuple[str, ...] = ()
     if not reason and state is not None:
@@ -372,8 +372,7 @@ def plan_rebuild(paths: HubPaths, as_of: date, rebuild_all: bool) -> RebuildPlan
         except (KeyError, ValueError, duckdb.Error):
             reason = "无法确定变化 / cannot tell what changed"
     return RebuildPlan(full=bool(reason), reason=reason, changed_sources=changed,
-                       as_of_changed=state is None or state.get("as_of") != as_of.isoformat(),
-                       fingerprint=fingerprint)
+                       as_of_changed=state is None or state.get("as_of") != as_of.isoformat())
 
 
 def ingest_job() -> Any:
