@@ -4,9 +4,9 @@ Grid workers' and responsible persons' names and phone numbers are personal data
 (``staff``) and administrators call these people and see them in full; analysts work with counts
 and rates and get them masked (``孙某艳`` → ``孙**``, ``13800000001`` → ``138****0001``) in table
 pages, exports and the web UI. They may not filter, sort or facet on such a column (the answers
-would reveal the values one probe at a time), and their SQL may not read a table that holds one:
-SQL can rebuild a value in too many ways (casts, struct access, string functions) for masking
-results to be safe, so those tables are served to them through ``/api/tables`` only.
+would reveal the values one probe at a time). Their SQL runs on a copy of the snapshot with these
+columns masked in the file (``api.masked_copy``): SQL can rebuild a value in too many ways (casts,
+struct access, string functions) for masking its results to be safe.
 
 ``MASK_RULES`` is the one place that says which column is personal data; a published column
 whose name is listed here is masked wherever it appears.
@@ -135,23 +135,3 @@ def check_table_request(
     for column in facets:
         if column in protected:
             raise _refuse("_facet", column)
-
-
-def tables_with_personal_data(tables: Sequence[TableInfo]) -> set[str]:
-    return {t.name for t in tables if protected_columns(t)}
-
-
-def check_sql_tables(referenced: set[str], tables: Sequence[TableInfo], role: str) -> None:
-    """Refuse SQL reading a table with personal data for a role that gets it masked."""
-    if sees_personal_data(role):
-        return
-    blocked = sorted(referenced & tables_with_personal_data(tables))
-    if blocked:
-        names = ", ".join(blocked)
-        raise problem(
-            403,
-            "personal_data",
-            f"表 {names} 含个人信息，当前角色不能用 SQL 读取；请使用 /api/tables（已脱敏）",
-            f"table(s) {names} hold personal data this role may not read with SQL; use /api/tables (masked)",
-            tables=blocked,
-        )

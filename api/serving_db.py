@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 
 from api.catalog import Catalog, load_catalog
+from api.masked_copy import masked_copy
+from api.masking import sees_personal_data
 from api.settings import ApiSettings
 from api.versioned import VersionedResource
 
@@ -21,13 +23,22 @@ class ServingDb:
     path: Path
     conn: duckdb.DuckDBPyConnection
     catalog: Catalog
+    masked_conn: duckdb.DuckDBPyConnection  # the same snapshot with personal columns masked (api.masked_copy)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self.conn.cursor()
 
+    def sql_cursor(self, role: str) -> duckdb.DuckDBPyConnection:
+        """For a user's own SQL: roles that get personal data masked query the masked copy."""
+        return (self.conn if sees_personal_data(role) else self.masked_conn).cursor()
 
-def open_serving_db(path: Path, settings: ApiSettings) -> ServingDb:
-    conn = duckdb.connect(
+    def close(self) -> None:
+        self.conn.close()
+        self.masked_conn.close()
+
+
+def _connect_locked(path: Path, settings: ApiSettings) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(
         str(path),
         read_only=True,
         config={
@@ -40,12 +51,17 @@ def open_serving_db(path: Path, settings: ApiSettings) -> ServingDb:
             "lock_configuration": True,
         },
     )
-    return ServingDb(path=path, conn=conn, catalog=load_catalog(conn))
+
+
+def open_serving_db(path: Path, settings: ApiSettings) -> ServingDb:
+    conn = _connect_locked(path, settings)
+    masked = _connect_locked(masked_copy(path, settings.paths.api_dir), settings)
+    return ServingDb(path=path, conn=conn, catalog=load_catalog(conn), masked_conn=masked)
 
 
 def serving_snapshots(settings: ApiSettings) -> VersionedResource[ServingDb]:
     return VersionedResource(
         settings.paths.serving,
         open_fn=lambda path: open_serving_db(path, settings),
-        close_fn=lambda db: db.conn.close(),
+        close_fn=lambda db: db.close(),
     )

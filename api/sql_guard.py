@@ -174,22 +174,3 @@ def check_select(sql: str) -> None:
             _check_generator(name, arguments)
         if name in FORMATTERS:
             _check_formatter(name, arguments)
-
-
-def referenced_tables(sql: str) -> set[str]:
-    """Names of the tables a SELECT reads (lower case; a CTE of the same name counts too)."""
-    try:
-        tree = parse_tree(sql)
-    except RecursionError:
-        return set()
-    names: set[str] = set()
-    stack: list[Any] = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
-                names.add(node["table_name"].lower())
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return names

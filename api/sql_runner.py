@@ -15,7 +15,6 @@ from typing import Any
 import duckdb
 
 from api.errors import problem
-from api.serving_db import ServingDb
 from api.sql_guard import check_select
 
 
@@ -89,9 +88,10 @@ def check_statement(sql: str) -> str:
     return sql
 
 
-def run_select(db: ServingDb, sql: str, params: dict[str, Any] | None, row_limit: int, timeout_ms: int) -> SqlResult:
+def run_select(cursor: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None, row_limit: int,
+               timeout_ms: int) -> SqlResult:
+    """Run one checked SELECT on ``cursor`` (a fresh cursor of a serving connection; closed here)."""
     check_statement(sql)
-    cursor = db.cursor()
     # Backstop for max_execution_time: interrupt from a timer a little after the limit.
     timer = threading.Timer(timeout_ms / 1000 + 1.0, cursor.interrupt)
     started = time.perf_counter()

@@ -257,7 +257,7 @@ def test_published_and_read_by_the_town_page(built: Path, tmp_path: Path) -> Non
     try:
         page = town_dossier(db, GUALI)
     finally:
-        db.conn.close()
+        db.close()
     assert page is not None and page["missing"] == []
     assert [t["team_id"] for t in page["teams"]] == ["T001", "T002"]  # largest team first
     assert [p["plan_id"] for p in page["plans"]] == ["P001"]

@@ -10,8 +10,6 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from api.auth import Principal, require
-from api.masking import check_sql_tables
-from api.sql_guard import referenced_tables
 from api.sql_runner import run_select
 from api.state import ERROR_RESPONSES, SECURED, UNAVAILABLE, serving_db
 
@@ -39,8 +37,9 @@ class SqlResponse(msgspec.Struct):
     tags=["sql"],
     status_code=200,
     summary="只读 SQL / read-only SQL",
-    description="只接受一条 SELECT；有时间、行数、内存限制；参数用 $name 绑定。Exactly one SELECT, "
-    "time/row/memory limited; bind parameters as $name.",
+    description="只接受一条 SELECT；有时间、行数、内存限制；参数用 $name 绑定。不能查看个人信息的角色在已脱敏的"
+    "快照副本上查询。Exactly one SELECT, time/row/memory limited; bind parameters as $name. Roles that get "
+    "personal data masked query a copy of the snapshot in which it is masked.",
     sync_to_thread=True,
 )
 def run_sql(
@@ -52,8 +51,8 @@ def run_sql(
     settings = state.settings
     with serving_db(state) as db:
         state.audit.write(principal.name, "sql", data.sql, params=data.params, snapshot=db.path.name)
-        check_sql_tables(referenced_tables(data.sql), list(db.catalog.tables.values()), principal.role)
-        result = run_select(db, data.sql, data.params, settings.sql_row_limit, settings.sql_timeout_ms)
+        result = run_select(db.sql_cursor(principal.role), data.sql, data.params, settings.sql_row_limit,
+                            settings.sql_timeout_ms)
         return SqlResponse(
             columns=result.columns,
             rows=result.rows,
