@@ -81,4 +81,8 @@ def test_serve_events_command(tmp_path: Path) -> None:
         assert [i["eventId"] for i in body["items"]] == ["SJ2"] and body["nextPageToken"] is None
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # seen once on a loaded CI machine; what is tested here is the serving
+            process.kill()
+            process.wait(timeout=30)
