@@ -34,6 +34,13 @@ def test_dates() -> None:
     assert parse(T.DATE, ["2024-13-45", "2024-02-30", "昨天", "5/1/2024"]) == [None] * 4
 
 
+def test_dates_written_the_chinese_way() -> None:
+    assert parse(T.DATE, ["2024年5月1日", "2024年05月01日", "2024年5月1日 08:30"]) == [date(2024, 5, 1)] * 3
+    assert parse(T.DATETIME, ["2024年5月1日 9:30", "2024年5月1日 09:30:00"]) == [datetime(2024, 5, 1, 9, 30)] * 2
+    assert parse(T.DATETIME, ["2024年5月1日"]) == [datetime(2024, 5, 1)]
+    assert parse(T.DATE, ["2024年13月1日", "2024年2月30日", "五月一日"]) == [None] * 3
+
+
 def test_datetimes_are_shanghai_wall_clock() -> None:
     local = datetime(2024, 5, 1, 9, 30)
     assert parse(T.DATETIME, ["2024-05-01T01:30:00Z", "2024-05-01T09:30:00+08:00", "2024-05-01T02:30:00+01:00",

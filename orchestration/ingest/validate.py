@@ -24,8 +24,11 @@ _names = itertools.count(1)
 TRIM_CHARS = "' \t\r\n\u3000'"
 EDGE_BLANK = "'^[ \t\r\n\u3000]|[ \t\r\n\u3000]$'"
 
-DATE_FORMATS = "['%Y-%m-%d', '%Y/%m/%d', '%Y%m%d', '%Y.%m.%d', '%Y-%m-%d %H:%M:%S', '%Y/%m/%d %H:%M:%S']"
-LOCAL_DATETIME_FORMATS = "['%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y-%m-%d %H:%M', '%Y/%m/%d']"
+# 2024年5月1日 is how Chinese forms and spreadsheets write a date by hand.
+DATE_FORMATS = ("['%Y-%m-%d', '%Y/%m/%d', '%Y%m%d', '%Y.%m.%d', '%Y-%m-%d %H:%M:%S', '%Y/%m/%d %H:%M:%S', "
+                "'%Y年%m月%d日', '%Y年%m月%d日 %H:%M:%S', '%Y年%m月%d日 %H:%M']")
+LOCAL_DATETIME_FORMATS = ("['%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y-%m-%d %H:%M', '%Y/%m/%d', "
+                          "'%Y年%m月%d日 %H:%M:%S', '%Y年%m月%d日 %H:%M', '%Y年%m月%d日']")
 
 
 def trimmed_expr(column: str) -> str:
