@@ -48,6 +48,12 @@ def test_datetimes_are_shanghai_wall_clock() -> None:
     assert parse(T.DATETIME, ["2024-05-01 25:00:00", "下午三点"]) == [None, None]
 
 
+def test_numbers_typed_by_hand() -> None:
+    """Full-width digits and thousands separators, as hand-typed in Chinese spreadsheets; units stay wrong."""
+    assert parse(T.INT, ["１２", "1,234", "-１,２３４", "12人", "1,23", "1 234"]) == [12, 1234, -1234, None, None, None]
+    assert parse(T.FLOAT, ["１２.５", "1,234.5", "52.5万", "1,2345.6"]) == [12.5, 1234.5, None, None]
+
+
 def test_numbers_and_bools() -> None:
     assert parse(T.INT, ["12", "-3", "12.0", "12.5", "十二"]) == [12, -3, 12, None, None]
     assert parse(T.FLOAT, ["1.5", "1e3", "abc"]) == [1.5, 1000.0, None]

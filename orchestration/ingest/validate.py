@@ -43,13 +43,30 @@ def sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+INT_PATTERN = "'[+-]?[0-9]+(\\.0*)?'"
+FULL_WIDTH_NUMBER_CHARS, ASCII_NUMBER_CHARS = "０１２３４５６７８９．－＋，", "0123456789.-+,"
+
+
+def plain_number(v: str) -> str:
+    """A number as hand-typed in Chinese spreadsheets, made plain: full-width digits (１２) as ASCII, and
+    thousands separators (1,234.5) dropped when they group digits by three."""
+    ascii_text = f"translate({v}, {sql_str(FULL_WIDTH_NUMBER_CHARS)}, {sql_str(ASCII_NUMBER_CHARS)})"
+    return (f"CASE WHEN regexp_full_match({ascii_text}, '[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]+)?') "
+            f"THEN replace({ascii_text}, ',', '') ELSE {ascii_text} END")
+
+
 def typed_expr(f: Field, v: str) -> str:
     """SQL computing the typed value of text column ``v`` (already trimmed, '' → NULL); NULL when it does not parse."""
     if f.type is T.INT:
-        return f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+(\\.0*)?') THEN TRY_CAST({v} AS BIGINT) END"
+        # The plain form first: the normalised one is computed only for the rows it does not match.
+        plain = plain_number(v)
+        return (f"CASE WHEN regexp_full_match({v}, {INT_PATTERN}) THEN TRY_CAST({v} AS BIGINT) "
+                f"WHEN regexp_full_match({plain}, {INT_PATTERN}) THEN TRY_CAST({plain} AS BIGINT) END")
     if f.type is T.FLOAT:
         # NaN and Infinity parse as DOUBLE but are not measurements; they would poison sums and averages.
-        return f"CASE WHEN isfinite(TRY_CAST({v} AS DOUBLE)) THEN TRY_CAST({v} AS DOUBLE) END"
+        plain = plain_number(v)
+        return (f"CASE WHEN isfinite(TRY_CAST({v} AS DOUBLE)) THEN TRY_CAST({v} AS DOUBLE) "
+                f"WHEN isfinite(TRY_CAST({plain} AS DOUBLE)) THEN TRY_CAST({plain} AS DOUBLE) END")
     if f.type is T.BOOL:
         return (
             f"CASE WHEN lower({v}) IN ('是', 'true', '1', 'y', 'yes') THEN true "
