@@ -3,6 +3,7 @@ quarantine with a clear reason, and the good rows of the same file still load.""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date, datetime
 from pathlib import Path
@@ -245,3 +246,25 @@ def test_title_rows_and_header_spelling_variants(tmp_path: Path) -> None:
         urban = {f.entity: f for f in ingest_source(con, "urban", tmp_path).files}
         assert urban["cases"].status == "loaded" and urban["cases"].rows_loaded == 1
         assert con.execute('SELECT "案件编号", "镇街" FROM raw.urban__cases').fetchall() == [("AJ9", "瓜沥镇")]
+
+
+def test_a_json_array_file_is_read_item_by_item(tmp_path: Path) -> None:
+    """An export saved as one (pretty-printed) JSON array instead of JSON Lines loads with a note; its row
+    numbers count items. A JSON Lines file whose first line happens to be an array is still read by line."""
+    good = Path(__file__).parent / "bad_inputs" / "four_platforms" / "crlf_line_endings.jsonl"
+    events = [json.loads(line) for line in good.read_text(encoding="utf-8").splitlines() if line.strip()]
+    (tmp_path / "four_platforms").mkdir()
+    (tmp_path / "four_platforms" / "events_20250601.jsonl").write_text(
+        json.dumps(events, ensure_ascii=False, indent=2), encoding="utf-8")
+    (tmp_path / "four_platforms" / "events_20250602.jsonl").write_text(
+        "[1, 2]\n" + json.dumps(events[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    with duckdb.connect(str(tmp_path / "hub.duckdb")) as con:
+        files = {f.source_file: f for f in ingest_source(con, "four_platforms", tmp_path).files}
+        array = files["four_platforms/events_20250601.jsonl"]
+        assert array.status == "loaded" and array.rows_loaded == len(events) == 2
+        assert "is one JSON array, not JSON Lines" in array.message
+        rows = con.execute('SELECT "eventId", _row_number FROM raw.four_platforms__events '
+                           "WHERE _source_file LIKE '%20250601%' ORDER BY 2").fetchall()
+        assert rows == [(e["eventId"], i) for i, e in enumerate(events, start=1)]
+        lines = files["four_platforms/events_20250602.jsonl"]
+        assert lines.rows_quarantined == 1 and "JSON array" not in (lines.message or "")

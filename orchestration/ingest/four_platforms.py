@@ -10,4 +10,7 @@ SOURCE = FOUR_PLATFORMS
 
 
 def read_file(entity: Entity, data: bytes, source_file: str, content_hash: str) -> FilePart:
-    return json_lines_part(source_file, readers.utf8_lines(data, source_file), content_hash)
+    records, notes = readers.json_records(data, source_file)
+    part = json_lines_part(source_file, records, content_hash)
+    part.notes += notes
+    return part

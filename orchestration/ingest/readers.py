@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, time
 
@@ -69,6 +71,30 @@ def utf8_lines(data: bytes, where: str) -> pa.Array:
         raise
     lines = pc.split_pattern(text, "\n").flatten()
     return pc.utf8_rtrim(lines, "\r") if b"\r" in data else lines  # CRLF files
+
+
+def json_array_items(data: bytes) -> list[str] | None:
+    """The objects of a file holding one JSON array of objects (an export saved as JSON, not JSON Lines), each
+    as a JSON text; None for anything else, which is then read line by line as the contract says."""
+    text = data[len(UTF8_BOM):] if data.startswith(UTF8_BOM) else data
+    if not re.match(rb"\s*\[", text):  # no copy of a large file just to look at its first byte
+        return None
+    try:
+        items = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
+        return None
+    return [json.dumps(item, ensure_ascii=False) for item in items]
+
+
+def json_records(data: bytes, where: str) -> tuple[pa.Array | list[str], list[str]]:
+    """The records of a JSON Lines file (one per line), or of a file that is one JSON array instead; notes."""
+    items = json_array_items(data)
+    if items is not None:
+        return items, [f"文件是 JSON 数组而非 JSON Lines，已按数组逐项读取，行号为第几项 / {where} is one JSON array, "
+                       "not JSON Lines: read item by item, row numbers count items"]
+    return utf8_lines(data, where), []
 
 
 # The csv module refuses fields over 128 KiB by default and raises mid-file; long descriptions are real data.
