@@ -210,13 +210,13 @@ def test_edge_files(tmp_path: Path) -> None:
 
 def test_title_rows_and_header_spelling_variants(tmp_path: Path) -> None:
     """Spreadsheet exports as offices make them: a title and an export date above the header, full-width
-    brackets, a superscript written as a digit, stray spaces. The rows load under the contract's names and
+    brackets, a superscript written as a digit, stray spaces in headers and in a tab name. The rows load under the contract's names and
     the skipped rows are noted; a sheet whose header is nowhere near the top is still rejected by name."""
     import openpyxl
 
     workbook = openpyxl.Workbook()
     sheet = workbook.active
-    sheet.title = "水库山塘"
+    sheet.title = "水库山塘 "  # a stray space in the tab name
     sheet.append(["萧山区水库山塘基本情况表"])
     sheet.append(["导出日期：2024年5月1日"])
     sheet.append(["工程编号", "工程名称 ", "工程类型", "规模等级", "所在镇街", "所在村社", "经度", "纬度",

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime, time
 
@@ -139,6 +140,12 @@ def cell_text(value: object) -> str | None:
     return str(value)
 
 
+def name_key(name: str) -> str:
+    """A sheet or column name as compared with the contract's: full-width and half-width forms alike (（）, ３,
+    m³ as m3), without spaces, ASCII case ignored."""
+    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
 def xlsx_sheet_rows(data: bytes, sheet: str, where: str) -> tuple[list[str], list[tuple[int, list[str | None]]]]:
     """Header and (data row number, cells) of one sheet; a missing sheet rejects it."""
     import openpyxl  # lazily: only the water source needs it
@@ -148,11 +155,13 @@ def xlsx_sheet_rows(data: bytes, sheet: str, where: str) -> tuple[list[str], lis
     except Exception as exc:  # openpyxl raises several types for a damaged file
         raise FileRejected(f"{problems.BAD_WORKBOOK}: {where} ({exc})") from None
     try:
-        if sheet not in workbook.sheetnames:
+        # A stray space or a full-width character in a tab name is not another sheet.
+        found = next((name for name in workbook.sheetnames if name_key(name) == name_key(sheet)), None)
+        if found is None:
             raise FileRejected(
                 f'{problems.MISSING_SHEET}: "{sheet}" in {where} (sheets: {"、".join(workbook.sheetnames)})'
             )
-        rows_iter = workbook[sheet].iter_rows(values_only=True)
+        rows_iter = workbook[found].iter_rows(values_only=True)
         header = [cell_text(v) or "" for v in next(rows_iter, ())]
         rows = []
         for number, values in enumerate(rows_iter, start=1):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ import pyarrow.compute as pc
 
 from orchestration.ingest import problems
 from orchestration.ingest.contracts import Entity
+from orchestration.ingest.readers import name_key
 from orchestration.ingest.schema import quote
 
 _names = itertools.count(1)
@@ -80,9 +80,8 @@ TITLE_ROWS_SCANNED = 10  # rows above the header (a sheet title, an export date)
 
 
 def header_key(name: str | None) -> str:
-    """A column name as compared with the contract: full-width and half-width forms alike (（）, ３, m³ as m3),
-    without spaces, ASCII case ignored, so 库容（万m³） matches 库容(万m³) and " 姓名 " matches 姓名."""
-    return "".join(unicodedata.normalize("NFKC", (name or "").lstrip("\ufeff")).split()).casefold()
+    """A header cell as compared with the contract: 库容（万m3） matches 库容(万m³), " 姓名 " matches 姓名."""
+    return name_key((name or "").lstrip("\ufeff"))
 
 
 def _contract_names(entity: Entity, header: Sequence[str | None]) -> list[str]:
