@@ -210,8 +210,9 @@ def test_edge_files(tmp_path: Path) -> None:
 
 def test_title_rows_and_header_spelling_variants(tmp_path: Path) -> None:
     """Spreadsheet exports as offices make them: a title and an export date above the header, full-width
-    brackets, a superscript written as a digit, stray spaces in headers and in a tab name. The rows load under the contract's names and
-    the skipped rows are noted; a sheet whose header is nowhere near the top is still rejected by name."""
+    brackets, a superscript written as a digit, stray spaces in headers and in a tab name. The rows load
+    under the contract's names and the skipped rows are noted; a sheet whose header is nowhere near the top
+    is still rejected by name."""
     import openpyxl
 
     workbook = openpyxl.Workbook()
@@ -268,3 +269,20 @@ def test_a_json_array_file_is_read_item_by_item(tmp_path: Path) -> None:
         assert rows == [(e["eventId"], i) for i, e in enumerate(events, start=1)]
         lines = files["four_platforms/events_20250602.jsonl"]
         assert lines.rows_quarantined == 1 and "JSON array" not in (lines.message or "")
+
+
+def test_a_register_in_gbk_loads_and_one_in_big5_is_rejected(tmp_path: Path) -> None:
+    """GBK is what a Chinese Excel writes for CSV; any other encoding that GB18030 happens to decode gives a
+    header that is not the contract's, so the file is rejected and nothing of it is loaded."""
+    good = (Path(__file__).parent / "bad_inputs" / "registry" / "towns_good.csv").read_text(encoding="utf-8-sig")
+    (tmp_path / "registry").mkdir()
+    (tmp_path / "registry" / "towns.csv").write_bytes(good.encode("gbk"))
+    (tmp_path / "registry" / "villages.csv").write_bytes(
+        "區劃代碼,名稱,所屬鎮街代碼,類型\r\n330109113201,航民村,330109113,村\r\n".encode("big5"))
+    with duckdb.connect(str(tmp_path / "hub.duckdb")) as con:
+        files = {f.entity: f for f in ingest_source(con, "registry", tmp_path).files}
+        assert files["towns"].status == "loaded" and "is GBK, not UTF-8" in files["towns"].message
+        names = con.execute('SELECT "名称" FROM raw.registry__towns ORDER BY 1').fetchall()
+        assert names == [("城厢街道",), ("瓜沥镇",)]
+        assert files["villages"].status == "rejected"
+        assert "missing required column" in files["villages"].message or "not valid UTF-8" in files["villages"].message
