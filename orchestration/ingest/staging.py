@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orchestration.ingest import problems
+from orchestration.ingest import problems, readers
 from orchestration.ingest.contracts import Entity
 from orchestration.ingest.readers import name_key
 from orchestration.ingest.schema import quote
@@ -74,6 +74,14 @@ def json_lines_part(source_file: str, lines: pa.Array | Sequence[str], content_h
     blank = pc.match_substring_regex(array, r"^\s*$")
     keep = pc.invert(pc.fill_null(blank, True))
     return FilePart(source_file, content_hash, lines=pc.filter(array, keep), line_numbers=pc.filter(numbers, keep))
+
+
+def json_file_part(source_file: str, data: bytes, content_hash: str | None) -> FilePart:
+    """A JSON Lines file, or one JSON array of objects saved in its place (read item by item, with a note)."""
+    records, notes = readers.json_records(data, source_file)
+    part = json_lines_part(source_file, records, content_hash)
+    part.notes += notes
+    return part
 
 
 TITLE_ROWS_SCANNED = 10  # rows above the header (a sheet title, an export date) a spreadsheet may carry

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from orchestration.ingest import readers
 from orchestration.ingest.contracts import UTILITY, Entity
-from orchestration.ingest.staging import FilePart, json_lines_part
+from orchestration.ingest.staging import FilePart, json_file_part
 
 SOURCE = UTILITY
 
 
 def read_file(entity: Entity, data: bytes, source_file: str, content_hash: str) -> FilePart:
-    records, notes = readers.json_records(data, source_file)
-    part = json_lines_part(source_file, records, content_hash)
-    part.notes += notes
-    return part
+    return json_file_part(source_file, data, content_hash)
