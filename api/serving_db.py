@@ -6,16 +6,20 @@ One DuckDB database instance per snapshot file, opened once with one configurati
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from api.catalog import Catalog, load_catalog
+from api.errors import problem
 from api.masked_copy import masked_copy
 from api.masking import sees_personal_data
 from api.settings import ApiSettings
 from api.versioned import VersionedResource
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -23,18 +27,24 @@ class ServingDb:
     path: Path
     conn: duckdb.DuckDBPyConnection
     catalog: Catalog
-    masked_conn: duckdb.DuckDBPyConnection  # the same snapshot with personal columns masked (api.masked_copy)
+    masked_conn: duckdb.DuckDBPyConnection | None  # the snapshot with personal columns masked (api.masked_copy)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self.conn.cursor()
 
     def sql_cursor(self, role: str) -> duckdb.DuckDBPyConnection:
         """For a user's own SQL: roles that get personal data masked query the masked copy."""
-        return (self.conn if sees_personal_data(role) else self.masked_conn).cursor()
+        if sees_personal_data(role):
+            return self.conn.cursor()
+        if self.masked_conn is None:
+            raise problem(503, "masked_copy_unavailable", "脱敏副本不可用，暂不能为此角色执行 SQL；表格接口照常可用",
+                          "the masked copy is unavailable, so SQL is off for this role; /api/tables still works")
+        return self.masked_conn.cursor()
 
     def close(self) -> None:
         self.conn.close()
-        self.masked_conn.close()
+        if self.masked_conn is not None:
+            self.masked_conn.close()
 
 
 def _connect_locked(path: Path, settings: ApiSettings) -> duckdb.DuckDBPyConnection:
@@ -55,7 +65,11 @@ def _connect_locked(path: Path, settings: ApiSettings) -> duckdb.DuckDBPyConnect
 
 def open_serving_db(path: Path, settings: ApiSettings) -> ServingDb:
     conn = _connect_locked(path, settings)
-    masked = _connect_locked(masked_copy(path, settings.paths.api_dir), settings)
+    try:
+        masked = _connect_locked(masked_copy(path, settings.paths.api_dir), settings)
+    except (OSError, duckdb.Error):  # e.g. a read-only data directory: serve the rest, refuse only that SQL
+        logger.exception("cannot make the masked copy of %s", path)
+        masked = None
     return ServingDb(path=path, conn=conn, catalog=load_catalog(conn), masked_conn=masked)
 
 

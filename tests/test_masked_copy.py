@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from api.masked_copy import masked_copy
 
@@ -56,3 +57,26 @@ def test_masked_copy_once_per_snapshot_and_stale_copies_go(tmp_path: Path) -> No
     second = masked_copy(second_snapshot, api_dir)
     assert not first.exists() and second.exists()
     assert sorted(p.name for p in (api_dir / "masked").iterdir()) == ["serving-2.duckdb"]  # no temp files left
+
+
+def test_without_a_masked_copy_only_masked_roles_lose_sql(tmp_path: Path) -> None:
+    """A data directory where the copy cannot be written (here `api` is a file) still serves the snapshot;
+    only SQL for roles that would read the copy is refused, with a 503 that says why."""
+    from litestar.exceptions import HTTPException
+
+    from api.serving_db import open_serving_db
+    from api.settings import ApiSettings
+    from orchestration.settings import HubPaths
+
+    (tmp_path / "serving").mkdir()
+    snapshot = _snapshot(tmp_path / "serving" / "serving-1.duckdb", "孙某艳")
+    (tmp_path / "api").write_text("not a folder", encoding="utf-8")
+    db = open_serving_db(snapshot, ApiSettings(paths=HubPaths.from_env(str(tmp_path))))
+    try:
+        assert db.masked_conn is None
+        assert db.sql_cursor("staff").execute("select count(*) from town_dossier").fetchone() == (2,)
+        with pytest.raises(HTTPException) as refused:  # never the unmasked snapshot instead
+            db.sql_cursor("analyst")
+        assert refused.value.status_code == 503 and "masked copy is unavailable" in str(refused.value.detail)
+    finally:
+        db.close()
