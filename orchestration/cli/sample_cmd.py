@@ -5,6 +5,7 @@ Heavy imports stay inside the functions so ``hub --help`` stays fast.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import defaultdict
 from datetime import date, datetime
@@ -134,12 +135,23 @@ def serve_events(
     except OSError as exc:
         raise click.ClickException(f"无法监听 {host}:{port} / cannot listen on {host}:{port}: {exc.strerror}") from None
     click.echo(f"四平台事件接口 / events feed: {base_url_of(server)}{EVENTS_PATH}  (folder {events_dir})", err=True)
+    _stop_on_sigterm()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+
+
+def _stop_on_sigterm() -> None:
+    """Stop like on Ctrl-C when terminated. A process inherits an *ignored* SIGTERM from its parent (a CI job
+    or a background shell can pass one on), and a feed simulator that outlives its test or demo is a leak."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @sample.command("add-day")
