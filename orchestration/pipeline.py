@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -206,6 +208,7 @@ def run_pipeline(
     """
     from orchestration.definitions import collect_parts, definitions_from_parts
 
+    keep_sigterm_working()
     landing = (landing or paths.landing).resolve()
     paths = HubPaths(paths.data_dir, landing)
     ensure_dagster_home(paths)
@@ -262,6 +265,17 @@ def run_pipeline(
     )
     echo(format_outcome(outcome))
     return outcome
+
+
+def keep_sigterm_working() -> None:
+    """Undo a background job's ignored SIGINT before Dagster runs in this process.
+
+    A shell without job control starts `cmd &` with SIGINT ignored; Dagster's in-process run then gives
+    SIGTERM the same disposition, so this process and every child it starts later (dbt) would ignore
+    SIGTERM: a stop request would go unheard. With the default SIGINT handler, SIGTERM interrupts as Ctrl-C does.
+    """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _report_quality_after_failure(paths: HubPaths, run_id: str, as_of: date, echo: Echo) -> None:

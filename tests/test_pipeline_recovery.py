@@ -1,4 +1,5 @@
-"""A ``hub run`` killed while it holds the DuckDB writer slot must not block every later run."""
+"""A ``hub run`` killed while it holds the DuckDB writer slot must not block every later run, and one started
+in the background still stops on SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.pipeline import release_dead_runs
+from orchestration.pipeline import keep_sigterm_working, release_dead_runs
 
 FIXTURE = Path(__file__).parent / "fixtures" / "handmade" / "landing"
 
@@ -59,3 +60,23 @@ def test_killed_run_releases_its_pool_slot(tmp_path: Path) -> None:
     finally:
         instance.dispose()
     assert _claimed_slots(home) == []
+
+
+def test_a_background_run_keeps_sigterm_working() -> None:
+    """Started with SIGINT ignored (`hub run ... &` from a script), Dagster would make SIGTERM ignored too,
+    in this process and in the dbt process it starts; `run_pipeline` undoes the ignored SIGINT first."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        keep_sigterm_working()
+
+        @dg.asset
+        def probe() -> int:
+            return 1
+
+        assert dg.materialize([probe]).success
+        assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_IGN, signal.SIG_DFL)  # a handler: it interrupts
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
