@@ -14,13 +14,10 @@ from pathlib import Path
 
 import duckdb
 
+from api.catalog import quote_ident
 from api.masking import MASK_RULES, MaskKind, mask_name, mask_phone, mask_text
 
 MASK_FUNCTIONS = {MaskKind.NAME: mask_name, MaskKind.PHONE: mask_phone, MaskKind.TEXT: mask_text}
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def write_masked_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
@@ -37,10 +34,12 @@ def write_masked_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
         columns.setdefault(table, []).append(column)
     for table, names in columns.items():
         select = ", ".join(
-            f"hub_mask_{MASK_RULES[c].kind.value}({_quote(c)}) AS {_quote(c)}" if c in MASK_RULES else _quote(c)
+            f"hub_mask_{MASK_RULES[c].kind.value}({quote_ident(c)}) AS {quote_ident(c)}" if c in MASK_RULES
+            else quote_ident(c)
             for c in names
         )
-        con.execute(f"CREATE TABLE main.{_quote(table)} AS SELECT {select} FROM {_quote(source)}.main.{_quote(table)}")
+        name = quote_ident(table)
+        con.execute(f"CREATE TABLE main.{name} AS SELECT {select} FROM {quote_ident(source)}.main.{name}")
 
 
 def masked_copy(snapshot: Path, api_dir: Path) -> Path:

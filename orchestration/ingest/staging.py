@@ -87,15 +87,20 @@ def json_file_part(source_file: str, data: bytes, content_hash: str | None) -> F
 TITLE_ROWS_SCANNED = 10  # rows above the header (a sheet title, an export date) a spreadsheet may carry
 
 
+def _header_text(cell: str | None) -> str:
+    # A second BOM (a file saved twice, or two exports pasted together) stays glued to the first header name.
+    return (cell or "").lstrip("\ufeff").strip()
+
+
 def header_key(name: str | None) -> str:
     """A header cell as compared with the contract: 库容（万m3） matches 库容(万m³), " 姓名 " matches 姓名."""
-    return name_key((name or "").lstrip("\ufeff"))
+    return name_key(_header_text(name))
 
 
 def _contract_names(entity: Entity, header: Sequence[str | None]) -> list[str]:
     """Each header cell as the contract's field name it stands for, else as written (trimmed)."""
     by_key = {header_key(f.name): f.name for f in entity.fields}
-    return [by_key.get(header_key(h), (h or "").lstrip("\ufeff").strip()) for h in header]
+    return [by_key.get(header_key(h), _header_text(h)) for h in header]
 
 
 def _missing_fields(entity: Entity, header: Sequence[str | None]) -> int:
@@ -129,8 +134,7 @@ def rows_part(
 ) -> FilePart:
     """A tabular file (CSV, xlsx sheet) given as (row number, cells as text) under a header row."""
     header, rows, skipped = find_header(entity, header, rows)
-    # A second BOM (a file saved twice, or two exports pasted together) stays glued to the first header name.
-    names = [(h or "").lstrip("\ufeff").strip() for h in header]
+    names = [_header_text(h) for h in header]
     index: dict[str, int] = {}
     for i, name in enumerate(_contract_names(entity, header)):
         if name and name not in index:  # a repeated header keeps its first column
