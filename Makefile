@@ -39,17 +39,19 @@ browser:
 
 test: install browser
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 	.venv/bin/pytest -q -p no:cacheprovider
 
 lint: install
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 
 # docs/data-dictionary.md from the dbt YAML descriptions (re-parses the manifest first when the YAML is newer).
 docs: install
-	$(PY) -m orchestration.data_dictionary
+	$(PY) -m hub.cli.data_dictionary
 
 dagster: install
-	$(PY) -c "from orchestration.pipeline import ensure_dagster_home; from orchestration.settings import HubPaths; ensure_dagster_home(HubPaths.from_env())"
+	$(PY) -c "from orchestration.pipeline import ensure_dagster_home; from hub.core.paths import HubPaths; ensure_dagster_home(HubPaths.from_env())"
 	DAGSTER_HOME=$(HUB_DATA_DIR)/dagster_home .venv/bin/dagster dev -m orchestration.definitions -h $(HOST) -p 3000
 
 bench: install

@@ -13,6 +13,8 @@ from typing import Any
 
 import duckdb
 
+from hub.core.quoting import quote_ident
+
 
 @dataclass(frozen=True)
 class Column:
@@ -46,11 +48,6 @@ class Catalog:
 
     def table(self, name: str) -> TableInfo | None:
         return self.tables.get(name)
-
-
-def quote_ident(name: str) -> str:
-    """Quote an identifier that has already been checked against the catalog."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _parse_columns(raw: Any) -> list[dict[str, Any]]:

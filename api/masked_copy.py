@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from api.catalog import quote_ident
 from api.masking import MASK_RULES, MaskKind, mask_name, mask_phone, mask_text
+from hub.core.quoting import quote_ident, sql_literal
 
 MASK_FUNCTIONS = {MaskKind.NAME: mask_name, MaskKind.PHONE: mask_phone, MaskKind.TEXT: mask_text}
 
@@ -53,7 +53,7 @@ def masked_copy(snapshot: Path, api_dir: Path) -> Path:
         try:
             con = duckdb.connect(str(temp))
             try:
-                con.execute(f"ATTACH {_literal(str(snapshot))} AS hub_snapshot (READ_ONLY)")
+                con.execute(f"ATTACH {sql_literal(str(snapshot))} AS hub_snapshot (READ_ONLY)")
                 write_masked_tables(con, "hub_snapshot")
                 con.execute("DETACH hub_snapshot")
                 con.execute("CHECKPOINT")
@@ -69,5 +69,3 @@ def masked_copy(snapshot: Path, api_dir: Path) -> Path:
     return target
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

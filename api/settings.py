@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from orchestration.settings import HubPaths, env_int
+from hub.core.paths import HubPaths, env_int
 
 
 def _env_flag(name: str) -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from api.catalog import quote_ident
 from api.serving_db import ServingDb
+from hub.core.quoting import quote_ident
 
 DOSSIER_TABLE = "town_dossier"
 DETAIL_LIMIT = 200

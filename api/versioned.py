@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from orchestration.snapshots import POINTER, read_current
+from hub.core.pointer import POINTER, read_current
 
 R = TypeVar("R")
 logger = logging.getLogger("api.versioned")

@@ -25,8 +25,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
-SAMPLE_DOCS = ROOT / "orchestration" / "sample" / "kb_docs"
-HUB = [sys.executable, "-m", "orchestration.cli.main"]
+SAMPLE_DOCS = ROOT / "hub" / "sample" / "kb_docs"
+HUB = [sys.executable, "-m", "hub.cli.main"]
 TELEMETRY_OFF = {
     "HF_HUB_OFFLINE": "1",
     "ANONYMIZED_TELEMETRY": "False",
@@ -106,8 +106,8 @@ def hub_env(data_dir: Path, **extra: str) -> dict[str, str]:
 def prepare_sample(data_dir: Path) -> None:
     """A published snapshot of ``hub sample --scale small`` and an index of the sample documents, unless
     the data directory has them already."""
-    from orchestration.settings import HubPaths
-    from orchestration.snapshots import read_current
+    from hub.core.paths import HubPaths
+    from hub.core.pointer import read_current
 
     paths = HubPaths(data_dir)
     env = hub_env(data_dir)

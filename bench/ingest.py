@@ -162,7 +162,7 @@ def main() -> None:
     try:
         landing = args.landing
         if landing is None:
-            from orchestration.sample.generator import generate
+            from hub.sample.generator import generate
 
             landing = work / "landing"
             print(f"generating {args.scale} sample data (seed {args.seed}) into {landing} ...", flush=True)

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 from common import BENCHMARKS_MD, ROOT, SAMPLE_DOCS, bench_parser, machine, percentile, write_section
 
-from kb import layout, versions
+from hub.core import pointer
+from kb import layout
 from kb.embedding import Embedder, EmbeddingCache, load_model
 from kb.evaluation import evaluate, format_table, read_queries
 from kb.indexer import build_index, embedding_text, write_version
@@ -68,7 +69,7 @@ def bare_encode(index: Path, settings: KbSettings) -> tuple[float, int]:
     """Bare SentenceTransformer.encode over exactly the texts the indexer embedded."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(versions.current_version(index) / layout.CHUNKS).to_pylist()
+    table = pq.read_table(pointer.read_current(index) / layout.CHUNKS).to_pylist()
     texts = [embedding_text(row["heading_path"], row["text"]) for row in table]
     model = load_model(settings.model_path)
     started = time.perf_counter()
@@ -81,7 +82,7 @@ def plain_bm25s_baseline(index: Path, queries: list[Any], k: int) -> dict[str, f
     import bm25s
     import pyarrow.parquet as pq
 
-    rows = pq.read_table(versions.current_version(index) / layout.CHUNKS).to_pylist()
+    rows = pq.read_table(pointer.read_current(index) / layout.CHUNKS).to_pylist()
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize([r["text"] for r in rows], show_progress=False), show_progress=False)
 
@@ -123,7 +124,7 @@ def quality_only(settings: KbSettings, work: Path) -> str:
     sections = []
     for label, docs, query_file in (
         ("`../shared/corpus` × `bench/kb_queries.jsonl`", CORPUS, QUERIES),
-        ("`orchestration/sample/kb_docs` × `bench/demo_queries.jsonl`", DEMO_DOCS, DEMO_QUERIES),
+        ("`hub/sample/kb_docs` × `bench/demo_queries.jsonl`", DEMO_DOCS, DEMO_QUERIES),
     ):
         index = work / f"index-{docs.name}"
         report = build_index(docs, index, settings)
@@ -136,7 +137,7 @@ def synthesise_big_index(source: Path, root: Path, settings: KbSettings, target_
     """A version with >= target_chunks chunks derived from the corpus chunks, built with the real writer."""
     import pyarrow.parquet as pq
 
-    version = versions.current_version(source)
+    version = pointer.read_current(source)
     base_rows = pq.read_table(version / layout.CHUNKS).to_pylist()
     base_docs = {d["doc_id"]: d for d in json.loads((version / layout.DOCUMENTS).read_text(encoding="utf-8"))}
     embedder = Embedder(settings, EmbeddingCache(settings.embedding_cache))
@@ -163,10 +164,10 @@ def synthesise_big_index(source: Path, root: Path, settings: KbSettings, target_
         block /= np.linalg.norm(block, axis=1, keepdims=True)
         vectors[copy * len(base_rows) : (copy + 1) * len(base_rows)] = block
     big_root = root / "big-index"
-    build = versions.new_build_dir(big_root)
+    build = pointer.new_build_dir(big_root, layout.INDEX_PREFIX)
     started = time.perf_counter()
     write_version(build, documents, rows, texts, vectors, {"model_id": settings.model_id, "synthetic": True})
-    versions.publish(big_root, build)
+    pointer.publish_build(big_root, build, pointer.version_name(layout.INDEX_PREFIX))
     return big_root, time.perf_counter() - started
 
 
@@ -199,9 +200,9 @@ def synthesise_random_index(root: Path, settings: KbSettings, target_chunks: int
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     texts = [embedding_text(r["heading_path"], r["text"]) for r in rows]
     big_root = root / "big-index"
-    build = versions.new_build_dir(big_root)
+    build = pointer.new_build_dir(big_root, layout.INDEX_PREFIX)
     write_version(build, documents, rows, texts, vectors, {"model_id": settings.model_id, "synthetic": True})
-    versions.publish(big_root, build)
+    pointer.publish_build(big_root, build, pointer.version_name(layout.INDEX_PREFIX))
     return big_root
 
 
@@ -323,7 +324,7 @@ split into odd / even halves; a hit is a chunk from the right file containing th
 
 {format_table(quality)}
 
-Held-out check on the demo library `orchestration/sample/kb_docs` ({demo_report.documents} documents,
+Held-out check on the demo library `hub/sample/kb_docs` ({demo_report.documents} documents,
 {demo_report.chunks} chunks) with `bench/demo_queries.jsonl`, also split into odd / even halves:
 
 {format_table(demo_quality)}

@@ -136,8 +136,8 @@ def count_events(landing: Path) -> int:
 
 
 def bench_scale(scale: str, seed: int, work: Path) -> ScaleResult:
-    from orchestration.sample.add_day import add_day
-    from orchestration.sample.generator import generate
+    from hub.sample.add_day import add_day
+    from hub.sample.generator import generate
 
     landing = work / scale / "landing"
     data_dir = work / scale / "data"

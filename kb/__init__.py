@@ -7,7 +7,7 @@ A plain library (no Dagster, no Litestar). Modules, one job each:
 - ``metadata`` (+ ``hazards``, ``towns``): title, type, issuer, date, 文号, hazards, towns, case figures
 - ``tokenizer``: isolated jieba tokenizer with the domain dictionary, for BM25
 - ``embedding``: sentence-transformers model + (model id, text hash) cache
-- ``indexer`` (+ ``chroma_store``, ``layout``, ``versions``): build a version, publish it atomically
+- ``indexer`` (+ ``chroma_store``, ``layout``): build a version, publish it atomically (``hub.core.pointer``)
 - ``search`` (+ ``filters``, ``snippets``): ``KnowledgeBase`` hybrid search, similar cases, documents
 - ``evaluation``: nDCG / Recall / MRR over a labelled query file
 - ``settings``: ``KbSettings`` from ``HUB_KB_*`` / ``HUB_DATA_DIR``

@@ -22,7 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kb import layout, versions
+from hub.core import pointer
+from kb import layout
 from kb.chunking import CHUNKER_VERSION, PATH_SEPARATOR, Chunk, chunk_text
 from kb.embedding import Embedder, EmbeddingCache
 from kb.loaders import SIDECAR_SUFFIX, UnreadableDocument, is_supported, load_document
@@ -116,7 +117,7 @@ def _settings_key(settings: KbSettings) -> str:
 
 
 def _read_previous(root: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    current = versions.current_version(root)
+    current = pointer.read_current(root)
     if current is None or not (current / layout.MANIFEST).exists():
         return {}, [], {}
     manifest = json.loads((current / layout.MANIFEST).read_text(encoding="utf-8"))
@@ -215,7 +216,7 @@ def build_index(
     report.removed_documents = sorted(set(previous_files) - set(fingerprints))
     report.documents, report.chunks = len(documents), len(chunk_rows)
 
-    current = versions.current_version(index_root)
+    current = pointer.read_current(index_root)
     if current is not None and not report.changed_documents and not report.removed_documents:
         report.unchanged, report.version = True, current
         report.cached = report.chunks
@@ -229,7 +230,7 @@ def build_index(
     report.embedded = embedder.embedded_count - before_embedded
     report.cached = embedder.cached_count - before_cached
 
-    build = versions.new_build_dir(index_root)
+    build = pointer.new_build_dir(index_root, layout.INDEX_PREFIX)
     try:
         manifest = {
             "model_id": settings.model_id,
@@ -241,7 +242,8 @@ def build_index(
             "skipped": [{"file": s.file, "reason": s.reason} for s in report.skipped],
         }
         write_version(build, documents, chunk_rows, texts, vectors, manifest, progress, settings)
-        report.version = versions.publish(index_root, build, keep=settings.keep_versions)
+        version = pointer.version_name(layout.INDEX_PREFIX)
+        report.version = pointer.publish_build(index_root, build, version, keep=settings.keep_versions)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)  # a failed build never becomes visible
         raise

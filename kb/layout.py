@@ -8,6 +8,7 @@ MANIFEST = "manifest.json"  # model, settings, (file, fingerprint) per document,
 DOCUMENTS = "documents.json"  # one metadata object per document
 CHUNKS = "chunks.parquet"  # one row per chunk: chunk_id, doc_id, order, heading_path, start, end, text
 BM25_DIR = "bm25"
+INDEX_PREFIX = "index"  # index versions are named index-<timestamp>
 CHROMA_DIR = "chroma"
 COLLECTION = "kb_chunks"
 FORMAT_VERSION = 2  # 2: Chroma ef_search/ef_construction 200, BM25 k1/b in the manifest

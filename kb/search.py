@@ -15,7 +15,8 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow.parquet as pq
 
-from kb import layout, versions
+from hub.core import pointer
+from kb import layout
 from kb.embedding import Embedder
 from kb.filters import SearchFilters
 from kb.fusion import fuse
@@ -83,7 +84,7 @@ def resolve_version(index_path: Path) -> Path:
     """A version directory itself, or the one ``CURRENT`` points to under an index root."""
     if (index_path / layout.MANIFEST).exists():
         return index_path
-    current = versions.current_version(index_path)
+    current = pointer.read_current(index_path)
     if current is None:
         raise IndexNotFound(f"索引不存在或尚未发布 / no published index at {index_path} (run `hub kb index` first)")
     return current

@@ -10,9 +10,11 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from hub.core.towns import TOWN_ALIASES_SEED
+
 DEFAULT_MODEL_NAME = "m3e-small"
 PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_TOWN_ALIASES = PACKAGE_DIR.parent / "dbt_project" / "seeds" / "town_aliases.csv"
+DEFAULT_TOWN_ALIASES = TOWN_ALIASES_SEED
 
 
 class SettingError(ValueError):

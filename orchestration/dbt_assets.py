@@ -22,9 +22,9 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from packaging import version
 
+from hub.core.paths import DBT_PROJECT_DIR
 from orchestration.publish import load_manifest
 from orchestration.resources import DUCKDB_WRITER_POOL, HubSettings
-from orchestration.settings import DBT_PROJECT_DIR
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 # Several dbt threads share the one DuckDB connection: ~25% faster on 2 cores (most of a node's time is dbt's own).

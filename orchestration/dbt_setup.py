@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from orchestration.settings import DBT_PROJECT_DIR
+from hub.core.paths import DBT_PROJECT_DIR
 
 
 def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR, target_dir: Path | None = None) -> Path:

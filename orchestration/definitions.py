@@ -17,10 +17,10 @@ from typing import Any
 
 import dagster as dg
 
+from hub.core.paths import HubPaths
 from orchestration.dbt_assets import MANIFEST_PATH, build_dbt_assets
 from orchestration.publish import build_serving_snapshot_asset, load_manifest
 from orchestration.resources import HubSettings, dbt_resource
-from orchestration.settings import HubPaths
 
 FULL_PIPELINE_JOB = "full_pipeline"
 

@@ -8,8 +8,8 @@ until the new one is complete. No DuckDB writer pool: the index touches no DuckD
 
 import dagster as dg
 
+from hub.core.paths import HubPaths
 from orchestration.resources import HubSettings
-from orchestration.settings import HubPaths
 
 KB_GROUP = "knowledge_base"
 

@@ -24,10 +24,9 @@ from typing import Any
 
 import duckdb
 
-from kb.versions import process_alive
+from hub.core.paths import HubPaths
+from hub.core.pointer import process_alive, read_current
 from orchestration.resources import HUB_TIMEZONE, HubSettings, today_in_shanghai
-from orchestration.settings import HubPaths
-from orchestration.snapshots import read_current
 
 DAGSTER_YAML_TEMPLATE = Path(__file__).resolve().parent / "dagster_home" / "dagster.yaml"
 DAGSTER_HOME_PLACEHOLDER = "@DAGSTER_HOME@"

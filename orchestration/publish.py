@@ -12,7 +12,6 @@ Besides one table per published view, the snapshot carries:
 """
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,7 +20,8 @@ from typing import Any
 
 import duckdb
 
-from orchestration.snapshots import new_version_name, switch_current
+from hub.core.pointer import new_build_path, publish_build, version_name
+from hub.core.quoting import quote_ident, sql_literal
 
 PUBLISHED_TAG = "published"
 # The stable interface of SOURCES.md: always published, tagged or not, so a forgotten tag cannot drop one.
@@ -101,19 +101,11 @@ def load_manifest(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _copy_model(con: duckdb.DuckDBPyConnection, model: PublishedModel) -> tuple[int, list[dict[str, str]]]:
     """Copy one view into the snapshot; return its row count and documented columns."""
-    source = f"{BUILD_ALIAS}.{_quote(model.schema)}.{_quote(model.name)}"
-    con.execute(f"CREATE TABLE main.{_quote(model.name)} AS SELECT * FROM {source}")
-    rows = con.execute(f"SELECT count(*) FROM main.{_quote(model.name)}").fetchone()
+    source = f"{BUILD_ALIAS}.{quote_ident(model.schema)}.{quote_ident(model.name)}"
+    con.execute(f"CREATE TABLE main.{quote_ident(model.name)} AS SELECT * FROM {source}")
+    rows = con.execute(f"SELECT count(*) FROM main.{quote_ident(model.name)}").fetchone()
     docs = {c.name: c.description for c in model.columns}
     described = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
@@ -157,16 +149,15 @@ def publish_snapshot(
     if not build_db.exists():
         raise FileNotFoundError(f"构建库不存在 / build database not found: {build_db}")
     serving_root.mkdir(parents=True, exist_ok=True)
-    final = serving_root / f"{new_version_name(SNAPSHOT_PREFIX)}.duckdb"
-    temp = serving_root / f".{final.name}.building"
-    _remove_db_file(temp)
+    name = version_name(SNAPSHOT_PREFIX, ".duckdb")
+    temp = new_build_path(serving_root, name)
     built_at = datetime.now().replace(microsecond=0)
     row_counts: dict[str, int] = {}
     catalog: list[tuple[str, str, list[dict[str, str]]]] = []
     try:
         con = duckdb.connect(str(temp))
         try:
-            con.execute(f"ATTACH {_sql_string(str(build_db))} AS {BUILD_ALIAS} (READ_ONLY)")
+            con.execute(f"ATTACH {sql_literal(str(build_db))} AS {BUILD_ALIAS} (READ_ONLY)")
             for model in models:
                 rows, columns = _copy_model(con, model)
                 row_counts[model.name] = rows
@@ -176,11 +167,10 @@ def publish_snapshot(
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        os.replace(temp, final)
     except BaseException:
         _remove_db_file(temp)
         raise
-    switch_current(serving_root, final, keep=keep)
+    final = publish_build(serving_root, temp, name, keep=keep)
     return PublishResult(path=final, row_counts=row_counts, built_at=built_at, as_of=as_of)
 
 
@@ -225,53 +215,3 @@ def build_serving_snapshot_asset(manifest: Mapping[str, Any]) -> Any:
         )
 
     return serving_snapshot
-
-
-# --- reading a published snapshot (``hub sql``; the API has its own guarded reader) ---------------
-
-
-class QueryRefused(ValueError):
-    """A query that is not exactly one read-only SELECT, or that DuckDB rejects."""
-
-
-def open_snapshot(path: Path, timeout_ms: int = 30_000) -> duckdb.DuckDBPyConnection:
-    """Open a serving snapshot read-only, without file or network access, with a per-query time limit."""
-    return duckdb.connect(
-        str(path),
-        read_only=True,
-        config={"enable_external_access": False, "max_execution_time": timeout_ms, "lock_configuration": True},
-    )
-
-
-def check_single_select(sql: str) -> str:
-    """Return the one SELECT statement in ``sql``; refuse anything else with a message in both languages."""
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise QueryRefused(f"SQL 语法错误 / SQL syntax error: {exc}") from None
-    if len(statements) != 1:
-        raise QueryRefused(
-            f"只能执行一条 SELECT 语句，收到 {len(statements)} 条 / exactly one SELECT statement is allowed, "
-            f"got {len(statements)}"
-        )
-    statement = statements[0]
-    if statement.type != duckdb.StatementType.SELECT:
-        raise QueryRefused(
-            f"只允许只读查询 SELECT，收到 {statement.type.name} / only read-only SELECT is allowed, "
-            f"got {statement.type.name}"
-        )
-    return statement.query
-
-
-def run_select(path: Path, sql: str, timeout_ms: int = 30_000) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run one read-only SELECT against the snapshot at ``path``; return column names and rows."""
-    query = check_single_select(sql)
-    con = open_snapshot(path, timeout_ms=timeout_ms)
-    try:
-        cursor = con.execute(query)
-        columns = [d[0] for d in cursor.description or []]
-        return columns, cursor.fetchall()
-    except duckdb.Error as exc:
-        raise QueryRefused(f"查询失败 / query failed: {exc}") from None
-    finally:
-        con.close()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from orchestration.settings import DBT_PROJECT_DIR, HubPaths
+from hub.core.paths import DBT_PROJECT_DIR, HubPaths
 
 HUB_TIMEZONE = ZoneInfo("Asia/Shanghai")
 DUCKDB_WRITER_POOL = "duckdb_writer"

@@ -25,10 +25,10 @@ import duckdb
 import httpx
 import pytest
 
+from hub.core.paths import SEEDS_DIR, HubPaths
 from orchestration.publish import ColumnDoc, PublishedModel, publish_snapshot
-from orchestration.settings import SEEDS_DIR, HubPaths
 
-HUB = [sys.executable, "-m", "orchestration.cli.main"]
+HUB = [sys.executable, "-m", "hub.cli.main"]
 AS_OF = date(2026, 6, 30)
 
 TABLE_DOCS: dict[str, tuple[str, dict[str, str]]] = {
@@ -275,7 +275,7 @@ def add_key(data_dir: Path, name: str, role: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "orchestration" / "sample" / "kb_docs"
+SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "hub" / "sample" / "kb_docs"
 # A few plans and cases of the sample corpus: enough for search, filters, similar cases and the town page,
 # small enough to embed in well under a minute on a CPU.
 INDEXED_DOCS = (
@@ -336,7 +336,7 @@ def api_server(api_data_dir: Path) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def snapshot_db(api_data_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """The published snapshot opened directly, to compute the answers the API must give."""
-    from orchestration.snapshots import read_current
+    from hub.core.pointer import read_current
 
     path = read_current(HubPaths(api_data_dir).serving)
     assert path is not None

@@ -23,9 +23,10 @@ from typing import Any
 
 import duckdb
 
+from hub.core.paths import DBT_PROJECT_DIR
+from hub.core.quoting import quote_ident
 from orchestration.ingest.contracts import entity as contract_entity
-from orchestration.ingest.schema import ensure_raw_schema, quote, raw_table_name
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.ingest.schema import ensure_raw_schema, raw_table_name
 
 FIXTURE_AS_OF = "2025-06-30"
 FIRST_LOAD_AT = datetime(2025, 6, 1, 10, 0)
@@ -350,7 +351,7 @@ def insert_load(con: duckdb.DuckDBPyConnection, load: RawLoad) -> None:
     columns = [*spec.field_names, "_source_system", "_source_file", "_row_number", "_load_id", "_loaded_at",
                "_row_hash"]
     placeholders = ", ".join("?" for _ in columns)
-    sql = f"INSERT INTO {raw_table_name(spec)} ({', '.join(quote(c) for c in columns)}) VALUES ({placeholders})"
+    sql = f"INSERT INTO {raw_table_name(spec)} ({', '.join(quote_ident(c) for c in columns)}) VALUES ({placeholders})"
     values = [
         [row.get(name) for name in spec.field_names]
         + [load.source, source_file, number, load_id, load.loaded_at, _row_hash(row)]

@@ -13,8 +13,8 @@ from api_fixtures import publish_fixture_snapshot, start_server, stop_server
 
 from api.serving_db import serving_snapshots
 from api.settings import ApiSettings
-from orchestration.settings import HubPaths
-from orchestration.snapshots import POINTER, read_current
+from hub.core.paths import HubPaths
+from hub.core.pointer import POINTER, read_current
 
 TABLE = "hidden_danger_register"
 
@@ -138,24 +138,25 @@ def test_publishing_while_clients_query(tmp_path: Path) -> None:
 
 def test_a_new_search_index_is_picked_up(api_data_dir: Path, tmp_path: Path) -> None:
     """Copy the fixture's published index into a fresh data dir, publish a second version, watch the switch."""
-    from kb import versions
+    from hub.core import pointer
+    from kb import layout
 
     source = read_current(HubPaths(api_data_dir).kb_index)
     assert source is not None
     publish_fixture_snapshot(tmp_path)
     root = HubPaths(tmp_path).kb_index
     root.mkdir(parents=True)
-    build = versions.new_build_dir(root)
+    build = pointer.new_build_dir(root, layout.INDEX_PREFIX)
     shutil.copytree(source, build, dirs_exist_ok=True)
-    first = versions.publish(root, build)
+    first = pointer.publish_build(root, build, pointer.version_name(layout.INDEX_PREFIX))
     server = start_server(tmp_path, "--demo")
     try:
         with httpx.Client(base_url=server.base_url, timeout=60) as c:
             assert c.get("/api/health").json()["search_index"] == first.name
             assert c.get("/api/search", params={"q": "台风", "mode": "bm25"}).status_code == 200
-            build = versions.new_build_dir(root)
+            build = pointer.new_build_dir(root, layout.INDEX_PREFIX)
             shutil.copytree(first, build, dirs_exist_ok=True)
-            second = versions.publish(root, build)
+            second = pointer.publish_build(root, build, pointer.version_name(layout.INDEX_PREFIX))
             hits = c.get("/api/search", params={"q": "台风", "mode": "bm25"})
             assert hits.status_code == 200 and hits.json()["results"]
             assert c.get("/api/health").json()["search_index"] == second.name

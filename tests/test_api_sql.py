@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from api_fixtures import LiveServer
 
-from orchestration.settings import HubPaths
-from orchestration.snapshots import read_current
+from hub.core.paths import HubPaths
+from hub.core.pointer import read_current
 
 
 def post_sql(server: LiveServer, sql: str, params: dict | None = None, role: str = "analyst"):

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from api_fixtures import AS_OF, HUB, LiveServer, hub_env, start_server, stop_server
 
-from orchestration.settings import HubPaths
-from orchestration.snapshots import read_current
+from hub.core.paths import HubPaths
+from hub.core.pointer import read_current
 
 pytestmark = pytest.mark.slow
 

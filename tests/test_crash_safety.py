@@ -28,13 +28,12 @@ import pyarrow.parquet as pq
 import pytest
 from api_fixtures import AS_OF, HUB, SAMPLE_DOCS, LiveServer, hub_env, start_server, stop_server
 
+from hub.core.paths import HubPaths
+from hub.core.pointer import read_current
 from kb.indexer import build_index
 from kb.layout import CHUNKS
 from kb.settings import KbSettings
-from kb.versions import current_version
 from orchestration.ingest.contracts import ENTITIES
-from orchestration.settings import HubPaths
-from orchestration.snapshots import read_current
 
 pytestmark = pytest.mark.slow
 
@@ -166,7 +165,7 @@ def test_killed_runs_leave_the_published_state_served_and_a_rerun_matches_an_uni
     api_data_dir: Path, crash_dir: Path, crash_server: LiveServer
 ) -> None:
     paths = HubPaths(crash_dir)
-    snapshot, index = read_current(paths.serving), current_version(paths.kb_index)
+    snapshot, index = read_current(paths.serving), read_current(paths.kb_index)
     assert snapshot is not None and index is not None
     snapshot_digest = file_digest(snapshot)
     assert_still_served(crash_server, snapshot.name, index.name)
@@ -174,7 +173,7 @@ def test_killed_runs_leave_the_published_state_served_and_a_rerun_matches_an_uni
     def assert_untouched(stage: str, index_may_move: bool = False) -> Path:
         assert read_current(paths.serving) == snapshot, f"{stage}: the serving pointer moved"
         assert file_digest(snapshot) == snapshot_digest, f"{stage}: the published snapshot changed"
-        served_index = current_version(paths.kb_index)
+        served_index = read_current(paths.kb_index)
         assert served_index is not None
         if not index_may_move:
             assert served_index == index, f"{stage}: the index pointer moved"
@@ -216,7 +215,7 @@ def test_killed_runs_leave_the_published_state_served_and_a_rerun_matches_an_uni
     )
     exclude = set() if same_day else LOAD_TIME_COLUMNS  # a run after midnight (Shanghai) first sees rows a day later
     assert snapshot_state(new_snapshot, exclude) == snapshot_state(snapshot, exclude), "published views differ"
-    new_index = current_version(paths.kb_index)
+    new_index = read_current(paths.kb_index)
     assert new_index is not None
     reference_index = build_index(paths.landing / "kb", crash_dir / "reference_index", KbSettings(data_dir=crash_dir))
     assert reference_index.version is not None and not reference_index.skipped

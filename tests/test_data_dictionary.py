@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from orchestration.data_dictionary import (
+from hub.cli.data_dictionary import (
     DICTIONARY_PATH,
     load_project_vars,
     missing_descriptions,
     render_dictionary,
 )
+from hub.core.paths import PROJECT_ROOT
 from orchestration.dbt_assets import MANIFEST_PATH, changed_since_manifest
 from orchestration.publish import load_manifest
-from orchestration.settings import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from dbt_fixtures import ALL_LOADS, RawLoad, query_rows, run_dbt, ts, write_raw_
 from api.serving_db import open_serving_db
 from api.settings import ApiSettings
 from api.towns_service import town_dossier
+from hub.core.paths import HubPaths
 from orchestration.publish import publish_snapshot, published_models
-from orchestration.settings import HubPaths
 
 GUALI, CHENGXIANG, HESHANG = "330109113", "330109001", "330109101"
 DETAIL_TABLES = ("rescue_teams", "emergency_plans", "town_events")

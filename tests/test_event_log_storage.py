@@ -7,9 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from hub.core.paths import HubPaths
 from orchestration.event_log_storage import HubSqliteEventLogStorage
 from orchestration.pipeline import HUB_YAML_MARKER, ensure_dagster_home
-from orchestration.settings import HubPaths
 
 
 @dg.asset(description="演练记录")

@@ -24,8 +24,8 @@ import duckdb
 import openpyxl
 import pytest
 
+from hub.core.pointer import read_current
 from orchestration.dbt_assets import dbt_fingerprint, project_changed_since_last_build
-from orchestration.snapshots import read_current
 
 FIXTURE = Path(__file__).parent / "fixtures" / "handmade" / "landing"
 AS_OF = "2025-06-30"
@@ -77,7 +77,7 @@ def hub_run(landing: Path, data_dir: Path, as_of: str, *extra: str) -> subproces
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     env.pop("HUB_DATA_DIR", None)
     return subprocess.run(
-        [sys.executable, "-m", "orchestration.cli.main", "run", "--landing", str(landing), "--data-dir", str(data_dir),
+        [sys.executable, "-m", "hub.cli.main", "run", "--landing", str(landing), "--data-dir", str(data_dir),
          "--as-of", as_of, *extra],
         capture_output=True, text=True, env=env, timeout=600,
     )

@@ -11,9 +11,9 @@ import dagster as dg
 import duckdb
 import pytest
 
+from hub.core.paths import HubPaths
 from orchestration.ingest.assets import DUCKDB_RESOURCE_KEY, duckdb_resource, ingest_assets, ingest_sensors
 from orchestration.ingest.contracts import ENTITIES
-from orchestration.settings import HubPaths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest" / "landing"
 
@@ -78,7 +78,7 @@ def test_landing_sensor_requests_a_run_for_new_or_changed_files(paths: HubPaths)
 
 
 def test_four_platforms_asset_reads_files_then_the_feed(paths: HubPaths, monkeypatch: pytest.MonkeyPatch) -> None:
-    feed_server = pytest.importorskip("orchestration.sample.feed_server")
+    feed_server = pytest.importorskip("hub.sample.feed_server")
     events_dir = paths.data_dir / "feed_events"
     events_dir.mkdir()
     lines = (paths.landing_for("four_platforms") / "events_20240501.jsonl").read_text(encoding="utf-8").splitlines()

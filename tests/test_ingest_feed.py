@@ -1,7 +1,7 @@
 """The four-platforms HTTP client against a real HTTP server: paging, cursor, retries, errors.
 
 The tiny server here serves SOURCES.md's contract; when the project's own feed simulator
-(orchestration.sample.feed_server) is present, the last test runs the client against it too.
+(hub.sample.feed_server) is present, the last test runs the client against it too.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def test_connection_refused_is_retried_then_reported(tmp_path: Path) -> None:
 
 
 def test_against_the_project_feed_simulator(tmp_path: Path) -> None:
-    feed_server = pytest.importorskip("orchestration.sample.feed_server")
+    feed_server = pytest.importorskip("hub.sample.feed_server")
     events_dir = tmp_path / "events"
     events_dir.mkdir()
 
@@ -195,7 +195,7 @@ def test_against_the_project_feed_simulator(tmp_path: Path) -> None:
 def test_cli_reads_files_then_the_feed(feed: tuple[FeedState, str], tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from orchestration.cli.main import cli
+    from hub.cli.main import cli
 
     state, base_url = feed
     landing = tmp_path / "landing"

@@ -163,7 +163,7 @@ def test_undecodable_gbk_file_is_rejected_with_byte_offset(tmp_path: Path) -> No
 def test_cli_prints_a_summary(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from orchestration.cli.main import cli
+    from hub.cli.main import cli
 
     outcome = CliRunner().invoke(cli, ["ingest", "--landing", str(FIXTURES), "--data-dir", str(tmp_path),
                                        "--source", "urban"])

@@ -26,7 +26,7 @@ def entity_of(written_key: str) -> str:
 
 
 def test_sample_data_loads_and_planted_breaks_are_quarantined(tmp_path: Path) -> None:
-    generator = pytest.importorskip("orchestration.sample.generator")
+    generator = pytest.importorskip("hub.sample.generator")
     counts = generator.generate(tmp_path / "landing", seed=7, scale="small", as_of=date(2025, 6, 30))
     written: Counter[str] = Counter()
     planted: Counter[str] = Counter()

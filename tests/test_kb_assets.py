@@ -7,11 +7,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from kb import versions
+from hub.core import pointer
+from hub.core.paths import HubPaths
 from kb.search import KnowledgeBase
 from orchestration.kb_assets import KB_GROUP, kb_assets, kb_index
 from orchestration.resources import HubSettings
-from orchestration.settings import HubPaths
 
 PLAN = """---
 title: 楼塔镇山洪灾害防御预案
@@ -59,7 +59,7 @@ def test_kb_index_asset_indexes_landing_and_publishes(tmp_path: Path, monkeypatc
     assert first["embedded"].value == first["chunks"].value
     assert first["skipped_files"].value == 1
     assert "broken.docx" in first["skipped"].value
-    assert versions.current_version(paths.kb_index) is not None
+    assert pointer.read_current(paths.kb_index) is not None
 
     hit = KnowledgeBase(paths.kb_index).search("山洪 预警 发布", mode="bm25", top_k=1)[0]
     assert hit.file == "louta_flash_flood.md"

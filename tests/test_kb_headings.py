@@ -11,7 +11,7 @@ from kb.chunking import chunk_text
 from kb.headings import chinese_number, detect_headings
 
 SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-DEMO_CORPUS = Path(__file__).resolve().parents[1] / "orchestration" / "sample" / "kb_docs"
+DEMO_CORPUS = Path(__file__).resolve().parents[1] / "hub" / "sample" / "kb_docs"
 
 MIXED_PLAN = """萧山区瓜沥镇防汛防台应急预案
 

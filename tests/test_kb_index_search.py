@@ -15,13 +15,14 @@ import docx
 import pytest
 from click.testing import CliRunner
 
-from kb import layout, versions
+from hub.cli.main import cli
+from hub.core import pointer
+from kb import layout
 from kb.embedding import Embedder, EmbeddingCache
 from kb.filters import FilterError, SearchFilters
 from kb.indexer import build_index
 from kb.search import KnowledgeBase
 from kb.settings import KbSettings
-from orchestration.cli.main import cli
 
 GUALI_PLAN = """---
 title: 瓜沥镇防汛防台应急预案
@@ -199,7 +200,7 @@ def test_build_report_counts_and_skips(built: tuple[Path, Path, KbSettings, obje
     assert set(skipped) == {"broken/corrupt.docx", "broken/empty.txt"}
     assert "docx" in skipped["broken/corrupt.docx"]
     assert "empty" in skipped["broken/empty.txt"]
-    assert versions.current_version(index) == report.version
+    assert pointer.read_current(index) == report.version
     assert not list(index.glob(".build-*"))
 
 
@@ -323,7 +324,7 @@ def test_incremental_reindex_embeds_only_the_changed_document(tmp_path: Path) ->
     assert second.reused_documents == 5
     assert second.embedded == 1  # only the one chunk whose text changed went through the model
     assert second.cached == second.chunks - 1
-    assert versions.current_version(index) == second.version != first.version
+    assert pointer.read_current(index) == second.version != first.version
 
     (docs / "plans" / "chemical.docx").unlink()
     third = build_index(docs, index, settings, embedder=embedder)
@@ -332,7 +333,7 @@ def test_incremental_reindex_embeds_only_the_changed_document(tmp_path: Path) ->
     kb_now = KnowledgeBase(index, settings)
     assert "plans/chemical.docx" not in kb_now.documents
     assert kb_now.search("16小时", mode="bm25", top_k=1)[0].file == "cases/xintang_water.md"
-    assert len(versions.all_versions(index)) == 2  # keep_versions: current + one for rollback
+    assert len(pointer.versions(index, layout.INDEX_PREFIX)) == 2  # keep_versions: current + one for rollback
 
 
 def test_cli_index_search_batch_similar_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

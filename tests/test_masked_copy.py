@@ -66,7 +66,7 @@ def test_without_a_masked_copy_only_masked_roles_lose_sql(tmp_path: Path) -> Non
 
     from api.serving_db import open_serving_db
     from api.settings import ApiSettings
-    from orchestration.settings import HubPaths
+    from hub.core.paths import HubPaths
 
     (tmp_path / "serving").mkdir()
     snapshot = _snapshot(tmp_path / "serving" / "serving-1.duckdb", "孙某艳")

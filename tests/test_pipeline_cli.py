@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HUB = [sys.executable, "-m", "orchestration.cli.main"]
+HUB = [sys.executable, "-m", "hub.cli.main"]
 
 
 def _hub(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,10 +11,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from hub.core.paths import PROJECT_ROOT, HubPaths
 from orchestration.dbt_assets import MANIFEST_PATH
 from orchestration.pipeline import ensure_dagster_home
 from orchestration.publish import SHARED_VIEWS
-from orchestration.settings import PROJECT_ROOT, HubPaths
 
 
 @pytest.fixture(scope="module")

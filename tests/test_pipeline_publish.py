@@ -13,10 +13,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.publish import QueryRefused, check_single_select, publish_snapshot, published_models
-from orchestration.snapshots import read_current, versions
+from hub.core.pointer import read_current, versions
+from hub.core.sql_guard import SqlRejected, check_statement
+from orchestration.publish import publish_snapshot, published_models
 
-HUB = [sys.executable, "-m", "orchestration.cli.main"]
+HUB = [sys.executable, "-m", "hub.cli.main"]
 
 
 def _manifest() -> dict:
@@ -132,16 +133,17 @@ def test_failed_publish_leaves_current_snapshot(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("SELECT 1; SELECT 2", "exactly one SELECT"),
-        ("DELETE FROM town_readiness", "only read-only SELECT"),
-        ("CREATE TEMP TABLE t AS SELECT 1", "only read-only SELECT"),
-        ("COPY town_readiness TO '/tmp/x.csv'", "only read-only SELECT"),
+        ("SELECT 1; SELECT 2", "exactly one statement"),
+        ("DELETE FROM town_readiness", "only SELECT queries"),
+        ("CREATE TEMP TABLE t AS SELECT 1", "only SELECT queries"),
+        ("COPY town_readiness TO '/tmp/x.csv'", "only SELECT queries"),
         ("SELEC 1", "syntax error"),
+        ("SELECT current_setting('temp_directory')", "not allowed"),
     ],
 )
-def test_check_single_select_refuses(query: str, message: str) -> None:
-    with pytest.raises(QueryRefused, match=message):
-        check_single_select(query)
+def test_the_sql_guard_refuses(query: str, message: str) -> None:
+    with pytest.raises(SqlRejected, match=message):
+        check_statement(query)
 
 
 def _hub(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -168,11 +170,12 @@ def test_hub_sql_cli(tmp_path: Path) -> None:
     assert as_csv.stdout.splitlines() == ["town_code,readiness_score", "330109001,2", "330109113,5"]
 
     write = _hub("sql", "DROP TABLE town_readiness", data_dir=tmp_path)
-    assert write.returncode != 0 and "only read-only SELECT" in write.stderr and "Traceback" not in write.stderr
+    assert write.returncode != 0 and "only SELECT queries" in write.stderr and "Traceback" not in write.stderr
     two = _hub("sql", "SELECT 1; DROP TABLE town_readiness", data_dir=tmp_path)
-    assert two.returncode != 0 and "exactly one SELECT" in two.stderr
+    assert two.returncode != 0 and "exactly one statement" in two.stderr
     outside = _hub("sql", f"SELECT * FROM read_csv('{build_db}')", data_dir=tmp_path)
-    assert outside.returncode != 0 and "query failed" in outside.stderr
+    # The same guard as the API: file readers are refused before anything runs.
+    assert outside.returncode != 0 and "read_csv is not allowed" in outside.stderr
     unknown = _hub("sql", "SELECT * FROM no_such_view", data_dir=tmp_path)
     assert unknown.returncode != 0 and "no_such_view" in unknown.stderr
 

@@ -34,7 +34,7 @@ def test_killed_run_releases_its_pool_slot(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     home = data_dir / "dagster_home"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.cli.main", "run", "--landing", str(landing), "--data-dir",
+        [sys.executable, "-m", "hub.cli.main", "run", "--landing", str(landing), "--data-dir",
          str(data_dir), "--as-of", "2025-06-30"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},

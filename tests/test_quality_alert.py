@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from hub.core.paths import HubPaths
 from orchestration.ingest.schema import ensure_raw_schema
 from orchestration.quality.report import produce_report
-from orchestration.settings import HubPaths
 
 CHECK = "completeness:registry.drills"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 from api_fixtures import add_key, publish_fixture_snapshot, start_server, stop_server
 
+from hub.core.paths import HubPaths
 from orchestration.ingest.schema import ensure_raw_schema
 from orchestration.quality.report import produce_report
-from orchestration.settings import HubPaths
 
 
 def test_api_serves_the_produced_report(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Sample data as generated: every check passes except exactly the contract breaks the generator plants.
 
 The generator always plants a few contract-breaking rows (``planted/<source>__<entity>:<kind>`` in
-its return value, see orchestration/sample/breaks.py) and department names no crosswalk knows.
+its return value, see hub/sample/breaks.py) and department names no crosswalk knows.
 So the report must show those — each in the check of its kind, with the planted count — and
 nothing else: fresh sources, steady volume, no broken reference, no cross-source conflict.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from dbt_fixtures import run_dbt
 
+from hub.core.paths import HubPaths
+from hub.sample import generate
 from orchestration.ingest.load import ingest_landing
 from orchestration.quality.report import produce_report
 from orchestration.quality.results import CheckResult
-from orchestration.sample import generate
-from orchestration.settings import HubPaths
 
 pytestmark = pytest.mark.slow  # a real ingest + dbt build of sample data (about a minute)
 

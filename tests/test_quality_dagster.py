@@ -12,13 +12,13 @@ import dagster as dg
 import duckdb
 import pytest
 
+from hub.core.paths import PROJECT_ROOT, HubPaths
 from orchestration.dbt_assets import MANIFEST_PATH
 from orchestration.ingest.contracts import ENTITIES, entity
 from orchestration.ingest.schema import ensure_raw_schema
 from orchestration.quality.assets import entity_has_rows, view_is_sound
-from orchestration.settings import PROJECT_ROOT, HubPaths
 
-HUB = [sys.executable, "-m", "orchestration.cli.main"]
+HUB = [sys.executable, "-m", "hub.cli.main"]
 
 
 @pytest.fixture(scope="module")

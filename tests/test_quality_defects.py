@@ -21,11 +21,11 @@ import openpyxl
 import pytest
 from dbt_fixtures import run_dbt
 
+from hub.core.paths import HubPaths
+from hub.sample import generate
 from orchestration.ingest.load import ingest_landing
 from orchestration.quality.report import ReportOutcome, produce_report
 from orchestration.quality.results import CheckResult
-from orchestration.sample import generate
-from orchestration.settings import HubPaths
 
 pytestmark = pytest.mark.slow  # a real ingest + dbt build of sample data (about a minute)
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from hub.core.paths import HubPaths
 from orchestration.dbt_assets import dbt_fingerprint, record_built_fingerprint
 from orchestration.ingest.load import ingest_landing
 from orchestration.pipeline import BUILD_STATE_FILE, plan_rebuild, write_build_state
 from orchestration.resources import HUB_TIMEZONE
-from orchestration.settings import HubPaths
 
 FIXTURE = Path(__file__).parent / "fixtures" / "handmade" / "landing"
 AS_OF = date(2025, 6, 30)

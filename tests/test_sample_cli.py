@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-HUB = [sys.executable, "-m", "orchestration.cli.main"]
+HUB = [sys.executable, "-m", "hub.cli.main"]
 
 
 def run_hub(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

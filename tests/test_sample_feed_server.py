@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from orchestration.sample import add_day, generate
-from orchestration.sample.feed_server import FeedServer, start_feed_server
+from hub.sample import add_day, generate
+from hub.sample.feed_server import FeedServer, start_feed_server
 
 AS_OF = date(2025, 6, 30)
 SHANGHAI = timezone(timedelta(hours=8))

@@ -16,10 +16,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from hub.core.paths import SEEDS_DIR
+from hub.sample import generate
+from hub.sample.kb_catalog import KB_DOCS_DIR
 from orchestration.ingest.contracts import FOUR_PLATFORMS, REGISTRY, URBAN, UTILITY, WATER
-from orchestration.sample import generate
-from orchestration.sample.kb_catalog import KB_DOCS_DIR
-from orchestration.settings import SEEDS_DIR
 
 AS_OF = date(2025, 6, 30)
 BOM = b"\xef\xbb\xbf"
@@ -214,7 +214,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "orchestration.cli.main",
+            "hub.cli.main",
             "sample",
             "--out",
             str(tmp_path / "b"),

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from api_fixtures import LiveServer
 
-from orchestration.settings import HubPaths
-from orchestration.snapshots import read_current
+from hub.core.paths import HubPaths
+from hub.core.pointer import read_current
 
 TIME_LIMIT_S = 2.0  # HUB_API_SQL_TIMEOUT_MS of the api_server fixture
 REFUSED = {"not_allowed", "syntax_error", "sql_error", "empty_sql", "sql_too_long", "sql_too_deep", "invalid_request"}

@@ -32,13 +32,14 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
+from hub.core.quoting import quote_ident, sql_literal
 from orchestration.ingest import four_platforms, problems, registry, urban, utility, water
 from orchestration.ingest.contracts import SOURCES, SOURCES_BY_NAME, Entity
-from orchestration.ingest.schema import RAW_SCHEMA, ensure_raw_schema, quote, raw_table_name
+from orchestration.ingest.schema import RAW_SCHEMA, ensure_raw_schema, raw_table_name
 from orchestration.ingest.staging import FilePart, stage_batch
 from orchestration.ingest.summary import FileResult, SourceSummary
 from orchestration.ingest.towns import ensure_town_aliases
-from orchestration.ingest.validate import build_checked, sql_str
+from orchestration.ingest.validate import build_checked
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -125,7 +126,7 @@ def _insert_good_rows(con: duckdb.DuckDBPyConnection, entity: Entity, checked: s
                       loaded_at: datetime, skip_existing: bool) -> None:
     table = raw_table_name(entity)
     typed = ", ".join(f"t{i}" for i in range(len(entity.fields)))
-    columns = ", ".join(quote(f.name) for f in entity.fields)
+    columns = ", ".join(quote_ident(f.name) for f in entity.fields)
     lineage = '"_source_system", "_source_file", "_row_number", "_load_id", "_loaded_at", "_row_hash"'
     where = "NOT _bad AND _duplicate_of IS NULL"
     qualify = ""
@@ -143,7 +144,7 @@ def _quarantine_bad_rows(con: duckdb.DuckDBPyConnection, entity: Entity, records
                          loaded_at: datetime) -> None:
     key_text = " || ' / ' || ".join(f"coalesce(k{n}, '')" for n in range(len(entity.key))) or "''"
     duplicate_reason = (
-        f"{sql_str(problems.DUPLICATED_ID + ': ')} || '\"' || {key_text} || '\" (首次出现于第 / first at row ' "
+        f"{sql_literal(problems.DUPLICATED_ID + ': ')} || '\"' || {key_text} || '\" (首次出现于第 / first at row ' "
         "|| _duplicate_of || ')'"
     )
     record = f"left(s._raw_record, {problems.MAX_RECORD_CHARS})"
@@ -156,7 +157,7 @@ def _quarantine_bad_rows(con: duckdb.DuckDBPyConnection, entity: Entity, records
             SELECT _file_index, _source_file, _row_number, p.field, p.value, p.reason
             FROM (SELECT _file_index, _source_file, _row_number, unnest(_problems) AS p FROM {checked} WHERE _bad)
             UNION ALL
-            SELECT _file_index, _source_file, _row_number, {sql_str(" + ".join(entity.key))}, {key_text},
+            SELECT _file_index, _source_file, _row_number, {sql_literal(" + ".join(entity.key))}, {key_text},
                    {duplicate_reason}
             FROM {checked} WHERE NOT _bad AND _duplicate_of IS NOT NULL
         ) b JOIN {records} s USING (_file_index, _row_number)
@@ -182,7 +183,7 @@ def _count_per_file(con: duckdb.DuckDBPyConnection, entity: Entity, checked: str
         SELECT _source_file, split_part(p.reason, ': ', 1), count(*)
         FROM (SELECT _source_file, unnest(_problems) AS p FROM {checked} WHERE _bad) GROUP BY 1, 2
         UNION ALL
-        SELECT _source_file, {sql_str(problems.DUPLICATED_ID)}, count(*) FROM {checked}
+        SELECT _source_file, {sql_literal(problems.DUPLICATED_ID)}, count(*) FROM {checked}
         WHERE NOT _bad AND _duplicate_of IS NOT NULL GROUP BY 1
         """
     ).fetchall():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
+from hub.core.quoting import quote_ident
 from orchestration.ingest.contracts import ENTITIES, Entity, FieldType
 
 RAW_SCHEMA = "raw"
@@ -74,16 +75,12 @@ CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.load_log (
 LOAD_LOG_ADDED_COLUMNS = ("file_size BIGINT", "file_mtime_ns BIGINT")
 
 
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def raw_table_name(entity: Entity) -> str:
-    return f"{RAW_SCHEMA}.{quote(entity.table)}"
+    return f"{RAW_SCHEMA}.{quote_ident(entity.table)}"
 
 
 def raw_table_ddl(entity: Entity) -> str:
-    columns = [f"{quote(f.name)} {SQL_TYPES[f.type]}" for f in entity.fields]
+    columns = [f"{quote_ident(f.name)} {SQL_TYPES[f.type]}" for f in entity.fields]
     return f"CREATE TABLE IF NOT EXISTS {raw_table_name(entity)} (\n    " + ",\n    ".join(
         [*columns, *LINEAGE_DDL]
     ) + "\n)"

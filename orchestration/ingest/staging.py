@@ -19,10 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub.core.quoting import quote_ident
 from orchestration.ingest import problems, readers
 from orchestration.ingest.contracts import Entity
 from orchestration.ingest.readers import name_key
-from orchestration.ingest.schema import quote
 
 _names = itertools.count(1)
 
@@ -193,8 +193,8 @@ def stage_batch(con: duckdb.DuckDBPyConnection, entity: Entity, parts: Sequence[
             "_row_number": pa.chunked_array([p.line_numbers for p in parts], pa.int64()),
             "_raw_record": pa.chunked_array([p.lines.cast(pa.large_string()) for p in parts if p.lines is not None]),
         })
-        paths = "[" + ", ".join("'$." + quote(f.name).replace("'", "''") + "'" for f in entity.fields) + "]"
-        extracted = ", ".join(f"v[{i + 1}] AS {quote(f.name)}" for i, f in enumerate(entity.fields))
+        paths = "[" + ", ".join("'$." + quote_ident(f.name).replace("'", "''") + "'" for f in entity.fields) + "]"
+        extracted = ", ".join(f"v[{i + 1}] AS {quote_ident(f.name)}" for i, f in enumerate(entity.fields))
         # One JSON parse per line: json_extract_string with a list of paths returns all fields at once.
         select = f"""
             SELECT _file_index, _source_file, _row_number, _raw_record,
@@ -217,7 +217,7 @@ def stage_batch(con: duckdb.DuckDBPyConnection, entity: Entity, parts: Sequence[
             "_parse_error": pa.array([], pa.string()), **empty,
         })
         table = pa.table({**_file_columns(parts, lengths), **{n: body[n] for n in body.column_names}})
-        renames = ", ".join(f"c{i} AS {quote(f.name)}" for i, f in enumerate(entity.fields))
+        renames = ", ".join(f"c{i} AS {quote_ident(f.name)}" for i, f in enumerate(entity.fields))
         select = (f"SELECT _file_index, _source_file, _row_number, _raw_record, _parse_error, {renames} "
                   f"FROM {arrow_name}")
     con.register(arrow_name, table)

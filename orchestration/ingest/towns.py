@@ -1,12 +1,11 @@
-"""The town crosswalk seed (dbt_project/seeds/town_aliases.csv) as a temp table for the validator."""
+"""The town reference's aliases (``hub.core.towns``) as a temp table for the validator."""
 
 from __future__ import annotations
 
 import duckdb
 
-from orchestration.settings import SEEDS_DIR
+from hub.core.towns import TOWN_ALIASES_SEED
 
-TOWN_ALIASES_SEED = SEEDS_DIR / "town_aliases.csv"
 TOWN_ALIASES_TABLE = "ingest_town_aliases"
 
 

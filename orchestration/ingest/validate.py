@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import duckdb
 
+from hub.core.quoting import quote_ident, sql_literal
 from orchestration.ingest import problems
 from orchestration.ingest.contracts import Entity, Field, FieldType
-from orchestration.ingest.schema import quote
 from orchestration.ingest.towns import TOWN_ALIASES_TABLE
 
 T = FieldType
@@ -39,10 +39,6 @@ def trimmed_expr(column: str) -> str:
             f"ELSE {text} END, '')")
 
 
-def sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 INT_PATTERN = "'[+-]?[0-9]+(\\.0*)?'"
 FULL_WIDTH_NUMBER_CHARS, ASCII_NUMBER_CHARS = "０１２３４５６７８９．－＋，", "0123456789.-+,"
 
@@ -50,7 +46,7 @@ FULL_WIDTH_NUMBER_CHARS, ASCII_NUMBER_CHARS = "０１２３４５６７８９．
 def plain_number(v: str) -> str:
     """A number as hand-typed in Chinese spreadsheets, made plain: full-width digits (１２) as ASCII, and
     thousands separators (1,234.5) dropped when they group digits by three."""
-    ascii_text = f"translate({v}, {sql_str(FULL_WIDTH_NUMBER_CHARS)}, {sql_str(ASCII_NUMBER_CHARS)})"
+    ascii_text = f"translate({v}, {sql_literal(FULL_WIDTH_NUMBER_CHARS)}, {sql_literal(ASCII_NUMBER_CHARS)})"
     return (f"CASE WHEN regexp_full_match({ascii_text}, '[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]+)?') "
             f"THEN replace({ascii_text}, ',', '') ELSE {ascii_text} END")
 
@@ -126,24 +122,24 @@ class Check:
     reason: str
 
     def problem(self) -> str:
-        field_sql = sql_str(self.field) if self.field else "NULL::VARCHAR"
+        field_sql = sql_literal(self.field) if self.field else "NULL::VARCHAR"
         return (f"CASE WHEN {self.condition} THEN {{'field': {field_sql}, "
                 f"'value': left({self.value}, {problems.MAX_VALUE_CHARS}), 'reason': {self.reason}}} END")
 
 
 def _with_value(reason: str, v: str) -> str:
-    return f"{sql_str(reason + ': ')} || '\"' || left({v}, 200) || '\"'"
+    return f"{sql_literal(reason + ': ')} || '\"' || left({v}, 200) || '\"'"
 
 
 def field_checks(f: Field, v: str, t: str) -> list[Check]:
     """Every way field ``f`` can break the contract (v: trimmed text, t: typed value)."""
     found = []
     if f.required:
-        found.append(Check(f"{v} IS NULL", f.name, "NULL::VARCHAR", sql_str(problems.REQUIRED_EMPTY)))
+        found.append(Check(f"{v} IS NULL", f.name, "NULL::VARCHAR", sql_literal(problems.REQUIRED_EMPTY)))
     if f.type in TYPE_REASONS:
         found.append(Check(f"{v} IS NOT NULL AND {t} IS NULL", f.name, v, _with_value(TYPE_REASONS[f.type], v)))
     if f.allowed:
-        allowed = ", ".join(sql_str(a) for a in f.allowed)
+        allowed = ", ".join(sql_literal(a) for a in f.allowed)
         found.append(Check(f"{v} NOT IN ({allowed})", f.name, v, _with_value(problems.NOT_ALLOWED, v)))
     return found
 
@@ -172,7 +168,7 @@ def build_checked(con: duckdb.DuckDBPyConnection, entity: Entity, staged_relatio
     duplicates a batch is one file), and the key fields' trimmed text k0..kM.
     """
     fields = entity.fields
-    trimmed = ", ".join(f"{trimmed_expr(quote(f.name))} AS s{i}" for i, f in enumerate(fields))
+    trimmed = ", ".join(f"{trimmed_expr(quote_ident(f.name))} AS s{i}" for i, f in enumerate(fields))
     typed = ", ".join(f"{typed_expr(f, f's{i}')} AS t{i}" for i, f in enumerate(fields))
     # A row that could not be read at all gets one problem, not one per empty field.
     checks = [Check("_parse_error IS NOT NULL", None, "NULL::VARCHAR", "_parse_error")] + [

@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from hub.core.paths import HubPaths
 from orchestration.ingest.contracts import SOURCES
 from orchestration.quality import alerts, history
 from orchestration.quality.collect import collect_results
 from orchestration.quality.render import render_html, result_dicts
 from orchestration.quality.results import FAIL, PASS, WARN, CheckResult
-from orchestration.settings import HubPaths
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TREND_RUNS = 30

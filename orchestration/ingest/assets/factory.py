@@ -13,10 +13,10 @@ import duckdb
 from dagster import AssetExecutionContext
 from dagster_duckdb import DuckDBResource
 
+from hub.core.paths import HubPaths
 from orchestration.ingest.contracts import Source
 from orchestration.ingest.load import ingest_source
 from orchestration.ingest.summary import SourceSummary
-from orchestration.settings import HubPaths
 
 from .resources import DUCKDB_RESOURCE_KEY, DUCKDB_WRITER_POOL
 

@@ -8,10 +8,10 @@ import os
 import dagster as dg
 import duckdb
 
+from hub.core.paths import HubPaths
 from orchestration.ingest.contracts import FOUR_PLATFORMS
 from orchestration.ingest.feed_client import fetch_events
 from orchestration.ingest.summary import SourceSummary
-from orchestration.settings import HubPaths
 
 from .factory import build_landing_sensor, build_source_assets
 

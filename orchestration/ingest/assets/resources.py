@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster_duckdb import DuckDBResource
 
-from orchestration.settings import HubPaths
+from hub.core.paths import HubPaths
 
 DUCKDB_RESOURCE_KEY = "duckdb"
 # All DuckDB writers share this Dagster concurrency pool; its limit of 1 is set in dagster.yaml.
