@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint docs dagster bench clean browser
+.PHONY: install run test lint docs dagster bench clean browser postgres
 
 # The venv is (re)built when the project's requirements change.
 .venv/.installed: pyproject.toml constraints.txt
@@ -37,7 +37,13 @@ browser:
 	@{ command -v chromium >/dev/null && fc-list :lang=zh | grep -q .; } || \
 	  { apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
-test: install browser
+# The PostgreSQL tests start their own server (initdb in a temporary directory): Debian's server binaries,
+# installed when missing (needs root, as on CI).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+
+test: install browser postgres
 	.venv/bin/ruff check .
 	.venv/bin/lint-imports
 	.venv/bin/pytest -q -p no:cacheprovider

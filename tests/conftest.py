@@ -2,3 +2,6 @@
 
 # --- API and web pages (api/): snapshot, live server, keys -------------------------------------------
 from api_fixtures import api_data_dir, api_server, snapshot_db  # noqa: F401
+
+# --- PostgreSQL (the warehouse on a server engine): a real server per test session ------------------------
+from pg_server import pg_server  # noqa: F401
