@@ -1,4 +1,4 @@
-"""Open a serving snapshot read-only and locked down (ARCHITECTURE "facts found the hard way").
+"""Open a serving snapshot read-only and locked down (defence in depth: the boundary is hub/core/sql_guard.py).
 
 One DuckDB database instance per snapshot file, opened once with one configuration (a second
 ``connect`` to the same file with another configuration fails); each request gets its own cursor.

@@ -1,4 +1,7 @@
-"""Settings of the API, read from ``HUB_API_*`` environment variables (ARCHITECTURE decision 8)."""
+"""Settings of the API, read from ``HUB_API_*`` environment variables.
+
+Why environment variables and one data directory: docs/decisions/0011-settings-from-hub-environment-variables.md.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Serve whichever version a ``CURRENT`` pointer names, switching without downtime (decision 1).
+"""Serve whichever version a ``CURRENT`` pointer names, switching without downtime.
+
+Why build and serve are separate: docs/decisions/0005-build-and-serve-are-separate-snapshots.md.
 
 Each request leases the current version. A cheap ``stat`` of the pointer on every lease notices a
 new publish; the new version is opened for new requests while leases on the old one finish on it,

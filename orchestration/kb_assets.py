@@ -2,8 +2,8 @@
 
 The work is the ``kb`` library's (parse, chunk, embed, BM25 + Chroma, atomic publish); this asset
 only points it at the hub's data directory and reports what happened. The index is a new version
-directory switched in by ``CURRENT`` (ARCHITECTURE decision 1), so the API keeps serving the old one
-until the new one is complete. No DuckDB writer pool: the index touches no DuckDB file.
+directory switched in by ``CURRENT`` (docs/decisions/0005-build-and-serve-are-separate-snapshots.md), so the
+API keeps serving the old one until the new one is complete. No DuckDB writer pool: the index touches no DuckDB file.
 """
 
 import dagster as dg

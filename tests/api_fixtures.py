@@ -3,7 +3,7 @@
 The session's snapshot is built by the real pipeline (``hub sample --scale small`` + ``hub run``) and
 its search index by the kb library from sample documents. The snapshot-switching tests need
 snapshots they can tell apart and publish quickly: ``publish_fixture_snapshot`` writes the shared
-views (SOURCES.md names and columns, the 27 towns) into a build database and publishes them with
+views (docs/sources.md names and columns, the 27 towns) into a build database and publishes them with
 the real ``orchestration.publish.publish_snapshot``; ``variant`` changes the row counts.
 """
 

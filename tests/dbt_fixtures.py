@@ -1,6 +1,6 @@
 """A small, hand-written raw layer for dbt tests, and a helper to run dbt on it.
 
-Rows use the sources' own field names (SOURCES.md contracts) and typed values, as the ingest
+Rows use the sources' own field names (docs/sources.md contracts) and typed values, as the ingest
 loader would leave them in ``raw.<source>__<entity>``; every town value resolves through
 seeds/town_aliases.csv, as the contract requires. The expected answers of the shared views
 are worked out by hand in tests/test_dbt_build.py (as of 2025-06-30).

@@ -1,6 +1,6 @@
 """The shared views on a hand-made landing folder, against answers worked out by hand.
 
-tests/fixtures/handmade/landing holds a few rows per source, written by hand to the SOURCES.md
+tests/fixtures/handmade/landing holds a few rows per source, written by hand to the docs/sources.md
 contracts (UTF-8-with-BOM registers, GBK urban CSVs, JSON Lines for events and the utility group);
 the water workbook is written below with openpyxl. The test runs the real ``hub run`` (ingest,
 dbt build, publish) as a subprocess with ``--as-of 2025-06-30`` and reads the published snapshot.

@@ -1,6 +1,6 @@
 """The four-platforms HTTP client against a real HTTP server: paging, cursor, retries, errors.
 
-The tiny server here serves SOURCES.md's contract; when the project's own feed simulator
+The tiny server here serves the contract of docs/sources.md; when the project's own feed simulator
 (hub.sample.feed_server) is present, the last test runs the client against it too.
 """
 

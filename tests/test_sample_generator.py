@@ -237,7 +237,8 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
 
 
 def test_readiness_gaps_only_where_planted(sample_dir: Path) -> None:
-    """The six 六有 items, evaluated naively as SOURCES.md words them, fail exactly where docs/sample-data.md says."""
+    """The six 六有 items, evaluated naively as docs/sources.md words them, fail exactly where
+    docs/sample-data.md says."""
     with (SEEDS_DIR / "town_aliases.csv").open(encoding="utf-8") as f:
         town_of = {row["alias"]: row["town_code"] for row in csv.DictReader(f)}
 

@@ -112,7 +112,7 @@ def render_dictionary(manifest: Mapping[str, Any], project_vars: Mapping[str, An
         (n for n in (manifest.get("nodes") or {}).values() if n.get("resource_type") in ("model", "seed")),
         key=lambda n: n["name"],
     )
-    # The marker follows what publish copies (meta.publish, the published tag, the SOURCES.md views).
+    # The marker follows what publish copies (meta.publish, the published tag, the eight shared views).
     published = {m.unique_id for m in published_models(manifest)}
     known_folders = {folder for folder, _ in MODEL_SECTIONS}
     for node in nodes:

@@ -1,4 +1,4 @@
-"""``generate``: write all five sources' sample exports under one folder, in the formats of SOURCES.md."""
+"""``generate``: write all five sources' sample exports under one folder, in the formats of docs/sources.md."""
 
 from __future__ import annotations
 

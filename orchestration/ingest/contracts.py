@@ -1,4 +1,4 @@
-"""The five source contracts of ../shared/design/SOURCES.md, as data.
+"""The five source contracts, as data (docs/sources.md documents them for operators).
 
 Every ingest reader, the validator and the sample generator read these specs, so the
 contract is written down once. Raw DuckDB tables are named ``raw.<source>__<entity>``,

@@ -1,4 +1,4 @@
-"""HTTP client for the four-platforms event feed (SOURCES.md §1).
+"""HTTP client for the four-platforms event feed (docs/sources.md §1).
 
 ``GET {base}/api/v1/events?updatedSince=&pageSize=&pageToken=`` → ``{"items": [...], "nextPageToken": ...}``.
 Transient failures (5xx, 429, connection errors, timeouts) are retried with exponential backoff,

@@ -1,7 +1,7 @@
 -- Tagged as_of: computed as of var as_of, so rebuild all of tag:as_of together when the date changes.
 {{ config(tags=['as_of']) }}
 -- All sources' hidden dangers and risk findings in one shape, before the as-of rules
--- (SOURCES.md: registry 隐患台账, utility risk census, water 风险点 without a 巡查责任人 for the
+-- (docs/sources.md, shared views: registry 隐患台账, utility risk census, water 风险点 without a 巡查责任人 for the
 -- as-of year, urban 积水点 未整治). found_date is the source's own discovery date (registry only; the
 -- other sources carry none, so it stays NULL rather than guessing from load times).
 with patrolled_risk_points as (
