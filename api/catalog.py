@@ -21,6 +21,13 @@ class Column:
     name: str
     type: str
     description: str = ""
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # dbt column meta (web pages)
+
+    @property
+    def label(self) -> str:
+        """The Chinese label of the description ("是否逾期 / …" → "是否逾期"), else the column name."""
+        head = self.description.split(" / ", 1)[0].strip()
+        return head if head and len(head) <= 20 else self.name
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,10 @@ def load_catalog(conn: duckdb.DuckDBPyConnection) -> Catalog:
             continue  # documented but not published: never expose a name that is not in the file
         description, doc_columns = description_and_columns
         col_doc = {str(c["name"]): str(c.get("description") or "") for c in doc_columns}
-        columns = tuple(Column(col, dtype, col_doc.get(col, "")) for col, dtype in real[name].items())
+        col_meta = {str(c["name"]): c["meta"] for c in doc_columns if isinstance(c.get("meta"), dict)}
+        columns = tuple(
+            Column(col, dtype, col_doc.get(col, ""), col_meta.get(col, {})) for col, dtype in real[name].items()
+        )
         count = conn.execute(f"select count(*) from {quote_ident(name)}").fetchone()
         tables[name] = TableInfo(name, description, columns, int(count[0]) if count else 0)
     snapshot: dict[str, Any] = {}

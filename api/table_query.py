@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from api.catalog import TableInfo
@@ -69,6 +71,65 @@ def _int_param(param: str, raw: str, minimum: int, maximum: int) -> int:
     return value
 
 
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+_NUMBER_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL")
+_BOOLEAN_WORDS = ("true", "false", "t", "f", "1", "0", "yes", "no", "y", "n")
+
+
+def _date_like(value: str) -> None:
+    """Dates as DuckDB reads them (2026-06-30, 2026-6-3, with or without a time): a real calendar day."""
+    found = re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$", value)
+    if not found:
+        raise ValueError(value)
+    date(int(found[1]), int(found[2]), int(found[3]))
+
+
+def _expected_type(col_type: str) -> tuple[str, str, Any] | None:
+    """(中文, English, parser) for a column type whose filter values can be checked before the query runs."""
+    base = col_type.upper().split("(")[0].strip()
+    if base in _INTEGER_TYPES:
+        return "整数", "an integer", int
+    if base in _NUMBER_TYPES:
+        return "数字", "a number", float
+    if base == "DATE":
+        return "日期（如 2026-06-30）", "a date (YYYY-MM-DD)", _date_like
+    if base.startswith("TIMESTAMP"):
+        return "日期时间（如 2026-06-30 08:00）", "a date-time (YYYY-MM-DD HH:MM)", _date_like
+    if base == "BOOLEAN":
+
+        def boolean(value: str) -> bool:
+            if value.strip().lower() not in _BOOLEAN_WORDS:
+                raise ValueError(value)
+            return True
+
+        return "是/否（true 或 false）", "true or false", boolean
+    return None
+
+
+def _check_value(table: TableInfo, f: Filter) -> None:
+    """A value that cannot be read as its column's type is the caller's mistake: say which column wants what."""
+    if f.op in ("contains", "isnull"):
+        return
+    column = table.column(f.column)
+    expected = _expected_type(column.type) if column else None
+    if column is None or expected is None:
+        return
+    zh, en, parse = expected
+    for value in f.value.split(",") if f.op == "in" else [f.value]:
+        try:
+            parse(value.strip())
+        except (ValueError, TypeError):
+            label = column.description.split(" / ", 1)[0].strip() or column.name
+            raise problem(
+                400,
+                "bad_value",
+                f"筛选条件“{label}”（列 {column.name}）需要{zh}，收到 {value!r}",
+                f"the filter on column {column.name} needs {en}, got {value!r}",
+                parameter=f.column,
+                expected_type=column.type,
+            ) from None
+
+
 def parse_table_request(
     table: TableInfo, query: Iterable[tuple[str, str]], default_size: int, max_size: int
 ) -> TableRequest:
@@ -85,6 +146,7 @@ def parse_table_request(
         if op == "isnull" and value.lower() not in ("true", "false", "1", "0"):
             raise _bad(key, "取值必须是 true 或 false", "value must be true or false")
         req.filters.append(Filter(column, op, value))
+        _check_value(table, req.filters[-1])
     if req.after is not None and req.offset:
         raise _bad("_after", "不能与 _offset 同时使用", "cannot be combined with _offset")
     return req

@@ -1,4 +1,5 @@
-"""Publish: copy the published dbt views into a new, versioned serving DuckDB file (ARCHITECTURE decision 1).
+"""Publish: copy the published dbt views into a new, versioned serving DuckDB file
+(docs/decisions/0005-build-and-serve-are-separate-snapshots.md).
 
 The build database is written by ingest and dbt; readers (the API, ``hub sql``) never open it.
 Each publish writes a fresh file under ``HubPaths.serving`` with a hidden temporary name,
@@ -6,14 +7,14 @@ checkpoints and closes it, renames it into place and only then switches the ``CU
 pointer, so a publish that dies half-way leaves the previous snapshot in service.
 
 Besides one table per published view, the snapshot carries:
-- ``_tables``: table_name, description, columns (JSON list of {name, type, description}) —
+- ``_tables``: table_name, description, columns (JSON list of {name, type, description, meta?}) —
   the data dictionary the API shows, taken from the dbt manifest;
 - ``_snapshot``: one row with built_at, as_of and row_counts (JSON {table: rows}).
 """
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ from hub.core.pointer import new_build_path, publish_build, version_name
 from hub.core.quoting import quote_ident, sql_literal
 
 PUBLISHED_TAG = "published"
-# The stable interface of SOURCES.md: always published, tagged or not, so a forgotten tag cannot drop one.
+# The eight shared views of docs/sources.md, a stable interface: always published, tagged or not, so a
+# forgotten tag cannot drop one.
 SHARED_VIEWS = frozenset({
     "hidden_danger_register", "responsibility_matrix", "responsibility_chain_breaks", "town_readiness",
     "grid_coverage", "rescue_capacity", "event_handling", "town_dossier",
@@ -38,6 +40,7 @@ BUILD_ALIAS = "build"
 class ColumnDoc:
     name: str
     description: str
+    meta: Mapping[str, Any] = field(default_factory=dict, compare=False)  # dbt column meta, shown by the web pages
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def _is_published(node: Mapping[str, Any]) -> bool:
 
 
 def published_models(manifest: Mapping[str, Any]) -> list[PublishedModel]:
-    """The models the dbt project marks as published (plus the SOURCES.md views), sorted by name."""
+    """The models the dbt project marks as published (plus SHARED_VIEWS), sorted by name."""
     found: list[PublishedModel] = []
     for unique_id, node in (manifest.get("nodes") or {}).items():
         if node.get("resource_type") != "model" or not _is_published(node):
@@ -77,7 +80,11 @@ def published_models(manifest: Mapping[str, Any]) -> list[PublishedModel]:
         if (node.get("config") or {}).get("materialized") == "ephemeral":
             continue  # nothing to copy: an ephemeral model has no relation
         columns = tuple(
-            ColumnDoc(name=col.get("name") or key, description=col.get("description") or "")
+            ColumnDoc(
+                name=col.get("name") or key,
+                description=col.get("description") or "",
+                meta={**(col.get("meta") or {}), **((col.get("config") or {}).get("meta") or {})},
+            )
             for key, col in (node.get("columns") or {}).items()
         )
         found.append(
@@ -101,19 +108,23 @@ def load_manifest(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _copy_model(con: duckdb.DuckDBPyConnection, model: PublishedModel) -> tuple[int, list[dict[str, str]]]:
+def _copy_model(con: duckdb.DuckDBPyConnection, model: PublishedModel) -> tuple[int, list[dict[str, Any]]]:
     """Copy one view into the snapshot; return its row count and documented columns."""
     source = f"{BUILD_ALIAS}.{quote_ident(model.schema)}.{quote_ident(model.name)}"
     con.execute(f"CREATE TABLE main.{quote_ident(model.name)} AS SELECT * FROM {source}")
     rows = con.execute(f"SELECT count(*) FROM main.{quote_ident(model.name)}").fetchone()
     docs = {c.name: c.description for c in model.columns}
+    metas = {c.name: dict(c.meta) for c in model.columns if c.meta}
     described = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = ? "
         "ORDER BY ordinal_position",
         [model.name],
     ).fetchall()
-    columns = [{"name": name, "type": dtype, "description": docs.get(name, "")} for name, dtype in described]
+    columns: list[dict[str, Any]] = [
+        {"name": name, "type": dtype, "description": docs.get(name, ""), **({"meta": metas[name]} if name in metas else {})}
+        for name, dtype in described
+    ]
     return int(rows[0] if rows else 0), columns
 
 
