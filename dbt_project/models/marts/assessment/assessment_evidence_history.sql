@@ -1,0 +1,2 @@
+-- 考核依据（历月）: the months kept by the monthly assessment asset, with the live build's month (macros/assessment.sql).
+{{ assessment_history('assessment_evidence', 'evidence') }}

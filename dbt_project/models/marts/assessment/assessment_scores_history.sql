@@ -1,0 +1,2 @@
+-- 考核指标得分（历月）: the months kept by the monthly assessment asset, with the live build's month (macros/assessment.sql).
+{{ assessment_history('assessment_scores', 'scores') }}
