@@ -17,10 +17,11 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from api.audit import AuditLog
+from api.auth import AuthFailureLimiter
 from api.errors import problem
 from api.highlight import mark_terms
 from api.keys import KeyStore
-from api.limits import http_problem, rate_limit_config
+from api.limits import header_limit, http_problem, rate_limit_config, security_headers
 from api.routes import meta, quality, search, sql, tables, towns
 from api.routes.pages import PAGE_ROUTES
 from api.search_service import SearchHolder
@@ -106,6 +107,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         audit=AuditLog(settings.paths.api_dir),
         snapshots=serving_snapshots(settings),
         search=SearchHolder(settings.paths.kb_index),
+        auth_failures=AuthFailureLimiter(settings.auth_failure_limit),
     )
     static_dirs = [STATIC_DIR]
     routers = [create_static_files_router(path="/static", directories=static_dirs)]
@@ -147,7 +149,11 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
                 )
             )
         ],
-        middleware=[rate_limit_config(settings.rate_limit_per_minute).middleware],
+        middleware=[
+            header_limit(settings.max_header_bytes),
+            rate_limit_config(settings.rate_limit_per_minute).middleware,
+        ],
+        before_send=[security_headers],
         request_max_body_size=settings.max_body_bytes,
         on_startup=[hub.search.warm_up_in_background],
         on_shutdown=[close_resources],

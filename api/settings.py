@@ -28,6 +28,12 @@ class ApiSettings:
     export_row_limit: int = 1_000_000
     rate_limit_per_minute: int = 3000  # per API key (or client address without a key): 50 a second
     max_body_bytes: int = 1_000_000  # the largest request body: SQL text and filters are small
+    max_header_bytes: int = 65_536  # request line + all headers together; 431 beyond
+    auth_failure_limit: int = 20  # failed authentications per client address per minute; then 429 for a minute
+    cookie_secure: bool = False  # mark the login cookie Secure (set it when the hub is served over HTTPS)
+    session_hours: float = 8.0  # a web login lasts this long
+    sql_max_result_bytes: int = 20_000_000  # an SQL answer larger than this is stopped (413), not sent
+    export_max_bytes: int = 500_000_000  # a CSV/Parquet export stops (and says so) beyond this many bytes
 
     @classmethod
     def from_env(cls, data_dir: str | None = None, demo_mode: bool | None = None) -> ApiSettings:
@@ -43,4 +49,10 @@ class ApiSettings:
             export_row_limit=env_int("HUB_API_EXPORT_ROW_LIMIT", 1_000_000),
             rate_limit_per_minute=env_int("HUB_API_RATE_LIMIT", 3000),
             max_body_bytes=env_int("HUB_API_MAX_BODY_BYTES", 1_000_000),
+            max_header_bytes=env_int("HUB_API_MAX_HEADER_BYTES", 65_536),
+            auth_failure_limit=env_int("HUB_API_AUTH_FAILURE_LIMIT", 20),
+            cookie_secure=_env_flag("HUB_API_COOKIE_SECURE"),
+            session_hours=float(os.environ.get("HUB_API_SESSION_HOURS", "8")),
+            sql_max_result_bytes=env_int("HUB_API_SQL_MAX_RESULT_BYTES", 20_000_000),
+            export_max_bytes=env_int("HUB_API_EXPORT_MAX_BYTES", 500_000_000),
         )

@@ -12,6 +12,7 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 
 from api.audit import AuditLog
+from api.auth import AuthFailureLimiter
 from api.errors import not_published
 from api.keys import KeyStore
 from api.search_service import SearchHolder
@@ -27,6 +28,7 @@ class HubState:
     audit: AuditLog
     snapshots: VersionedResource[ServingDb]
     search: SearchHolder
+    auth_failures: AuthFailureLimiter
 
     def as_state(self) -> State:
         return State(
@@ -36,6 +38,7 @@ class HubState:
                 "audit": self.audit,
                 "snapshots": self.snapshots,
                 "search": self.search,
+                "auth_failures": self.auth_failures,
             }
         )
 

@@ -17,7 +17,15 @@ from litestar.params import Body
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import File, Redirect, Template
 
-from api.auth import KEY_COOKIE, Principal, authorize, identify
+from api.auth import (
+    SESSION_COOKIE,
+    Principal,
+    authorize,
+    check_credential,
+    client_address,
+    identify,
+    identify_quietly,
+)
 from api.errors import problem
 from api.masking import check_table_request, row_mask
 from api.quality_reports import find_report, list_reports, load_json
@@ -64,7 +72,7 @@ def page_error(request: Request[Any, Any, Any], exc: ProblemDetailsException) ->
     template = "login.html" if exc.status_code == 401 else "error.html"
     context = _context(
         request,
-        identify(request),
+        identify_quietly(request),
         status=exc.status_code,
         message_zh=extra.get("message_zh", exc.detail),
         message_en=extra.get("message_en", ""),
@@ -82,7 +90,7 @@ def home(request: Request[Any, Any, Any], state: State) -> Template:
 
 @get("/login", include_in_schema=False)
 async def login_form(request: Request[Any, Any, Any], next: str = "/") -> Template:
-    return _page(request, "login.html", identify(request), next=next, status=None)
+    return _page(request, "login.html", identify_quietly(request), next=next, status=None)
 
 
 class LoginForm(msgspec.Struct):
@@ -96,7 +104,7 @@ def login(
     state: State,
     data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Response[Any]:
-    found = state.key_store.verify(data.key.strip())
+    found = check_credential(state, client_address(request), "key", data.key.strip())  # 429 past the failure limit
     if found is None:
         return Template(
             template_name="login.html",
@@ -105,14 +113,20 @@ def login(
         )
     target = data.next if data.next.startswith("/") and not data.next.startswith("//") else "/"
     response = Redirect(path=target, status_code=303)
-    response.set_cookie(KEY_COOKIE, data.key.strip(), httponly=True, samesite="strict", max_age=8 * 3600)
+    settings = state.settings
+    # The cookie holds a server-side session id, never the key (api.keys: sessions).
+    session_id = state.key_store.start_session(found.name, settings.session_hours)
+    response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="strict", secure=settings.cookie_secure,
+                        max_age=int(settings.session_hours * 3600))
     return response
 
 
-@get("/logout", include_in_schema=False)
-async def logout() -> Redirect:
+@get("/logout", include_in_schema=False, sync_to_thread=True)
+def logout(request: Request[Any, Any, Any], state: State) -> Redirect:
+    if session_id := request.cookies.get(SESSION_COOKIE):
+        state.key_store.end_session(session_id)
     response = Redirect(path="/login")
-    response.delete_cookie(KEY_COOKIE)
+    response.delete_cookie(SESSION_COOKIE)
     return response
 
 

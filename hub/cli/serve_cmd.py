@@ -9,6 +9,10 @@ DATA_DIR_OPTION = click.option(
 )
 
 
+# uvicorn's httptools protocol with a cap on request line + headers (HUB_API_MAX_HEADER_BYTES, 431 beyond).
+BOUNDED_HTTP = "api.limits:BoundedHttpToolsProtocol"
+
+
 @click.command()
 @DATA_DIR_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址 / bind address")
@@ -35,9 +39,10 @@ def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int) 
     if settings.demo_mode:
         click.echo("演示模式：所有请求视为 admin，勿用于生产 / DEMO MODE: every request acts as admin")
     if workers > 1:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
+                    http=BOUNDED_HTTP)
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", http=BOUNDED_HTTP)
 
 
 @click.group()

@@ -1,0 +1,175 @@
+"""The holes an outside test found (issue 16), each turned into a test against the real app over HTTP:
+header size, failed-auth rate limit per address, security headers, a session cookie that is not the key,
+SQL bounded by bytes, catalog views with settings denied, malformed bodies as 4xx, the quality report
+masked per role, CSV formula neutralisation."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from api_fixtures import LiveServer, add_key, publish_fixture_snapshot, start_server, stop_server
+from litestar.testing import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from hub.core.paths import HubPaths
+
+AUTH_FAILURES = 5
+TEMPLATES = Path(__file__).resolve().parent.parent / "api" / "templates"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("holes")
+    publish_fixture_snapshot(data_dir)
+    live = start_server(data_dir, env_extra={
+        "HUB_API_AUTH_FAILURE_LIMIT": str(AUTH_FAILURES),
+        "HUB_API_SQL_TIMEOUT_MS": "2000",
+        "HUB_API_SQL_ROW_LIMIT": "5000",
+        "HUB_API_SQL_MAX_RESULT_BYTES": "5000000",
+    })
+    live.keys = {role: add_key(data_dir, f"holes-{role}", role) for role in ("analyst", "staff", "admin")}
+    yield live
+    stop_server(live)
+
+
+def from_address(address: str, **headers: str) -> dict[str, str]:
+    """uvicorn takes the client address from X-Forwarded-For when the peer is the local proxy (127.0.0.1)."""
+    return {"X-Forwarded-For": address, **headers}
+
+
+def raw_request(server: LiveServer, head: bytes, chunk: int = 65_536) -> bytes:
+    """Send ``head`` over a plain socket as fast as the server takes it; return what the server answers."""
+    url = urlparse(server.base_url)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        try:
+            for i in range(0, len(head), chunk):
+                sock.sendall(head[i : i + chunk])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server closed the connection early: what it sent before is the answer
+        answer = b""
+        try:
+            while part := sock.recv(65_536):
+                answer += part
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return answer
+
+
+# --- 7. headers, failed logins, security headers, session cookie --------------------------------------
+
+
+def test_a_20_mb_header_is_refused_with_431_before_it_is_read(server: LiveServer) -> None:
+    head = b"GET /api/tables HTTP/1.1\r\nHost: x\r\nX-API-Key: hub_" + b"a" * 20_000_000 + b"\r\n\r\n"
+    answer = raw_request(server, head)
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert b"headers_too_large" in answer
+    with server.client("analyst") as c:  # the server is fine afterwards
+        assert c.get("/api/tables").status_code == 200
+
+
+def test_the_app_itself_refuses_oversized_headers(tmp_path: Path) -> None:
+    """The same cap inside the app, for an ASGI server other than ``hub serve``'s."""
+    publish_fixture_snapshot(tmp_path)
+    app = create_app(ApiSettings(paths=HubPaths(tmp_path), max_header_bytes=8_000))
+    with TestClient(app) as client:
+        response = client.get("/api/tables", headers={"X-API-Key": "hub_" + "b" * 10_000})
+        assert response.status_code == 431
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "headers_too_large"
+        assert client.get("/api/tables", headers={"X-API-Key": "hub_" + "b" * 100}).status_code == 401
+
+
+def test_failed_authentication_is_limited_per_client_address(server: LiveServer) -> None:
+    attacker, bystander = "203.0.113.7", "203.0.113.8"
+    with httpx.Client(base_url=server.base_url, timeout=30) as c:
+        statuses = [
+            c.get("/api/tables", headers=from_address(attacker, **{"X-API-Key": "hub_" + secrets.token_urlsafe(32)}))
+            .status_code
+            for _ in range(AUTH_FAILURES + 3)
+        ]
+        assert statuses[:AUTH_FAILURES] == [401] * AUTH_FAILURES
+        assert set(statuses[AUTH_FAILURES:]) == {429}, statuses
+        # Past the limit even a good key from that address is not checked, and the login form refuses too.
+        blocked = c.get("/api/tables", headers=from_address(attacker, **{"X-API-Key": server.keys["analyst"]}))
+        assert blocked.status_code == 429
+        body = blocked.json()
+        assert body["code"] == "too_many_failed_logins" and body["message_zh"] and body["message_en"]
+        assert 0 < int(blocked.headers["retry-after"]) <= 60
+        assert c.post("/login", data={"key": server.keys["analyst"]}, headers=from_address(attacker)).status_code == 429
+        # Another address is not affected; requests without any key are not failures.
+        ok = c.get("/api/tables", headers=from_address(bystander, **{"X-API-Key": server.keys["analyst"]}))
+        assert ok.status_code == 200
+        assert c.get("/api/health", headers=from_address(attacker)).status_code == 200
+
+
+def test_every_response_carries_security_headers(server: LiveServer) -> None:
+    with server.client("admin") as c:
+        for path in ("/login", "/", "/tables", "/api/tables", "/api/nothing-here", "/static/style.css"):
+            response = c.get(path)
+            assert response.headers["x-content-type-options"] == "nosniff", path
+            assert response.headers["x-frame-options"] == "DENY", path
+            assert response.headers["referrer-policy"] == "no-referrer", path
+            csp = response.headers["content-security-policy"]
+            script_src = re.search(r"script-src ([^;]*)", csp)
+            assert script_src and "'unsafe-inline'" not in script_src.group(1), (path, csp)
+            assert "frame-ancestors 'none'" in csp
+
+
+def test_templates_have_no_inline_script() -> None:
+    """The pages' CSP allows scripts from /static only, so no template may carry inline code."""
+    for template in TEMPLATES.glob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), template.name
+        assert not re.search(r"\son[a-z]+\s*=", text, re.IGNORECASE), template.name
+        assert "javascript:" not in text.lower(), template.name
+
+
+def test_login_cookie_is_a_server_side_session_not_the_key(server: LiveServer) -> None:
+    key = server.keys["analyst"]
+    with httpx.Client(base_url=server.base_url, timeout=30) as c:
+        response = c.post("/login", data={"key": key, "next": "/tables"})
+        assert response.status_code == 303
+        set_cookie = response.headers["set-cookie"]
+        assert key not in set_cookie and key[4:] not in set_cookie
+        assert "httponly" in set_cookie.lower() and "samesite=strict" in set_cookie.lower()
+        assert "secure" not in set_cookie.lower().replace("samesite", "")  # HTTP deployment: off by default
+        assert c.get("/api/tables").status_code == 200
+        assert c.get("/tables").status_code == 200
+        assert key.encode() not in (server.data_dir / "api" / "keys.sqlite").read_bytes()
+        session = c.cookies.get("hub_session")
+        assert session and session.encode() not in (server.data_dir / "api" / "keys.sqlite").read_bytes()
+        c.get("/logout")
+    # After logout the old session id opens nothing.
+    with httpx.Client(base_url=server.base_url, cookies={"hub_session": session}, timeout=30) as c:
+        assert c.get("/api/tables").status_code == 401
+
+
+def test_a_revoked_key_ends_its_sessions(tmp_path: Path) -> None:
+    from api.keys import KeyStore
+
+    store = KeyStore(tmp_path)
+    store.add("someone", "analyst")
+    session = store.start_session("someone", hours=1)
+    assert store.session(session) is not None
+    store.revoke("someone")
+    assert store.session(session) is None
+    store.add("someone", "admin")  # a new key of the same name does not inherit the old sessions
+    assert store.session(session) is None
+
+
+def test_cookie_is_secure_when_configured(tmp_path: Path) -> None:
+    publish_fixture_snapshot(tmp_path)
+    key = add_key(tmp_path, "secure-analyst", "analyst")
+    app = create_app(ApiSettings(paths=HubPaths(tmp_path), cookie_secure=True))
+    with TestClient(app, base_url="https://testserver") as client:
+        response = client.post("/login", data={"key": key}, follow_redirects=False)
+        assert response.status_code == 303
+        assert "secure" in [part.strip().lower() for part in response.headers["set-cookie"].split(";")]
