@@ -6,23 +6,29 @@ lookup, not a forward pass. Missing texts are embedded in length-sorted batches 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import logging
 import os
+import shutil
 import sqlite3
 import threading
+import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kb.settings import KbSettings
+from kb.settings import KbSettings, quantization_config
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 ProgressCallback = Callable[[int], None]
+log = logging.getLogger(__name__)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -34,23 +40,35 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-_MODELS: dict[str, SentenceTransformer] = {}
+_MODELS: dict[tuple[str, str], SentenceTransformer] = {}
 _MODELS_LOCK = threading.Lock()
+ONNX_FILE = "onnx/model.onnx"
 
 
-def load_model(model_path: str) -> SentenceTransformer:
-    """One model instance per path and process (loading takes seconds)."""
+def load_model(model_path: str, backend: str = "torch", onnx_dir: Path | None = None) -> SentenceTransformer:
+    """One model instance per (path, backend) and process (loading takes seconds).
+
+    ``torch`` runs the model as it is; ``onnx`` and ``onnx-int8`` run sentence-transformers' ONNX backend on
+    an export made once into ``onnx_dir`` (see ``ensure_onnx_export``), never downloaded.
+    """
     with _MODELS_LOCK:
-        if model_path not in _MODELS:
+        key = (model_path, backend)
+        if key not in _MODELS:
             if not Path(model_path).exists():
                 raise FileNotFoundError(
                     f"嵌入模型路径不存在 / embedding model path does not exist: {model_path} (setting HUB_KB_MODEL)"
                 )
-            _MODELS[model_path] = _sentence_transformer(Path(model_path))
-        return _MODELS[model_path]
+            if backend == "torch":
+                _MODELS[key] = _sentence_transformer(Path(model_path))
+            else:
+                if onnx_dir is None:
+                    raise ValueError(f"backend {backend} needs the folder of its ONNX export")
+                folder, file_name = ensure_onnx_export(Path(model_path), onnx_dir, backend)
+                _MODELS[key] = _onnx_sentence_transformer(folder, file_name)
+        return _MODELS[key]
 
 
-def _sentence_transformer(path: Path) -> SentenceTransformer:
+def _sentence_transformer(path: Path, backend: str = "torch") -> SentenceTransformer:
     """A sentence-transformers folder as it is; a bare Hugging Face encoder (the bundled m3e-small has no
     modules.json) with mean pooling, as m3e was trained and as sentence-transformers would guess, said here
     rather than left to a log line that reads like an error."""
@@ -58,10 +76,68 @@ def _sentence_transformer(path: Path) -> SentenceTransformer:
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 
     if (path / "modules.json").exists():
-        return SentenceTransformer(str(path), device="cpu", local_files_only=True)
-    encoder = Transformer(str(path))
+        return SentenceTransformer(str(path), device="cpu", local_files_only=True, backend=backend)
+    encoder = Transformer(str(path), backend=backend)
     pooling = Pooling(encoder.get_embedding_dimension(), pooling_mode="mean")
     return SentenceTransformer(modules=[encoder, pooling], device="cpu")
+
+
+def _onnx_sentence_transformer(folder: Path, file_name: str) -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(
+        str(folder), device="cpu", local_files_only=True, backend="onnx", model_kwargs={"file_name": file_name}
+    )
+
+
+def onnx_file_name(backend: str) -> str:
+    return ONNX_FILE if backend == "onnx" else f"onnx/model_qint8_{quantization_config()}.onnx"
+
+
+def ensure_onnx_export(model_path: Path, onnx_dir: Path, backend: str) -> tuple[Path, str]:
+    """The model exported to ONNX (and its dynamically quantised int8 copy) under ``onnx_dir``, made once.
+
+    Uses the libraries' own path: sentence-transformers' ``backend="onnx"`` export (optimum) and
+    ``export_dynamic_quantized_onnx_model``. Several processes may ask at once (API workers): one exports
+    under a file lock into a hidden folder and renames it into place; the others wait and reuse it.
+    """
+    file_name = onnx_file_name(backend)
+    if (onnx_dir / file_name).exists():
+        return onnx_dir, file_name
+    onnx_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(onnx_dir.parent / f".{onnx_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (onnx_dir / file_name).exists():
+            return onnx_dir, file_name
+        log.info("exporting %s to ONNX (%s) into %s, once", model_path, backend, onnx_dir)
+        from sentence_transformers.backend import export_dynamic_quantized_onnx_model
+
+        tmp = onnx_dir.parent / f".{onnx_dir.name}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        with _quiet_export():
+            model = _sentence_transformer(model_path, backend="onnx")
+            model.save(str(tmp))
+            export_dynamic_quantized_onnx_model(model, quantization_config(), str(tmp))
+        if not (tmp / file_name).exists():
+            raise RuntimeError(f"ONNX export did not produce {file_name} in {tmp}")
+        if onnx_dir.exists():
+            shutil.rmtree(onnx_dir)
+        os.replace(tmp, onnx_dir)
+        return onnx_dir, file_name
+
+
+@contextlib.contextmanager
+def _quiet_export() -> Iterator[None]:
+    """The export's advice to save the model (we do) and tracer warnings are not for operators."""
+    st_logger = logging.getLogger("sentence_transformers")
+    level = st_logger.level
+    st_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        st_logger.setLevel(level)
 
 
 class EmbeddingCache:
@@ -108,7 +184,7 @@ class Embedder:
 
     def __init__(self, settings: KbSettings, cache: EmbeddingCache | None = None) -> None:
         self.settings = settings
-        self.model_id = settings.model_id
+        self.model_id = settings.encoder_id  # the cache key: vectors differ between backends
         self._cache = cache
         self._encode_lock = threading.Lock()
         self.embedded_count = 0  # texts that went through the model (not served by the cache)
@@ -116,7 +192,7 @@ class Embedder:
 
     @property
     def model(self) -> SentenceTransformer:
-        return load_model(self.settings.model_path)
+        return load_model(self.settings.model_path, self.settings.backend, self.settings.onnx_dir)
 
     @property
     def dimension(self) -> int:

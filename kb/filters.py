@@ -22,9 +22,10 @@ class SearchFilters:
     town: str | None = None
     issuer: str | None = None
     year: int | None = None
+    doc_id: str | None = None  # one document only ("更多来自本文档")
 
     def is_empty(self) -> bool:
-        return not any((self.doc_type, self.hazard, self.town, self.issuer, self.year))
+        return not any((self.doc_type, self.hazard, self.town, self.issuer, self.year, self.doc_id))
 
     def normalised(self, aliases_csv: Path) -> SearchFilters:
         doc_type = None
@@ -42,9 +43,11 @@ class SearchFilters:
             if town is None:
                 raise FilterError(f"参数 town 无法识别：{self.town!r} / unknown town {self.town!r}")
         issuer = self.issuer.strip() if self.issuer else None
-        return SearchFilters(doc_type, hazard, town, issuer or None, self.year)
+        return SearchFilters(doc_type, hazard, town, issuer or None, self.year, self.doc_id or None)
 
     def matches(self, document: dict[str, Any]) -> bool:
+        if self.doc_id and document.get("doc_id") != self.doc_id:
+            return False
         if self.doc_type and document.get("doc_type") != self.doc_type:
             return False
         if self.hazard and self.hazard not in (document.get("hazards") or []):

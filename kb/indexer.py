@@ -111,7 +111,7 @@ def _fingerprint(path: Path, declared: dict[str, Any], settings_key: str) -> str
 def _settings_key(settings: KbSettings) -> str:
     """Anything that changes chunks, vectors or the BM25 index; a change re-parses every file."""
     return (
-        f"{layout.FORMAT_VERSION}|{CHUNKER_VERSION}|{TOKENIZER_VERSION}|{settings.model_id}|"
+        f"{layout.FORMAT_VERSION}|{CHUNKER_VERSION}|{TOKENIZER_VERSION}|{settings.encoder_id}|"
         f"{settings.chunk_max_chars}|{settings.chunk_min_chars}|{settings.bm25_k1}|{settings.bm25_b}"
     )
 
@@ -234,6 +234,7 @@ def build_index(
     try:
         manifest = {
             "model_id": settings.model_id,
+            "encoder": settings.encoder,  # model, backend, quantisation: queries must be embedded the same way
             "dimension": int(vectors.shape[1]) if len(vectors) else embedder.dimension,
             "chunk_max_chars": settings.chunk_max_chars,
             "chunk_min_chars": settings.chunk_min_chars,

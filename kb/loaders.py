@@ -37,7 +37,13 @@ class LoadedDocument:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+# A folder's own README / index page describes the folder; it is not a plan or a case.
+FOLDER_NOTE_STEMS = ("readme", "index")
+
+
 def is_supported(path: Path) -> bool:
+    if path.stem.lower() in FOLDER_NOTE_STEMS and path.suffix.lower() in (".md", ".markdown", ".txt"):
+        return False
     return path.suffix.lower() in SUPPORTED_SUFFIXES and not path.name.startswith((".", "~$"))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from kb.tokenizer import shared_tokenizer
 Mode = Literal["hybrid", "bm25", "dense", "vector"]
 MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
 MODE_ALIASES = {"vector": "dense"}  # the API's name for the dense side
+DEFAULT_PER_DOCUMENT = 2  # chunks of one document on a results page before "更多来自本文档"
 BROAD_FILTER_SHARE = 0.2  # filters letting through at least this share of chunks are applied after the query
 FilterInput = SearchFilters | dict[str, Any] | None
 
@@ -36,7 +38,37 @@ class IndexNotFound(FileNotFoundError):
 
 
 class ModelMismatch(ValueError):
-    """The index was embedded with another model than the one the settings name."""
+    """The index was embedded with another model (or backend, or quantisation) than the settings name."""
+
+
+def indexed_encoder(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The encoder an index version was embedded with; versions from before backends were PyTorch fp32."""
+    recorded = manifest.get("encoder")
+    if isinstance(recorded, dict):
+        return recorded
+    return {"model": manifest.get("model_id"), "backend": "torch", "quantization": None}
+
+
+def check_encoder(manifest: dict[str, Any], settings: KbSettings, version: Path) -> None:
+    """Refuse to query an index with vectors from another encoder: the similarities would be meaningless."""
+    indexed = indexed_encoder(manifest)
+    if not indexed.get("model"):
+        return
+    wanted = settings.encoder
+    if indexed.get("model") != wanted["model"]:
+        raise ModelMismatch(
+            f"索引用模型 {indexed['model']} 构建，当前设置为 {wanted['model']}；请重建索引或改回 HUB_KB_MODEL / "
+            f"index {version} was embedded with {indexed['model']}, settings name {wanted['model']}: "
+            "re-index or set HUB_KB_MODEL back"
+        )
+    if (indexed.get("backend"), indexed.get("quantization")) != (wanted["backend"], wanted["quantization"]):
+        was = f"{indexed.get('backend')}" + (f" ({indexed['quantization']})" if indexed.get("quantization") else "")
+        now = f"{wanted['backend']}" + (f" ({wanted['quantization']})" if wanted["quantization"] else "")
+        raise ModelMismatch(
+            f"索引的向量由编码器 {was} 生成，当前设置为 {now}；请用当前设置重建索引（hub kb index）"
+            f"或把 HUB_KB_BACKEND 改回 {indexed.get('backend')} / index {version} was embedded with backend {was}, "
+            f"settings name {now}: re-index or set HUB_KB_BACKEND={indexed.get('backend')}"
+        )
 
 
 @dataclass
@@ -61,6 +93,56 @@ class SearchHit:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class DocumentGroup:
+    """One document's hits on a results page: its best chunks and how many more of its chunks match."""
+
+    doc_id: str
+    file: str
+    title: str
+    doc_type: str
+    score: float  # its best chunk's score
+    matching_chunks: int  # its chunks above the relevance floor among the candidates
+    more: int  # matching chunks not shown ("更多来自本文档")
+    hits: list[SearchHit]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SearchPage:
+    """A results page: the flat hits (score order, a few per document) and the same hits grouped by document."""
+
+    query: str
+    mode: str
+    total: int  # chunks above the relevance floor (not the page size)
+    total_is_lower_bound: bool  # the dense side's candidates all passed the floor: there may be more
+    documents: int  # documents with at least one chunk above the floor among the candidates
+    hits: list[SearchHit]
+    groups: list[DocumentGroup]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Ranking:
+    mode: str
+    tokens: list[str]
+    bm25: list[tuple[int, float]]
+    dense: list[tuple[int, float]]
+    ranked: list[tuple[int, float]]
+    bm25_matching: np.ndarray | None  # chunks with a positive BM25 score, over the whole index
+    candidates: int
+
+    def hit(self, kb: KnowledgeBase, row: int, score: float, pattern: Any) -> SearchHit:
+        if not hasattr(self, "_bm25_rank"):
+            self._bm25_rank = {r: (rank, s) for rank, (r, s) in enumerate(self.bm25, start=1)}
+            self._dense_rank = {r: (rank, s) for rank, (r, s) in enumerate(self.dense, start=1)}
+        return kb._hit(row, score, pattern, self._bm25_rank.get(row), self._dense_rank.get(row))
 
 
 @dataclass
@@ -103,6 +185,7 @@ def as_filters(filters: FilterInput) -> SearchFilters:
         town=filters.get("town"),
         issuer=filters.get("issuer"),
         year=int(year) if year not in (None, "") else None,
+        doc_id=filters.get("doc_id") or filters.get("doc") or None,
     )
 
 
@@ -117,6 +200,8 @@ def chroma_where(filters: SearchFilters, allowed_docs: list[str] | None) -> dict
     if filters.issuer:
         return {"doc_id": allowed_docs[0]} if len(allowed_docs) == 1 else {"doc_id": {"$in": allowed_docs}}
     clauses: list[dict[str, Any]] = []
+    if filters.doc_id:
+        clauses.append({"doc_id": filters.doc_id})
     if filters.doc_type:
         clauses.append({"doc_type": filters.doc_type})
     if filters.year:
@@ -140,13 +225,7 @@ class KnowledgeBase:
         self.settings = settings or KbSettings.from_env()
         self.version = resolve_version(Path(index_path))
         self.manifest: dict[str, Any] = json.loads((self.version / layout.MANIFEST).read_text(encoding="utf-8"))
-        indexed_with = self.manifest.get("model_id")
-        if indexed_with and indexed_with != self.settings.model_id:
-            raise ModelMismatch(
-                f"索引用模型 {indexed_with} 构建，当前设置为 {self.settings.model_id}；请重建索引或改回 HUB_KB_MODEL / "
-                f"index {self.version} was embedded with {indexed_with}, settings name {self.settings.model_id}: "
-                "re-index or set HUB_KB_MODEL back"
-            )
+        check_encoder(self.manifest, self.settings, self.version)
         documents = json.loads((self.version / layout.DOCUMENTS).read_text(encoding="utf-8"))
         self.documents: dict[str, dict[str, Any]] = {d["doc_id"]: d for d in documents}
         table = pq.read_table(self.version / layout.CHUNKS)
@@ -173,6 +252,10 @@ class KnowledgeBase:
         self._dense_lock = threading.Lock()
         self._mask_cache: dict[SearchFilters, tuple[np.ndarray, list[str]]] = {}
         self._mask_lock = threading.Lock()
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
+        self.query_cache_hits = 0
+        self.query_cache_misses = 0
 
     # ---- loading --------------------------------------------------------------------------
     def _dense_index(self) -> Any:
@@ -184,7 +267,25 @@ class KnowledgeBase:
             return self._dense
 
     def _encode_texts(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self._embedder.embed_query(t) for t in texts])
+        return np.stack([self.embed_query(t) for t in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The query's vector, from a small LRU cache of recent queries (staff repeat searches) or the model."""
+        key = text.strip()
+        with self._query_lock:
+            cached = self._query_vectors.get(key)
+            if cached is not None:
+                self._query_vectors.move_to_end(key)
+                self.query_cache_hits += 1
+                return cached
+        vector = self._embedder.embed_query(key)
+        vector.setflags(write=False)
+        with self._query_lock:
+            self.query_cache_misses += 1
+            self._query_vectors[key] = vector
+            while len(self._query_vectors) > self.settings.query_cache_size:
+                self._query_vectors.popitem(last=False)
+        return vector
 
     def warm_up(self) -> None:
         """Load the model and the dense index now rather than on the first query."""
@@ -209,17 +310,21 @@ class KnowledgeBase:
             return self._mask_cache[filters]
 
     # ---- retrieval ------------------------------------------------------------------------
-    def _bm25_candidates(self, tokens: list[str], n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+    def _bm25_candidates(
+        self, tokens: list[str], n: int, mask: np.ndarray | None
+    ) -> tuple[list[tuple[int, float]], np.ndarray | None]:
+        """(best n (row, score) with a positive score, which chunks have a positive score at all)."""
         known = [t for t in tokens if t in self._bm25.vocab_dict]
         if not known or not self.chunk_ids:
-            return []
+            return [], None
         scores = self._bm25.get_scores(known)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
+        matching = scores > 0
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(row), float(scores[row])) for row in top if scores[row] > 0]
+        return [(int(row), float(scores[row])) for row in top if scores[row] > 0], matching
 
     def _dense_candidates(
         self,
@@ -228,10 +333,12 @@ class KnowledgeBase:
         filters: SearchFilters,
         mask: np.ndarray | None,
         allowed_docs: list[str] | None,
+        vector: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         if not self.chunk_ids or (allowed_docs is not None and not allowed_docs):
             return []
-        vector = self._embedder.embed_query(query)
+        if vector is None:
+            vector = self.embed_query(query)
         dense = self._dense_index()
         if mask is not None:
             share = float(mask.mean())
@@ -246,6 +353,43 @@ class KnowledgeBase:
         hits = dense.query(vector, n, chroma_where(filters, allowed_docs))
         return [(layout.row_of(chunk_id), similarity) for chunk_id, similarity in hits]
 
+    def _rank(
+        self,
+        query: str,
+        mode: str,
+        filters: FilterInput,
+        exclude_docs: set[str] | None,
+        candidates: int,
+        vector: np.ndarray | None = None,
+    ) -> _Ranking:
+        """Both sides' candidates and their fusion, best first (the one ranking behind search and search_page)."""
+        mode = MODE_ALIASES.get(mode, mode)
+        if mode not in MODES:
+            raise ValueError(f"参数 mode 无效：{mode!r}，可选 hybrid/bm25/dense / invalid mode {mode!r}")
+        filters = as_filters(filters).normalised(self.settings.town_aliases)
+        mask, allowed = (None, None) if filters.is_empty() else self._filter_mask(filters)
+        tokens = self._tokenizer.tokenize(query)
+        bm25: list[tuple[int, float]] = []
+        bm25_matching: np.ndarray | None = None
+        if mode in ("hybrid", "bm25"):
+            bm25, bm25_matching = self._bm25_candidates(tokens, candidates, mask)
+        dense = (
+            self._dense_candidates(query, candidates, filters, mask, allowed, vector)
+            if mode in ("hybrid", "dense")
+            else []
+        )
+        if exclude_docs:
+            bm25 = [(row, s) for row, s in bm25 if self.chunk_doc[row] not in exclude_docs]
+            dense = [(row, s) for row, s in dense if self.chunk_doc[row] not in exclude_docs]
+        if mode == "bm25":
+            fused = {row: score for row, score in bm25}
+        elif mode == "dense":
+            fused = {row: score for row, score in dense}
+        else:
+            fused = fuse(self.settings.fusion, bm25, dense, self.settings.bm25_weight, self.settings.rrf_k)
+        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+        return _Ranking(mode, tokens, bm25, dense, ranked, bm25_matching, candidates)
+
     def search(
         self,
         query: str,
@@ -254,36 +398,94 @@ class KnowledgeBase:
         filters: FilterInput = None,
         exclude_docs: set[str] | None = None,
     ) -> list[SearchHit]:
-        mode = MODE_ALIASES.get(mode, mode)  # type: ignore[assignment]
-        if mode not in MODES:
-            raise ValueError(f"参数 mode 无效：{mode!r}，可选 hybrid/bm25/dense / invalid mode {mode!r}")
+        """The top_k chunks by fused score, no floor and no grouping (what the evaluation measures)."""
         query = query.strip()
+        if MODE_ALIASES.get(mode, mode) not in MODES:
+            raise ValueError(f"参数 mode 无效：{mode!r}，可选 hybrid/bm25/dense / invalid mode {mode!r}")
         if not query or top_k <= 0:
             return []
-        filters = as_filters(filters).normalised(self.settings.town_aliases)
-        mask, allowed = (None, None) if filters.is_empty() else self._filter_mask(filters)
-        candidates = max(self.settings.candidates, top_k * 2)
-        tokens = self._tokenizer.tokenize(query)
+        ranking = self._rank(query, mode, filters, exclude_docs, max(self.settings.candidates, top_k * 2))
+        pattern = term_pattern(ranking.tokens)
+        return [ranking.hit(self, row, score, pattern) for row, score in ranking.ranked[:top_k]]
 
-        bm25 = self._bm25_candidates(tokens, candidates, mask) if mode in ("hybrid", "bm25") else []
-        dense = (
-            self._dense_candidates(query, candidates, filters, mask, allowed) if mode in ("hybrid", "dense") else []
-        )
-        if exclude_docs:
-            bm25 = [(row, s) for row, s in bm25 if self.chunk_doc[row] not in exclude_docs]
-            dense = [(row, s) for row, s in dense if self.chunk_doc[row] not in exclude_docs]
+    def search_page(
+        self,
+        query: str,
+        mode: Mode = "hybrid",
+        top_k: int = 10,
+        filters: FilterInput = None,
+        per_document: int = DEFAULT_PER_DOCUMENT,
+        vector: np.ndarray | None = None,
+    ) -> SearchPage:
+        """What a person sees: chunks above the relevance floor, at most ``per_document`` from one document
+        (all of them when the filter names one document), grouped by document, with the true count.
 
-        bm25_rank = {row: (rank, score) for rank, (row, score) in enumerate(bm25, start=1)}
-        dense_rank = {row: (rank, score) for rank, (row, score) in enumerate(dense, start=1)}
-        if mode == "bm25":
-            fused = {row: score for row, score in bm25}
-        elif mode == "dense":
-            fused = {row: score for row, score in dense}
+        A chunk is relevant when the query's words occur in it (BM25 score above 0) or, on the dense side,
+        its cosine similarity reaches ``HUB_KB_DENSE_FLOOR``; a query of nonsense has neither.
+        ``vector`` is the query's embedding when the caller already has it (batched or cached).
+        """
+        query = query.strip()
+        resolved = as_filters(filters)
+        if MODE_ALIASES.get(mode, mode) not in MODES:
+            raise ValueError(f"参数 mode 无效：{mode!r}，可选 hybrid/bm25/dense / invalid mode {mode!r}")
+        if not query or top_k <= 0:
+            return SearchPage(query, MODE_ALIASES.get(mode, mode), 0, False, 0, [], [])
+        ranking = self._rank(query, mode, resolved, None, max(self.settings.candidates, top_k * 2), vector)
+        floor = self.settings.dense_floor
+        bm25_rows = {row for row, _ in ranking.bm25}
+        dense_ok = {row for row, similarity in ranking.dense if similarity >= floor}
+        relevant = [(row, score) for row, score in ranking.ranked if row in bm25_rows or row in dense_ok]
+        # The true count: every chunk the query's words occur in (exact, over the whole index), plus the
+        # dense side's chunks above the floor that BM25 did not find. The dense side only ever looks at its
+        # candidates, so when all of them pass the floor the count is a lower bound.
+        matching = ranking.bm25_matching
+        if matching is None:
+            total = len(dense_ok)
         else:
-            fused = fuse(self.settings.fusion, bm25, dense, self.settings.bm25_weight, self.settings.rrf_k)
-        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:top_k]
-        pattern = term_pattern(tokens)
-        return [self._hit(row, score, pattern, bm25_rank.get(row), dense_rank.get(row)) for row, score in best]
+            total = int(np.count_nonzero(matching)) + sum(1 for row in dense_ok if not matching[row])
+        lower_bound = len(ranking.dense) >= ranking.candidates and len(dense_ok) == len(ranking.dense)
+        per_doc_counts: dict[str, int] = {}
+        for row, _ in relevant:
+            per_doc_counts[self.chunk_doc[row]] = per_doc_counts.get(self.chunk_doc[row], 0) + 1
+        limit = top_k if resolved.doc_id else per_document
+        shown: list[tuple[int, float]] = []
+        taken: dict[str, int] = {}
+        for row, score in relevant:
+            doc_id = self.chunk_doc[row]
+            if taken.get(doc_id, 0) >= limit:
+                continue
+            taken[doc_id] = taken.get(doc_id, 0) + 1
+            shown.append((row, score))
+            if len(shown) >= top_k:
+                break
+        pattern = term_pattern(ranking.tokens)
+        hits = [ranking.hit(self, row, score, pattern) for row, score in shown]
+        groups: dict[str, DocumentGroup] = {}
+        for hit in hits:
+            group = groups.get(hit.doc_id)
+            if group is None:
+                group = groups[hit.doc_id] = DocumentGroup(
+                    doc_id=hit.doc_id,
+                    file=hit.file,
+                    title=hit.title,
+                    doc_type=hit.doc_type,
+                    score=hit.score,
+                    matching_chunks=per_doc_counts.get(hit.doc_id, 0),
+                    more=0,
+                    hits=[],
+                )
+            group.hits.append(hit)
+        for group in groups.values():
+            group.more = max(0, group.matching_chunks - len(group.hits))
+        return SearchPage(
+            query=query,
+            mode=ranking.mode,
+            total=max(total, len(relevant)),
+            total_is_lower_bound=lower_bound,
+            documents=len(per_doc_counts),
+            hits=hits,
+            groups=list(groups.values()),
+        )
 
     def _hit(
         self,

