@@ -5,3 +5,4 @@ from api_fixtures import api_data_dir, api_server, snapshot_db  # noqa: F401
 
 # --- PostgreSQL (the warehouse on a server engine): a real server per test session ------------------------
 from pg_server import pg_server  # noqa: F401
+from pg_warehouse import pg_con, pg_dbt_build  # noqa: F401

@@ -378,14 +378,16 @@ def dbt_executable() -> str:
 
 
 def run_dbt(args: list[str], *, build_db: Path, work_dir: Path, as_of: str | None = FIXTURE_AS_OF,
-            timeout: int = 600) -> subprocess.CompletedProcess[str]:
+            timeout: int = 600, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real dbt CLI on the project against ``build_db``; target and logs go to ``work_dir``
-    so parallel runs never share dbt_project/target."""
+    so parallel runs never share dbt_project/target. ``extra_env`` selects another target
+    (orchestration.warehouse.Warehouse.dbt_env(): PostgreSQL)."""
     env = {
         **os.environ,
         "HUB_BUILD_DB": str(build_db),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
+        **(extra_env or {}),
     }
     command = [
         dbt_executable(), *args,

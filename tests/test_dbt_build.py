@@ -8,10 +8,12 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 from dbt_fixtures import ALL_LOADS, FOUR_PLATFORMS_LOADS, insert_load, query_rows, run_dbt, write_raw_fixture
+from pg_warehouse import pg_connect
 
 GUALI, CHENGXIANG, HESHANG = "330109113", "330109001", "330109101"
 SHARED_VIEWS = {
@@ -32,10 +34,21 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def con(built: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def duck_con(built: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect(str(built / "hub.duckdb"), read_only=True)
     yield connection
     connection.close()
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def con(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The built models on each engine: the same checks, the same answers (tests/pg_warehouse.py builds the
+    same raw rows with the dbt target postgres on a real server)."""
+    if request.param == "duckdb":
+        yield request.getfixturevalue("duck_con")
+        return
+    with pg_connect(request.getfixturevalue("pg_dbt_build")["url"]) as connection:
+        yield connection
 
 
 
@@ -225,7 +238,7 @@ def test_as_of_rebuilds_a_later_state(built: Path, tmp_path: Path) -> None:
     assert handling[("区城管局", "2025-06")]["finished_events"] == 3  # EV003 finished 07-01
 
 
-def test_shared_views_are_published_and_documented(built: Path, con: duckdb.DuckDBPyConnection) -> None:
+def test_shared_views_are_published_and_documented(built: Path, duck_con: duckdb.DuckDBPyConnection) -> None:
     manifest = json.loads((built / "target" / "manifest.json").read_text())
     models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     published = {name for name, n in models.items() if "published" in n["tags"]}
@@ -240,13 +253,13 @@ def test_shared_views_are_published_and_documented(built: Path, con: duckdb.Duck
     for name, node in ours.items():
         if not node["description"].strip():
             undocumented.append(name)
-        columns = [c[0] for c in con.execute(f'describe "{name}"').fetchall()]
+        columns = [c[0] for c in duck_con.execute(f'describe "{name}"').fetchall()]
         undocumented += [f"{name}.{c}" for c in columns
                          if not node["columns"].get(c, {}).get("description", "").strip()]
     assert undocumented == []
 
 
-def test_incremental_event_load_matches_a_full_build(built: Path, con: duckdb.DuckDBPyConnection,
+def test_incremental_event_load_matches_a_full_build(built: Path, duck_con: duckdb.DuckDBPyConnection,
                                                      tmp_path: Path) -> None:
     """Build without the later events export, load it, build the events' descendants again: the
     incremental event models end where the full build (both exports at once) ends."""
@@ -272,7 +285,7 @@ def test_incremental_event_load_matches_a_full_build(built: Path, con: duckdb.Du
     incremental = duckdb.connect(str(db), read_only=True)
     try:
         for name, sql in queries.items():
-            assert query_rows(incremental, sql) == query_rows(con, sql), name
+            assert query_rows(incremental, sql) == query_rows(duck_con, sql), name
         assert query_rows(incremental, "select count(*) as n from stg_four_platforms__event_versions") == [{"n": 8}]
     finally:
         incremental.close()

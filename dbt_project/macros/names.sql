@@ -10,13 +10,14 @@
 {%- endmacro %}
 
 {#- A timestamp text from inside the four_platforms JSON (flows): ISO-8601 with an offset is
-    converted to Asia/Shanghai local time; text without an offset is already local. DuckDB (ICU). -#}
+    converted to Asia/Shanghai local time; text without an offset is already local. NULL when it does not parse
+    (macros/cross_db.sql). -#}
 {% macro local_timestamp(expr) -%}
     case
         when {{ clean_text(expr) }} is null then null
-        when regexp_matches(trim({{ expr }}), '(Z|[+-][0-9]{2}:?[0-9]{2})$')
-            then timezone('{{ var("timezone") }}', try_cast(trim({{ expr }}) as timestamptz))
-        else try_cast(replace(trim({{ expr }}), 'T', ' ') as timestamp)
+        when {{ regexp_contains('trim(' ~ expr ~ ')', '(Z|[+-][0-9]{2}:?[0-9]{2})$') }}
+            then {{ try_offset_timestamp_at('trim(' ~ expr ~ ')', var("timezone")) }}
+        else {{ try_cast_timestamp("replace(trim(" ~ expr ~ "), 'T', ' ')") }}
     end
 {%- endmacro %}
 

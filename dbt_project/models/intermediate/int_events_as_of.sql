@@ -54,12 +54,12 @@ versions as (
 ),
 
 flow_counts as (
-    -- DuckDB: the actions of the version's flows as a list, counted without unnesting (one pass, no join).
+    -- the actions of the version's flows as a list, counted without unnesting (one pass, no join)
     select
         v.event_id,
-        json_extract_string(v.flows, '$[*].action') as actions
+        {{ json_array_field_values('v.flows', 'action') }} as actions
     from versions as v
-    where v.as_of_rank = 1 and v.flows is not null and json_type(v.flows) = 'ARRAY'
+    where v.as_of_rank = 1 and v.flows is not null and {{ json_is_array('v.flows') }}
 )
 
 select
@@ -74,8 +74,8 @@ select
     v.status,
     v.satisfaction,
     v.is_supervised,
-    coalesce(len(list_filter(f.actions, lambda a: a = '退回')), 0) as returns,
-    coalesce(len(list_filter(f.actions, lambda a: a = '改派')), 0) as reassignments,
+    coalesce({{ list_count_equal('f.actions', '退回') }}, 0) as returns,
+    coalesce({{ list_count_equal('f.actions', '改派') }}, 0) as reassignments,
     {{ as_of_date() }} as _computed_as_of,
     (select max(seen._loaded_at) from {{ ref('stg_four_platforms__event_versions') }} as seen)
         as _versions_loaded_through

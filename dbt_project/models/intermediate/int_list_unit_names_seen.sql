@@ -54,5 +54,5 @@ select
 from counted as c
 where not (
     c.field in ('flows.fromDept', 'flows.toDept')
-    and regexp_matches(c.value_raw, '{{ var("flow_non_unit_pattern") }}')
+    and {{ regexp_contains('c.value_raw', var("flow_non_unit_pattern")) }}
 )

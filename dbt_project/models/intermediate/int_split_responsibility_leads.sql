@@ -1,7 +1,7 @@
 -- One row per responsibility-list line and lead unit: a 牵头单位 cell may list several units
 -- separated by 、，,；;/ (each is a lead of its own, which is what makes a conflict).
 -- A line without a lead keeps one row with lead_unit_raw NULL (a gap candidate).
--- DuckDB: regexp_split_to_array + unnest.
+-- regexp_split_to_array + unnest (the same in DuckDB and PostgreSQL).
 with split as (
     select
         r.item_number,

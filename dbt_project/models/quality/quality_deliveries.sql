@@ -8,7 +8,7 @@
 with log as (
     select
         l.*,
-        cast(try_strptime(regexp_extract(l.source_file, '([0-9]{8})', 1), '%Y%m%d') as date) as stamped_date
+        {{ yyyymmdd_in('l.source_file') }} as stamped_date
     from {{ api.Relation.create(database=target.database, schema='raw', identifier='load_log') }} as l
 ),
 

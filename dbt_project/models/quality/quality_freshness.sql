@@ -9,7 +9,7 @@ with delivered as (
     select
         l.source_system,
         coalesce(
-            cast(try_strptime(regexp_extract(l.source_file, '([0-9]{8})', 1), '%Y%m%d') as date),
+            {{ yyyymmdd_in('l.source_file') }},
             case when l.status = 'loaded' then cast(l.started_at as date) end
         ) as delivery_date
     from {{ api.Relation.create(database=target.database, schema='raw', identifier='load_log') }} as l

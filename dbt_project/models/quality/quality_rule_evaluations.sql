@@ -162,7 +162,7 @@ evaluations as (
         e."装备编号", '持有方编号', e."持有方编号",
         '持有方不是已登记的队伍或物资仓库 / holder is neither a registered team nor a warehouse',
         e."持有方编号" not in (select t."队伍编号" from registry__rescue_teams as t where t."队伍编号" is not null)
-            and not regexp_matches(e."持有方编号", '{{ warehouse_pattern }}'),
+            and not {{ regexp_contains('e."持有方编号"', warehouse_pattern) }},
         cast(null as varchar)
     from registry__equipment as e
     union all

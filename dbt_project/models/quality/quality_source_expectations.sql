@@ -16,8 +16,8 @@
 select
     '{{ source_system }}' as source_system,
     cast({{ e['max_age_days'] }} as integer) as max_age_days,
-    cast({{ e['volume_drop_tolerance'] }} as double) as volume_drop_tolerance,
-    cast({{ e['volume_spike_tolerance'] }} as double) as volume_spike_tolerance
+    cast({{ e['volume_drop_tolerance'] }} as double precision) as volume_drop_tolerance,
+    cast({{ e['volume_spike_tolerance'] }} as double precision) as volume_spike_tolerance
 {% if not loop.last %}union all
 {% endif -%}
 {%- endfor %}

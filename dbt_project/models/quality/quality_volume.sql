@@ -25,7 +25,7 @@ baseline as (
         r.source_system,
         r.entity,
         count(*) as baseline_deliveries,
-        median(r.rows_delivered) as baseline_rows
+        {{ median('r.rows_delivered') }} as baseline_rows
     from ranked as r
     where r.day_rank between 2 and {{ baseline_size + 1 }}
     group by r.source_system, r.entity

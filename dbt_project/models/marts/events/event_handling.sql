@@ -20,7 +20,7 @@ with events as (
 
 select
     e.dept,
-    strftime(e.report_time, '%Y-%m') as month,
+    {{ year_month('e.report_time') }} as month,
     cast({{ dbt.date_trunc('month', 'e.report_time') }} as date) as month_start,
     bool_or(e.is_dept_resolved) as is_dept_resolved,
     count(*) as events,
@@ -29,16 +29,16 @@ select
     percentile_cont(0.5) within group (order by e.hours_to_finish) as median_hours_to_finish,
     count(case when e.is_due then 1 end) as due_events,
     count(case when e.is_due and e.is_on_time then 1 end) as on_time_events,
-    1.0 * count(case when e.is_due and e.is_on_time then 1 end)
+    cast(count(case when e.is_due and e.is_on_time then 1 end) as double precision)
         / nullif(count(case when e.is_due then 1 end), 0) as on_time_rate,
     sum(e.returns) as returns,
-    1.0 * sum(e.returns) / count(*) as returns_per_event,
+    cast(sum(e.returns) as double precision) / count(*) as returns_per_event,
     sum(e.reassignments) as reassignments,
-    1.0 * sum(e.reassignments) / count(*) as reassignments_per_event,
+    cast(sum(e.reassignments) as double precision) / count(*) as reassignments_per_event,
     count(e.satisfaction) as rated_events,
-    1.0 * count(case when e.satisfaction in ('满意', '基本满意') then 1 end)
+    cast(count(case when e.satisfaction in ('满意', '基本满意') then 1 end) as double precision)
         / nullif(count(e.satisfaction), 0) as satisfied_share,
     count(case when e.is_supervised then 1 end) as supervised_events,
     {{ as_of_date() }} as as_of_date
 from events as e
-group by e.dept, strftime(e.report_time, '%Y-%m'), cast({{ dbt.date_trunc('month', 'e.report_time') }} as date)
+group by e.dept, {{ year_month('e.report_time') }}, cast({{ dbt.date_trunc('month', 'e.report_time') }} as date)

@@ -45,7 +45,8 @@ select
     coalesce(tm.professional_teams, 0) as professional_teams,
     coalesce(tm.social_teams, 0) as social_teams,
     coalesce(tm.micro_fire_stations, 0) as micro_fire_stations,
-    case when coalesce(tm.teams, 0) > 0 then 1.0 * tm.social_teams / tm.teams end as social_team_share,
+    case when coalesce(tm.teams, 0) > 0 then cast(tm.social_teams as double precision) / tm.teams end
+        as social_team_share,
     coalesce(tm.headcount, 0) as headcount,
     coalesce(eq.usable_boats, 0) as usable_boats,
     coalesce(eq.usable_pumps, 0) as usable_pumps,

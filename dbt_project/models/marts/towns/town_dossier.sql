@@ -74,7 +74,7 @@ select
     coalesce(d.overdue_dangers, 0) as overdue_dangers,
     coalesce(d.max_overdue_days, 0) as max_overdue_days,
     coalesce(ev.events_last_30_days, 0) as events_last_30_days,
-    1.0 * ev.on_time_events / nullif(ev.due_events, 0) as on_time_rate_last_30_days,
+    cast(ev.on_time_events as double precision) / nullif(ev.due_events, 0) as on_time_rate_last_30_days,
     {{ as_of_date() }} as as_of_date
 from {{ ref('town_readiness') }} as r
 left join villages as v on v.town_code = r.town_code

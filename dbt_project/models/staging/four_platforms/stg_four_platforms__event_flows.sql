@@ -8,13 +8,13 @@
     on_schema_change='fail',
 ) }}
 
--- DuckDB: from_json into a list of structs, then unnest; other engines need their own JSON-array
--- table function here. Fields are read as text, so a malformed value yields NULL, not an error.
+-- The JSON array unnested into one row per step (macros/cross_db.sql: DuckDB from_json into structs,
+-- PostgreSQL jsonb_array_elements). Fields are read as text, so a malformed value yields NULL, not an error.
 with changed_events as (
     -- filter first, so only the events to (re)process have their JSON parsed
     select e.event_id, e.flows, e._loaded_at
     from {{ ref('stg_four_platforms__events') }} as e
-    where e.flows is not null and json_type(e.flows) = 'ARRAY'
+    where e.flows is not null and {{ json_is_array('e.flows') }}
     {% if is_incremental() %}
         and e._loaded_at > (
             select coalesce(max(done._event_loaded_at), timestamp '1900-01-01') from {{ this }} as done
@@ -25,19 +25,15 @@ with changed_events as (
 steps as (
     select
         e.event_id,
-        try_cast(step.item.seq as integer) as seq,
-        {{ clean_text('step.item.action') }} as action,
-        {{ clean_text('step.item."fromDept"') }} as from_dept_raw,
-        {{ clean_text('step.item."toDept"') }} as to_dept_raw,
-        {{ local_timestamp('step.item."time"') }} as flow_time,
-        {{ clean_text('step.item.opinion') }} as opinion,
+        {{ try_cast_integer(json_item_text('step', 'seq')) }} as seq,
+        {{ clean_text(json_item_text('step', 'action')) }} as action,
+        {{ clean_text(json_item_text('step', 'fromDept')) }} as from_dept_raw,
+        {{ clean_text(json_item_text('step', 'toDept')) }} as to_dept_raw,
+        {{ local_timestamp(json_item_text('step', 'time')) }} as flow_time,
+        {{ clean_text(json_item_text('step', 'opinion')) }} as opinion,
         e._loaded_at as _event_loaded_at
     from changed_events as e,
-        unnest(from_json(
-            e.flows,
-            '[{"seq": "VARCHAR", "action": "VARCHAR", "fromDept": "VARCHAR", "toDept": "VARCHAR",
-              "time": "VARCHAR", "opinion": "VARCHAR"}]'
-        )) as step(item)
+        {{ json_array_items('e.flows', 'step', ['seq', 'action', 'fromDept', 'toDept', 'time', 'opinion']) }}
 )
 
 select

@@ -1,0 +1,61 @@
+"""The dbt project built on the PostgreSQL test server over the hand-written raw rows of tests/dbt_fixtures.py.
+
+The raw rows go the way ingest sends them to a server: into a DuckDB build database first, then copied in
+bulk to the server's ``raw`` schema by orchestration.warehouse.postgres.sync_raw. dbt then builds with the
+target ``postgres`` (orchestration.warehouse.Warehouse.dbt_env()).
+
+Fixtures:
+- ``pg_dbt_build`` (session): one ``dbt build`` on PostgreSQL over ALL_LOADS as of 2025-06-30:
+  ``{"url", "work", "duck_db", "result"}``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pytest
+from dbt_fixtures import ALL_LOADS, FIXTURE_AS_OF, RawLoad, run_dbt, write_raw_fixture
+from pg_server import PgServer
+
+from orchestration.warehouse import Warehouse
+from orchestration.warehouse.postgres import SyncResult, sync_raw
+
+
+def load_raw_on_postgres(url: str, duck_db: Path, loads: tuple[RawLoad, ...] = ALL_LOADS) -> SyncResult:
+    """Write the loads to a DuckDB build database (as ingest does) and copy them to the server's raw schema."""
+    write_raw_fixture(duck_db, loads)
+    with duckdb.connect(str(duck_db), read_only=True) as con:
+        return sync_raw(con, url)
+
+
+def run_dbt_on_postgres(args: list[str], url: str, work: Path, as_of: str | None = FIXTURE_AS_OF
+                        ) -> subprocess.CompletedProcess[str]:
+    return run_dbt(args, build_db=work / "unused.duckdb", work_dir=work, as_of=as_of,
+                   extra_env=Warehouse.from_setting(url).dbt_env())
+
+
+def pg_connect(url: str) -> psycopg.Connection[Any]:
+    """A read connection to the built models (schema main first on the search path)."""
+    return psycopg.connect(url, autocommit=True, options="-c search_path=main,raw")
+
+
+@pytest.fixture(scope="session")
+def pg_dbt_build(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    work = tmp_path_factory.mktemp("dbt_build_pg")
+    url = pg_server.new_database("hub_dbt_fixture")
+    load_raw_on_postgres(url, work / "ingest.duckdb")
+    result = run_dbt_on_postgres(["build"], url, work)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "ERROR=0" in result.stdout and "SKIP=0" in result.stdout
+    return {"url": url, "work": work, "duck_db": work / "ingest.duckdb", "result": result}
+
+
+@pytest.fixture
+def pg_con(pg_dbt_build: dict[str, Any]) -> Iterator[psycopg.Connection[Any]]:
+    with pg_connect(pg_dbt_build["url"]) as con:
+        yield con
