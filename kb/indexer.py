@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hub.core import pointer
+from hub.core.safe_files import UnsafeFile, read_regular, refusal
 from kb import layout
 from kb.chunking import CHUNKER_VERSION, PATH_SEPARATOR, Chunk, chunk_text
 from kb.embedding import Embedder, EmbeddingCache
@@ -85,8 +86,8 @@ def _directory_manifests(docs_dir: Path) -> dict[str, dict[str, Any]]:
     declared: dict[str, dict[str, Any]] = {}
     for manifest in docs_dir.rglob(DIRECTORY_MANIFEST):
         try:
-            entries = json.loads(manifest.read_text(encoding="utf-8-sig"))
-        except (OSError, ValueError) as exc:
+            entries = json.loads(read_regular(manifest, docs_dir).decode("utf-8-sig"))
+        except (OSError, ValueError, UnsafeFile) as exc:
             log.warning("ignoring %s: %s", manifest, exc)
             continue
         if not isinstance(entries, list):
@@ -99,10 +100,10 @@ def _directory_manifests(docs_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def _fingerprint(path: Path, declared: dict[str, Any], settings_key: str) -> str:
-    digest = hashlib.sha256(path.read_bytes())
+    digest = hashlib.sha256(read_regular(path, path.parent))
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
-    if sidecar.exists():
-        digest.update(sidecar.read_bytes())
+    if sidecar.is_symlink() or sidecar.exists():
+        digest.update(read_regular(sidecar, sidecar.parent))
     digest.update(json.dumps(declared, ensure_ascii=False, sort_keys=True, default=str).encode())
     digest.update(settings_key.encode())
     return digest.hexdigest()
@@ -174,7 +175,15 @@ def build_index(
     previous_by_id = {d["doc_id"]: d for d in previous_documents}
 
     report = IndexReport(version=None)
-    files = sorted(p for p in docs_dir.rglob("*") if p.is_file() and is_supported(p))
+    # Only regular files inside the folder are read: a link (to /etc/passwd, /proc/self/environ, a device, or
+    # dangling), a FIFO or a device with a document's name is skipped unread, with the reason in the report.
+    files = []
+    for path in sorted(p for p in docs_dir.rglob("*") if is_supported(p) and not p.is_dir()):
+        if reason := refusal(path, docs_dir):
+            report.skipped.append(SkippedFile(path.relative_to(docs_dir).as_posix(), reason))
+            log.warning("skipped %s: %s", path, reason)
+        else:
+            files.append(path)
     fingerprints: dict[str, str] = {}
     documents: list[dict[str, Any]] = []
     chunk_rows: list[dict[str, Any]] = []
@@ -185,6 +194,9 @@ def build_index(
             fingerprint = _fingerprint(path, declared, settings_key)
         except OSError as exc:
             report.skipped.append(SkippedFile(doc_id, f"无法读取文件 / cannot read file: {exc.strerror}"))
+            continue
+        except UnsafeFile as unsafe:  # its sidecar is a link, or it became one since the listing
+            report.skipped.append(SkippedFile(doc_id, unsafe.reason))
             continue
         if previous_files.get(doc_id) == fingerprint and doc_id in previous_by_id:
             document, rows = previous_by_id[doc_id], previous_chunks.get(doc_id, [])

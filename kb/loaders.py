@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 import zipfile
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from hub.core.safe_files import UnsafeFile, check_zip, read_regular
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".docx", ".pdf")
 SIDECAR_SUFFIX = ".meta.yaml"
@@ -72,10 +75,10 @@ def split_front_matter(text: str, path: Path) -> tuple[str, dict[str, Any]]:
 
 def _read_sidecar(path: Path) -> dict[str, Any]:
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
-    if not sidecar.exists():
+    if not sidecar.exists() and not sidecar.is_symlink():
         return {}
     try:
-        meta = yaml.safe_load(decode_text(sidecar.read_bytes(), sidecar)) or {}
+        meta = yaml.safe_load(decode_text(_read_in_folder(sidecar), sidecar)) or {}
     except yaml.YAMLError as exc:
         raise UnreadableDocument(path, f"元数据文件 {sidecar.name} 格式错误 / malformed sidecar: {exc}") from exc
     if not isinstance(meta, dict):
@@ -83,12 +86,26 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
     return meta
 
 
-def _read_docx(path: Path) -> str:
+def _read_in_folder(path: Path) -> bytes:
+    """A regular file's bytes, never through a link (to /etc/passwd, /proc/self/environ, a device, or dangling)."""
+    try:
+        return read_regular(path, path.parent)
+    except UnsafeFile as unsafe:
+        raise UnreadableDocument(path, unsafe.reason) from None
+    except OSError as exc:
+        raise UnreadableDocument(path, f"无法读取文件 / cannot read file: {exc.strerror}") from exc
+
+
+def _read_docx(path: Path, raw: bytes) -> str:
     import docx  # python-docx; imported here so text-only use stays light
     from docx.opc.exceptions import PackageNotFoundError
 
+    try:  # a decompression bomb is refused from the zip's directory before python-docx inflates anything
+        check_zip(raw, path.name)
+    except UnsafeFile as unsafe:
+        raise UnreadableDocument(path, unsafe.reason) from None
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(BytesIO(raw))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise UnreadableDocument(path, f"不是有效的 Word 文档 / not a valid .docx file ({type(exc).__name__})") from exc
     except Exception as exc:  # python-docx raises lxml errors for damaged XML inside a valid zip
@@ -113,12 +130,12 @@ def _read_docx(path: Path) -> str:
     return "\n".join(lines)
 
 
-def _read_pdf(path: Path) -> str:
+def _read_pdf(path: Path, raw: bytes) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(str(path))
+        reader = PdfReader(BytesIO(raw))
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise UnreadableDocument(path, f"PDF 无法读取 / unreadable PDF ({type(exc).__name__}: {exc})") from exc
@@ -130,17 +147,14 @@ def load_document(path: Path) -> LoadedDocument:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnreadableDocument(path, f"不支持的文件类型 {suffix} / unsupported file type")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UnreadableDocument(path, f"无法读取文件 / cannot read file: {exc.strerror}") from exc
+    raw = _read_in_folder(path)  # read once; the parsers get these bytes, not the path
     if not raw.strip():
         raise UnreadableDocument(path, "空文件 / empty file")
     meta: dict[str, Any] = {}
     if suffix == ".docx":
-        text = _read_docx(path)
+        text = _read_docx(path, raw)
     elif suffix == ".pdf":
-        text = _read_pdf(path)
+        text = _read_pdf(path, raw)
     else:
         text, meta = split_front_matter(decode_text(raw, path), path)
     text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -15,6 +15,7 @@ from api.auth import require
 from api.errors import problem
 from api.search_service import SearchHolder
 from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE
+from hub.core.safe_files import refusal
 
 MODES = ("hybrid", "bm25", "vector", "dense")
 
@@ -147,6 +148,6 @@ def get_document(state: State, doc_path: str) -> Response[Any]:
     if not wants_file:
         return Response({**doc, "file_url": f"/api/documents/{doc_id}/file"})
     path = Path(source) if source else None
-    if path is None or not path.is_file():
+    if path is None or refusal(path, path.parent) is not None:  # a link swapped in after indexing is not sent
         raise problem(404, "no_original", "原文件不在服务器上", "the original file is not available", doc_id=doc_id)
     return File(path=path, filename=path.name)

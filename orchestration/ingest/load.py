@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
+from stat import S_ISDIR
 from types import ModuleType
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -33,6 +34,7 @@ import duckdb
 import pyarrow as pa
 
 from hub.core.quoting import quote_ident, sql_literal
+from hub.core.safe_files import UnsafeFile, read_regular, refusal
 from orchestration.ingest import four_platforms, problems, registry, urban, utility, water
 from orchestration.ingest.contracts import SOURCES, SOURCES_BY_NAME, Entity
 from orchestration.ingest.schema import RAW_SCHEMA, ensure_raw_schema, raw_table_name
@@ -74,7 +76,7 @@ class FileStat(NamedTuple):
 
 
 def file_stat(path: Path) -> FileStat:
-    st = path.stat()
+    st = path.lstat()  # never through a link: links are refused, not read
     trusted = st.st_mtime_ns < time.time_ns() - RACY_NS  # taken before the read, so it bounds the read time
     return FileStat(st.st_size, st.st_mtime_ns if trusted else None)
 
@@ -302,11 +304,21 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, paths: Sequenc
     stats: dict[str, FileStat] = {}
     for path in paths:
         source_file = path.relative_to(landing_dir).as_posix()
+        # Only regular files inside the source folder are read: a link (to /etc/passwd, /proc/self/environ,
+        # /dev/zero, or dangling), a device or a FIFO is refused unread, with the reason in the load log.
+        if refused := refusal(path, path.parent):
+            rejections.append((FilePart(source_file, None), problems.FileRejected(f"{refused} ({source_file})")))
+            continue
         stat = stats[source_file] = file_stat(path)
         digest = _unchanged_digest(known, source_file, stat)
         data = b""
         if digest not in seen:  # new or changed, or a snapshot to go back to: read it
-            data = path.read_bytes()  # read once: hashed, then parsed
+            try:
+                data = read_regular(path, path.parent)  # read once: hashed, then parsed; O_NOFOLLOW
+            except UnsafeFile as unsafe:  # swapped for a link or a FIFO since it was listed
+                rejected = problems.FileRejected(f"{unsafe.reason} ({source_file})")
+                rejections.append((FilePart(source_file, None), rejected))
+                continue
             digest = content_hash(data)
         if digest in seen:
             skipped.append(FilePart(source_file, digest))
@@ -346,8 +358,11 @@ def source_file_count(source: str, landing_dir: Path) -> int:
 
 
 def entity_files(entity: Entity, landing_dir: Path) -> list[Path]:
-    """The entity's files under landing_dir/<source>/, in name order."""
-    return sorted(p for p in (landing_dir / entity.source).glob(entity.file_pattern) if p.is_file())
+    """The entity's entries under landing_dir/<source>/, in name order: regular files, and links, devices or
+    FIFOs with a matching name (these are refused with a reason by ``ingest_entity``, never read); not
+    sub-folders."""
+    folder = landing_dir / entity.source
+    return sorted(p for p in folder.glob(entity.file_pattern) if not S_ISDIR(p.lstat().st_mode))
 
 
 def ingest_source(con: duckdb.DuckDBPyConnection, source: str, landing_dir: Path,

@@ -17,6 +17,7 @@ from datetime import date, datetime, time
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub.core.safe_files import UnsafeFile, check_xlsx_cells, check_zip
 from orchestration.ingest import problems
 from orchestration.ingest.problems import FileRejected
 
@@ -150,6 +151,11 @@ def xlsx_sheet_rows(data: bytes, sheet: str, where: str) -> tuple[list[str], lis
     """Header and (data row number, cells) of one sheet; a missing sheet rejects it."""
     import openpyxl  # lazily: only the water source needs it
 
+    try:  # a decompression bomb is refused from the zip's directory and a bounded scan, before openpyxl inflates it
+        check_xlsx_cells(data, where)
+        check_zip(data, where)
+    except UnsafeFile as unsafe:
+        raise FileRejected(unsafe.reason) from None
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several types for a damaged file

@@ -7,6 +7,7 @@ one lineage graph. (No `from __future__ import annotations` here: Dagster inspec
 import json
 import time
 from collections.abc import Callable, Iterator
+from stat import S_ISREG
 
 import dagster as dg
 import duckdb
@@ -87,8 +88,8 @@ def landing_snapshot(source: Source, paths: HubPaths, settle_seconds: float) -> 
     found: dict[str, int] = {}
     for entity in source.entities:
         for path in folder.glob(entity.file_pattern):
-            stat = path.stat()
-            if path.is_file() and now - stat.st_mtime >= settle_seconds:
+            stat = path.lstat()  # a dangling link must not crash the sensor; links are refused by ingest anyway
+            if S_ISREG(stat.st_mode) and now - stat.st_mtime >= settle_seconds:
                 found[path.name] = stat.st_mtime_ns
     return found
 
