@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from hub.core import pointer
 from kb import layout
-from kb.embedding import Embedder
+from kb.embedding import Embedder, QueryBatcher
 from kb.filters import SearchFilters
 from kb.fusion import fuse
 from kb.settings import KbSettings
@@ -123,6 +123,7 @@ class SearchPage:
     documents: int  # documents with at least one chunk above the floor among the candidates
     hits: list[SearchHit]
     groups: list[DocumentGroup]
+    query_vector_cached: bool | None = None  # the query's embedding came from the LRU cache (None: not embedded)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -248,6 +249,7 @@ class KnowledgeBase:
         self._bm25 = bm25s.BM25.load(str(self.version / layout.BM25_DIR), mmap=False)
         self._tokenizer = shared_tokenizer()
         self._embedder = embedder or Embedder(self.settings)  # no cache for queries: each is new
+        self._batcher = QueryBatcher(self._embedder.embed_queries)
         self._dense: Any = None
         self._dense_lock = threading.Lock()
         self._mask_cache: dict[SearchFilters, tuple[np.ndarray, list[str]]] = {}
@@ -270,22 +272,26 @@ class KnowledgeBase:
         return np.stack([self.embed_query(t) for t in texts])
 
     def embed_query(self, text: str) -> np.ndarray:
-        """The query's vector, from a small LRU cache of recent queries (staff repeat searches) or the model."""
+        return self.query_vector(text)[0]
+
+    def query_vector(self, text: str) -> tuple[np.ndarray, bool]:
+        """(the query's vector, whether it came from the cache): a small LRU cache of recent queries (staff
+        repeat searches), else the model, through a batcher that embeds concurrent queries in one pass."""
         key = text.strip()
         with self._query_lock:
             cached = self._query_vectors.get(key)
             if cached is not None:
                 self._query_vectors.move_to_end(key)
                 self.query_cache_hits += 1
-                return cached
-        vector = self._embedder.embed_query(key)
+                return cached, True
+        vector = self._batcher.embed(key)
         vector.setflags(write=False)
         with self._query_lock:
             self.query_cache_misses += 1
             self._query_vectors[key] = vector
             while len(self._query_vectors) > self.settings.query_cache_size:
                 self._query_vectors.popitem(last=False)
-        return vector
+        return vector, False
 
     def warm_up(self) -> None:
         """Load the model and the dense index now rather than on the first query."""
@@ -430,6 +436,9 @@ class KnowledgeBase:
             raise ValueError(f"参数 mode 无效：{mode!r}，可选 hybrid/bm25/dense / invalid mode {mode!r}")
         if not query or top_k <= 0:
             return SearchPage(query, MODE_ALIASES.get(mode, mode), 0, False, 0, [], [])
+        cached: bool | None = None
+        if vector is None and MODE_ALIASES.get(mode, mode) in ("hybrid", "dense") and self.chunk_ids:
+            vector, cached = self.query_vector(query)
         ranking = self._rank(query, mode, resolved, None, max(self.settings.candidates, top_k * 2), vector)
         floor = self.settings.dense_floor
         bm25_rows = {row for row, _ in ranking.bm25}
@@ -485,6 +494,7 @@ class KnowledgeBase:
             documents=len(per_doc_counts),
             hits=hits,
             groups=list(groups.values()),
+            query_vector_cached=cached,
         )
 
     def _hit(

@@ -1,13 +1,22 @@
-"""``/api/search``, ``/api/cases/similar``, ``/api/documents/{id}``: the knowledge base, via the kb library."""
+"""``/api/search``, ``/api/cases/similar``, ``/api/documents/{id}``: the knowledge base, via the kb library.
+
+Two controllers: ``SearchController`` (search and similar cases, role area ``search``) and
+``DocumentController`` (documents, area ``documents``), each with its path, guard and the search index
+holder injected with ``Provide``. Responses are typed (msgspec Structs), so the OpenAPI schema shows them.
+``search_page_context`` and ``document_page_context`` give the web pages the same results.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import quote, urlencode
 
-from litestar import Response, get
+import msgspec
+from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.response import File
 
@@ -15,9 +24,12 @@ from api.auth import require
 from api.errors import problem
 from api.search_service import SearchHolder
 from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE
-from hub.core.safe_files import refusal
 
 MODES = ("hybrid", "bm25", "vector", "dense")
+MODE_LABELS = {"hybrid": "混合", "bm25": "关键词", "vector": "语义"}
+DOC_TYPES = ("预案", "案例", "法律法规", "其他")  # kb.metadata.DOC_TYPES
+PAGE_SIZE = 10
+DOC_PAGE_SIZE = 30  # "更多来自本文档": every matching chunk of one document, up to this many
 
 
 def plain(value: Any) -> Any:
@@ -33,21 +45,123 @@ def plain(value: Any) -> Any:
     return value
 
 
-def search_filters(type_: str | None, hazard: str | None, town: str | None, year: int | None) -> dict[str, Any]:
-    given = {"doc_type": type_, "hazard": hazard, "town": town, "year": year}
+# ---- response types (what OpenAPI shows) -----------------------------------------------------------------
+class Hit(msgspec.Struct, kw_only=True):
+    """One chunk: where it is (document, heading path, offsets), the text, a marked snippet, its scores."""
+
+    doc_id: str
+    file: str
+    title: str
+    doc_type: str
+    heading_path: str
+    text: str
+    snippet: str
+    snippet_html: str
+    score: float
+    chunk_id: str
+    order: int
+    start: int
+    end: int
+    url: str  # the document page, scrolled to this chunk and highlighted
+    bm25_rank: int | None = None
+    bm25_score: float | None = None
+    dense_rank: int | None = None
+    dense_score: float | None = None
+
+
+class DocumentGroup(msgspec.Struct, kw_only=True):
+    """The hits of one document on this page, its best score, and how many more of its chunks match."""
+
+    doc_id: str
+    file: str
+    title: str
+    doc_type: str
+    score: float
+    matching_chunks: int
+    more: int
+    more_url: str | None  # 更多来自本文档: this search restricted to the document
+    hits: list[Hit]
+
+
+class SearchResponse(msgspec.Struct, kw_only=True):
+    query: str
+    mode: str
+    filters: dict[str, str | int]
+    total: int  # chunks above the relevance floor, not the page size
+    total_is_lower_bound: bool  # "at least total": the dense side's candidates all passed the floor
+    documents: int  # documents with matching chunks
+    doc: str | None = None  # the document the search was restricted to, if any
+    results: list[Hit]  # flat, best first, at most two chunks per document (all, with doc)
+    groups: list[DocumentGroup]  # the same hits grouped by document, best document first
+
+
+class SimilarCase(msgspec.Struct, kw_only=True):
+    doc_id: str
+    file: str
+    title: str
+    score: float
+    event_date: str | None
+    place: str | None
+    hazards: list[str]
+    figures: dict[str, float]
+    best_heading_path: str
+    best_snippet: str
+
+
+class SimilarCasesResponse(msgspec.Struct, kw_only=True):
+    case_id: str | None
+    text: str | None
+    results: list[SimilarCase]
+
+
+class Chunk(msgspec.Struct, kw_only=True):
+    chunk_id: str
+    order: int
+    heading_path: str
+    start: int
+    end: int
+    text: str
+
+
+class DocumentResponse(msgspec.Struct, kw_only=True):
+    doc_id: str
+    file: str
+    title: str
+    doc_type: str
+    issuer: str | None = None
+    date: str | None = None
+    year: int | None = None
+    doc_number: str | None = None
+    hazards: list[str] = msgspec.field(default_factory=list)
+    towns: list[str] = msgspec.field(default_factory=list)
+    plan_category: str | None = None
+    event_date: str | None = None
+    place: str | None = None
+    figures: dict[str, float] = msgspec.field(default_factory=dict)
+    chunk_count: int
+    chunks: list[Chunk]
+    file_url: str
+
+
+# ---- shared by the API and the pages ------------------------------------------------------------------
+def search_holder(state: State) -> SearchHolder:
+    return state.search
+
+
+def search_filters(
+    type_: str | None, hazard: str | None, town: str | None, year: int | None, doc: str | None = None
+) -> dict[str, Any]:
+    given = {"doc_type": type_, "hazard": hazard, "town": town, "year": year, "doc_id": doc}
     return {k: v for k, v in given.items() if v not in (None, "")}
 
 
-def run_search(holder: SearchHolder, q: str, mode: str, filters: dict[str, Any], top_k: int) -> list[dict[str, Any]]:
-    if not q.strip():
-        raise problem(400, "empty_query", "搜索词为空", "the search query is empty", parameter="q")
-    if mode not in MODES:
-        raise problem(400, "bad_parameter", f"mode 必须是 {'|'.join(MODES)}", f"mode must be one of {MODES}")
-    with holder.lease() as index:
-        try:
-            return plain(index.search(q, mode=mode, filters=filters, top_k=top_k))
-        except ValueError as exc:  # kb's FilterError and bad modes, already in Chinese / English
-            raise bilingual_bad_request(exc) from None
+def document_url(doc_id: str, order: int | None = None) -> str:
+    base = f"/documents/{quote(doc_id)}"
+    return base if order is None else f"{base}?hit={order}#chunk-{order}"
+
+
+def search_url(params: dict[str, Any]) -> str:
+    return "/search?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
 
 
 def bilingual_bad_request(exc: Exception) -> Exception:
@@ -55,54 +169,118 @@ def bilingual_bad_request(exc: Exception) -> Exception:
     return problem(400, "bad_parameter", zh, en or zh)
 
 
-@get(
-    "/api/search",
-    guards=[require("search")],
-    security=SECURED,
-    responses={**ERROR_RESPONSES, **UNAVAILABLE},
-    tags=["search"],
-    summary="检索预案与案例 / search plans and cases",
-    sync_to_thread=True,
-)
-def search(
-    state: State,
-    q: Annotated[str, Parameter(description="搜索词 / query", min_length=1, max_length=500)],
-    mode: Annotated[
-        Literal["hybrid", "bm25", "vector", "dense"], Parameter(description="hybrid | bm25 | vector")
-    ] = "hybrid",
-    # kb's document types (kb.metadata.DOC_TYPES), as an enum so the schema says which values exist.
-    type_: Annotated[
-        Literal["预案", "案例", "法律法规", "其他"] | None,
-        Parameter(query="type", description="文档类型 / document type"),
-    ] = None,
-    hazard: Annotated[str | None, Parameter(description="灾种 / hazard")] = None,
-    town: Annotated[str | None, Parameter(description="镇街 / town (name or code)")] = None,
-    year: Annotated[int | None, Parameter(ge=1900, le=2100, description="年份 / year")] = None,
-    top_k: Annotated[int, Parameter(ge=1, le=100, description="结果数 / number of results")] = 10,
-) -> dict[str, Any]:
-    filters = search_filters(type_, hazard, town, year)
-    results = run_search(state.search, q, mode, filters, top_k)
-    return {"query": q, "mode": mode, "filters": filters, "results": results}
+def run_search(
+    holder: SearchHolder, q: str, mode: str, filters: dict[str, Any], top_k: int
+) -> tuple[SearchResponse, bool]:
+    """One results page (floor, true count, grouping) and whether the query vector came from the cache."""
+    if not q.strip():
+        raise problem(400, "empty_query", "搜索词为空", "the search query is empty", parameter="q")
+    if mode not in MODES:
+        raise problem(400, "bad_parameter", f"mode 必须是 {'|'.join(MODES)}", f"mode must be one of {MODES}")
+    doc = filters.get("doc_id")
+    with holder.lease() as index:
+        try:
+            page = index.search_page(q, mode=mode, top_k=DOC_PAGE_SIZE if doc else top_k, filters=filters)
+        except ValueError as exc:  # kb's FilterError and bad modes, already in Chinese / English
+            raise bilingual_bad_request(exc) from None
+    shown = {k: v for k, v in filters.items() if k != "doc_id"}
+    base = {"q": q, "mode": mode, "type": shown.get("doc_type")} | {k: shown.get(k) for k in ("hazard", "town", "year")}
+
+    def hit(h: Any) -> Hit:
+        return Hit(**{f: getattr(h, f) for f in _HIT_FIELDS}, url=document_url(h.doc_id, h.order))
+
+    groups = [
+        DocumentGroup(
+            doc_id=g.doc_id,
+            file=g.file,
+            title=g.title,
+            doc_type=g.doc_type,
+            score=g.score,
+            matching_chunks=g.matching_chunks,
+            more=g.more,
+            more_url=search_url({**base, "doc": g.doc_id}) if g.more and not doc else None,
+            hits=[hit(h) for h in g.hits],
+        )
+        for g in page.groups
+    ]
+    response = SearchResponse(
+        query=q,
+        mode=mode,
+        filters=shown,
+        total=page.total,
+        total_is_lower_bound=page.total_is_lower_bound,
+        documents=page.documents,
+        doc=doc,
+        results=[hit(h) for h in page.hits],
+        groups=groups,
+    )
+    return response, bool(page.query_vector_cached)
 
 
-@get(
-    "/api/cases/similar",
-    guards=[require("search")],
-    security=SECURED,
-    responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
-    tags=["search"],
-    summary="相似案例 / similar cases",
-    sync_to_thread=True,
-)
-def similar_cases(
-    state: State,
-    text: Annotated[str | None, Parameter(max_length=5000, description="案情描述 / case description")] = None,
-    case_id: Annotated[str | None, Parameter(max_length=200, description="案例编号 / case id")] = None,
-    top_k: Annotated[int, Parameter(ge=1, le=50)] = 5,
-) -> dict[str, Any]:
+_HIT_FIELDS = tuple(f for f in Hit.__struct_fields__ if f != "url")
+
+
+# ---- the API ----------------------------------------------------------------------------------------------
+class SearchController(Controller):
+    """Search plans, laws and cases; similar cases. Staff and admins."""
+
+    path = "/api"
+    tags: ClassVar[list[str]] = ["search"]
+    guards: ClassVar[list[Any]] = [require("search")]
+    security = SECURED
+    dependencies: ClassVar[dict[str, Provide]] = {"holder": Provide(search_holder, sync_to_thread=False)}
+
+    @get(
+        "/search",
+        responses={**ERROR_RESPONSES, **UNAVAILABLE},
+        summary="检索预案与案例 / search plans and cases",
+        description="结果按相关度排序，低于相关度下限的不返回；`results` 为扁平列表（每个文档最多两段），"
+        "`groups` 按文档分组；`total` 是高于下限的全部匹配段数。加 `doc` 只看一个文档的匹配段（更多来自本文档）。"
+        " Results above a relevance floor, at most two chunks per document in `results`, grouped in `groups`; "
+        "`total` counts every matching chunk. `doc` restricts the search to one document.",
+        sync_to_thread=True,
+    )
+    def search(
+        self,
+        holder: SearchHolder,
+        q: Annotated[str, Parameter(description="搜索词 / query", min_length=1, max_length=500)],
+        mode: Annotated[
+            Literal["hybrid", "bm25", "vector", "dense"], Parameter(description="hybrid | bm25 | vector")
+        ] = "hybrid",
+        type_: Annotated[
+            Literal["预案", "案例", "法律法规", "其他"] | None,
+            Parameter(query="type", description="文档类型 / document type"),
+        ] = None,
+        hazard: Annotated[str | None, Parameter(description="灾种 / hazard")] = None,
+        town: Annotated[str | None, Parameter(description="镇街 / town (name or code)")] = None,
+        year: Annotated[int | None, Parameter(ge=1900, le=2100, description="年份 / year")] = None,
+        doc: Annotated[str | None, Parameter(max_length=300, description="只看此文档 / one document only")] = None,
+        top_k: Annotated[int, Parameter(ge=1, le=100, description="结果数 / number of results")] = PAGE_SIZE,
+    ) -> Response[SearchResponse]:
+        filters = search_filters(type_, hazard, town, year, doc)
+        body, cached = run_search(holder, q, mode, filters, top_k)
+        return Response(body, headers={"X-Query-Cache": "hit" if cached else "miss"})
+
+    @get(
+        "/cases/similar",
+        responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
+        summary="相似案例 / similar cases",
+        sync_to_thread=True,
+    )
+    def similar_cases(
+        self,
+        holder: SearchHolder,
+        text: Annotated[str | None, Parameter(max_length=5000, description="案情描述 / case description")] = None,
+        case_id: Annotated[str | None, Parameter(max_length=200, description="案例编号 / case id")] = None,
+        top_k: Annotated[int, Parameter(ge=1, le=50)] = 5,
+    ) -> SimilarCasesResponse:
+        found = similar(holder, text, case_id, top_k)
+        return SimilarCasesResponse(case_id=case_id, text=text, results=found)
+
+
+def similar(holder: SearchHolder, text: str | None, case_id: str | None, top_k: int) -> list[SimilarCase]:
     if bool(text and text.strip()) == bool(case_id):
         raise problem(400, "bad_parameter", "请给出 text 或 case_id 之一", "give exactly one of text or case_id")
-    holder: SearchHolder = state.search
     with holder.lease() as index:
         try:
             found = index.similar_cases(case_id=case_id, text=text, top_k=top_k)
@@ -110,44 +288,139 @@ def similar_cases(
             raise problem(404, "unknown_case", f"没有案例 {case_id!r}", f"no case {case_id!r}") from None
         except ValueError as exc:
             raise bilingual_bad_request(exc) from None
-        return {"case_id": case_id, "text": text, "results": plain(found)}
+    return [msgspec.convert(plain(case), SimilarCase) for case in found]
 
 
-def _document(holder: SearchHolder, doc_id: str) -> Any:
-    with holder.lease() as index:
-        doc = index.get_document(doc_id)
-    if doc is None:
-        raise problem(404, "unknown_document", f"没有文档 {doc_id!r}", f"no document {doc_id!r}", doc_id=doc_id)
-    return doc
+class DocumentController(Controller):
+    """Documents of the knowledge base: metadata and chunks, or the original file. Staff and admins."""
 
+    path = "/api/documents"
+    tags: ClassVar[list[str]] = ["search"]
+    guards: ClassVar[list[Any]] = [require("documents")]
+    security = SECURED
+    dependencies: ClassVar[dict[str, Provide]] = {"holder": Provide(search_holder, sync_to_thread=False)}
 
-@get(
-    "/api/documents/{doc_path:path}",
-    guards=[require("documents")],
-    security=SECURED,
-    responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
-    tags=["search"],
-    summary="文档元数据与分块；加 /file 下载原文件 / document metadata and chunks; append /file for the original",
-    description="文档编号是知识库中的相对路径（如 plans/xxx.md）。`/api/documents/{id}` 返回元数据与按顺序的分块，"
-    "`/api/documents/{id}/file` 下载原文件。Document ids are paths such as plans/xxx.md.",
-    sync_to_thread=True,
-)
-def get_document(state: State, doc_path: str) -> Response[Any]:
-    doc_id = doc_path.lstrip("/")
-    holder: SearchHolder = state.search
-    with holder.lease() as index:
-        doc = index.get_document(doc_id)
-        wants_file = doc is None and doc_id.endswith("/file")
-        if wants_file:
-            doc_id = doc_id.removesuffix("/file")
+    @get(
+        "/{doc_path:path}",
+        responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
+        summary="文档元数据与分块；加 /file 下载原文件 / document metadata and chunks; append /file for the original",
+        description="文档编号是知识库中的相对路径（如 plans/xxx.md）。`/api/documents/{id}` 返回元数据与按顺序的分块，"
+        "`/api/documents/{id}/file` 下载原文件。Document ids are paths such as plans/xxx.md.",
+        sync_to_thread=True,
+    )
+    def get_document(self, holder: SearchHolder, doc_path: str) -> Response[DocumentResponse]:
+        doc_id = doc_path.lstrip("/")
+        with holder.lease() as index:
             doc = index.get_document(doc_id)
+            wants_file = doc is None and doc_id.endswith("/file")
+            if wants_file:
+                doc_id = doc_id.removesuffix("/file")
+                doc = index.get_document(doc_id)
+        if doc is None:
+            raise problem(404, "unknown_document", f"没有文档 {doc_id!r}", f"no document {doc_id!r}", doc_id=doc_id)
+        doc = plain(doc)
+        source = doc.pop("path", None)  # a server path: used to send the file, never shown
+        if not wants_file:
+            body = msgspec.convert({**doc, "file_url": f"/api/documents/{doc_id}/file"}, DocumentResponse)
+            return Response(body)
+        path = Path(source) if source else None
+        if path is None or not path.is_file():
+            raise problem(404, "no_original", "原文件不在服务器上", "the original file is not available", doc_id=doc_id)
+        return File(path=path, filename=path.name)  # type: ignore[return-value]
+
+
+SEARCH_ROUTES = [SearchController, DocumentController]
+
+
+# ---- the web pages' share -----------------------------------------------------------------------------------
+def _page_error(exc: Exception) -> str:
+    extra = getattr(exc, "extra", None)
+    if isinstance(extra, dict) and extra.get("message_zh"):
+        return str(extra["message_zh"])
+    return str(exc).split(" / ")[0]
+
+
+def search_page_context(state: State, params: Any) -> dict[str, Any]:
+    """What search.html shows for the query string ``params``: grouped results, the count, or a Chinese error.
+
+    Bad parameters (an unknown mode, a year that is not a number, an unknown type or town) are said, not ignored.
+    """
+    get_param = params.get
+    q, mode = (get_param("q") or "").strip(), get_param("mode") or "hybrid"
+    type_value, hazard, town = get_param("type") or "", get_param("hazard") or "", get_param("town") or ""
+    year_value, doc = (get_param("year") or "").strip(), get_param("doc") or ""
+    similar_text, case_id = get_param("similar") or "", get_param("case_id") or ""
+    errors: list[str] = []
+    if mode not in MODE_LABELS and mode != "dense":
+        errors.append(f"参数 mode 无效：“{mode}”，可选：混合（hybrid）、关键词（bm25）、语义（vector）")
+    year: int | None = None
+    if year_value:
+        if year_value.isdigit() and 1900 <= int(year_value) <= 2100:
+            year = int(year_value)
+        else:
+            errors.append(f"年份无效：“{year_value}”，请填写四位数字年份，如 2023")
+    if type_value and type_value not in DOC_TYPES:
+        errors.append(f"类型无效：“{type_value}”，可选：{'、'.join(DOC_TYPES)}")
+    result: SearchResponse | None = None
+    similar_results: list[SimilarCase] = []
+    if q and not errors:
+        try:
+            filters = search_filters(type_value or None, hazard or None, town or None, year, doc or None)
+            result, _ = run_search(state.search, q, mode, filters, PAGE_SIZE)
+        except Exception as exc:  # problem details (bad town, nothing published) and kb's ValueErrors
+            if not hasattr(exc, "status_code") and not isinstance(exc, ValueError):
+                raise
+            errors.append(_page_error(exc))
+    if (similar_text.strip() or case_id) and not errors:
+        try:
+            similar_results = similar(state.search, None if case_id else similar_text, case_id or None, 5)
+        except Exception as exc:
+            if not hasattr(exc, "status_code"):
+                raise
+            errors.append(_page_error(exc))
+    doc_title = None
+    if result is not None and doc:
+        doc_title = result.groups[0].title if result.groups else doc
+    return {
+        "q": q,
+        "mode": mode,
+        "type": type_value,
+        "hazard": hazard,
+        "town": town,
+        "year": year_value,
+        "doc": doc,
+        "doc_title": doc_title,
+        "all_results_url": search_url(
+            {"q": q, "mode": mode, "type": type_value, "hazard": hazard, "town": town, "year": year_value}
+        ),
+        "similar": similar_text,
+        "case_id": case_id,
+        "result": result,
+        "results": result.results if result else [],
+        "similar_results": similar_results,
+        "error": "；".join(errors) or None,
+        "modes": MODE_LABELS,
+        "doc_types": DOC_TYPES,
+        "terms": query_terms(q or similar_text),
+    }
+
+
+def query_terms(q: str) -> list[str]:
+    """Words to mark in results: jieba tokens of the query, longest first, single characters dropped."""
+    if not q.strip():
+        return []
+    import jieba
+
+    words = {w.strip() for w in jieba.lcut_for_search(q) if len(w.strip()) > 1}
+    return sorted(words, key=len, reverse=True)
+
+
+def document_page_context(state: State, doc_path: str, hit: str | None) -> dict[str, Any]:
+    """The document with its chunks in order; ``hit`` (a chunk's order) is the one a search result opened."""
+    doc_id = doc_path.lstrip("/")
+    with state.search.lease() as index:
+        doc = index.get_document(doc_id)
     if doc is None:
-        raise problem(404, "unknown_document", f"没有文档 {doc_id!r}", f"no document {doc_id!r}", doc_id=doc_id)
-    doc = plain(doc)
-    source = doc.pop("path", None)  # a server path: used to send the file, never shown
-    if not wants_file:
-        return Response({**doc, "file_url": f"/api/documents/{doc_id}/file"})
-    path = Path(source) if source else None
-    if path is None or refusal(path, path.parent) is not None:  # a link swapped in after indexing is not sent
-        raise problem(404, "no_original", "原文件不在服务器上", "the original file is not available", doc_id=doc_id)
-    return File(path=path, filename=path.name)
+        raise problem(404, "unknown_document", f"没有文档 {doc_id!r}", f"no document {doc_id!r}")
+    hit_order = int(hit) if hit and hit.isdigit() else None
+    return {"doc": plain(doc), "hit": hit_order, "doc_url": quote(doc_id)}
