@@ -29,7 +29,7 @@ from api.auth import (
 from api.errors import problem
 from api.masking import check_table_request, row_mask
 from api.quality_reports import find_report, list_reports, load_json
-from api.routes.search import MODES, plain, run_search, search_filters
+from api.routes.search import document_page_context, search_page_context
 from api.routes.towns import kb_documents
 from api.state import serving_db
 from api.table_query import OPERATORS, parse_table_request
@@ -55,7 +55,6 @@ OPERATOR_LABELS = {
     "contains": "包含",
     "isnull": "为空（true/false）",
 }
-MODE_LABELS = {"hybrid": "混合", "bm25": "关键词", "vector": "语义"}
 
 
 def _context(request: Request[Any, Any, Any], principal: Principal | None, **extra: Any) -> dict[str, Any]:
@@ -131,75 +130,16 @@ def logout(request: Request[Any, Any, Any], state: State) -> Redirect:
 
 
 @get("/search", include_in_schema=False, sync_to_thread=True)
-def search_page(
-    request: Request[Any, Any, Any],
-    state: State,
-    q: str = "",
-    mode: str = "hybrid",
-    hazard: str = "",
-    town: str = "",
-    year: str = "",
-    similar: str = "",
-    case_id: str = "",
-) -> Template:
+def search_page(request: Request[Any, Any, Any], state: State) -> Template:
+    """Grouped results, the true count, the relevance floor and errors in Chinese: see api.routes.search."""
     principal = authorize(request, "search")
-    params = request.query_params
-    type_value, year_value = params.get("type", ""), params.get("year", "")
-    results: list[dict[str, Any]] = []
-    similar_results: list[dict[str, Any]] = []
-    error: str | None = None
-    year_int = int(year_value) if year_value.isdigit() else None
-    try:
-        if q.strip():
-            filters = search_filters(type_value or None, hazard or None, town or None, year_int)
-            results = run_search(state.search, q, mode if mode in MODES else "hybrid", filters, 10)
-        if similar.strip() or case_id:
-            with state.search.lease() as index:
-                found = index.similar_cases(case_id=case_id or None, text=None if case_id else similar, top_k=5)
-                similar_results = plain(found)
-    except ProblemDetailsException as exc:
-        extra = exc.extra if isinstance(exc.extra, dict) else {}
-        error = extra.get("message_zh") or exc.detail
-    except (KeyError, ValueError) as exc:
-        error = str(exc).split(" / ")[0]
-    return _page(
-        request,
-        "search.html",
-        principal,
-        q=q,
-        mode=mode,
-        type=type_value,
-        hazard=hazard,
-        town=town,
-        year=year_value,
-        similar=similar,
-        results=results,
-        similar_results=similar_results,
-        error=error,
-        modes=MODE_LABELS,
-        terms=query_terms(q or similar),
-    )
-
-
-def query_terms(q: str) -> list[str]:
-    """Words to mark in results: jieba tokens of the query, longest first, single characters dropped."""
-    if not q.strip():
-        return []
-    import jieba
-
-    words = {w.strip() for w in jieba.lcut_for_search(q) if len(w.strip()) > 1}
-    return sorted(words, key=len, reverse=True)
+    return _page(request, "search.html", principal, **search_page_context(state, request.query_params))
 
 
 @get("/documents/{doc_path:path}", include_in_schema=False, sync_to_thread=True)
-def document_page(request: Request[Any, Any, Any], state: State, doc_path: str) -> Template:
+def document_page(request: Request[Any, Any, Any], state: State, doc_path: str, hit: str | None = None) -> Template:
     principal = authorize(request, "documents")
-    doc_id = doc_path.lstrip("/")
-    with state.search.lease() as index:
-        doc = index.get_document(doc_id)
-    if doc is None:
-        raise problem(404, "unknown_document", f"没有文档 {doc_id!r}", f"no document {doc_id!r}")
-    return _page(request, "document.html", principal, doc=plain(doc))
+    return _page(request, "document.html", principal, **document_page_context(state, doc_path, hit))
 
 
 @get("/tables", include_in_schema=False, sync_to_thread=True)
