@@ -21,7 +21,14 @@ from api.auth import AuthFailureLimiter
 from api.errors import problem
 from api.highlight import mark_terms
 from api.keys import KeyStore
-from api.limits import header_limit, http_problem, rate_limit_config, security_headers
+from api.limits import (
+    header_limit,
+    http_problem,
+    malformed_body_problem,
+    raised_while_decoding_body,
+    rate_limit_config,
+    security_headers,
+)
 from api.routes import meta, quality, search, sql, tables, towns
 from api.routes.pages import PAGE_ROUTES
 from api.search_service import SearchHolder
@@ -70,6 +77,8 @@ logger = logging.getLogger("api")
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A bug, not the caller's fault: logged with its traceback here, never sent to the client."""
+    if isinstance(exc, UnicodeDecodeError | RecursionError) and raised_while_decoding_body(exc):
+        return malformed_body_problem(exc).to_response(request)  # the caller's malformed body: a 400
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
         500, "internal_error", "服务器内部错误，已记录日志", "internal server error; it has been logged"

@@ -188,3 +188,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             )
             self.transport.write(head + b"\r\n" + body)
             self.transport.close()
+
+
+def raised_while_decoding_body(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of Litestar's JSON body decoding (msgspec raises UnicodeDecodeError for invalid
+    UTF-8 and RecursionError for deep nesting, which Litestar does not turn into a 400 itself)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in ("decode_json", "decode_msgpack"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def malformed_body_problem(exc: BaseException) -> ProblemDetailsException:
+    if isinstance(exc, UnicodeDecodeError):
+        return problem(400, "malformed_body", "请求体不是有效的 UTF-8 JSON", "the request body is not valid UTF-8 JSON")
+    return problem(400, "malformed_body", "请求体 JSON 嵌套过深", "the request body's JSON is nested too deeply")

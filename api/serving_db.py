@@ -58,6 +58,8 @@ def _connect_locked(path: Path, settings: ApiSettings) -> duckdb.DuckDBPyConnect
             "memory_limit": settings.memory_limit,
             "threads": settings.threads,
             "max_execution_time": settings.sql_timeout_ms,
+            # A sort or join larger than memory may spill this much to disk, no more (then it fails).
+            "max_temp_directory_size": settings.max_temp_directory_size,
             "lock_configuration": True,
         },
     )

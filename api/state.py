@@ -94,3 +94,4 @@ ERROR_RESPONSES: dict[int, Any] = {
 }
 NOT_FOUND = {404: _spec("不存在 / not found", "not_found")}
 UNAVAILABLE = {503: _spec("尚未发布 / nothing published yet", "not_published")}
+TOO_LARGE = {413: _spec("结果过大 / result too large", "result_too_large")}

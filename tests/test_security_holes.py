@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -173,3 +174,102 @@ def test_cookie_is_secure_when_configured(tmp_path: Path) -> None:
         response = client.post("/login", data={"key": key}, follow_redirects=False)
         assert response.status_code == 303
         assert "secure" in [part.strip().lower() for part in response.headers["set-cookie"].split(";")]
+
+
+# --- 2, 5, 6: SQL bounded by bytes, catalog views denied, malformed bodies ----------------------------
+
+
+def post_sql(server: LiveServer, sql: str, role: str = "analyst") -> httpx.Response:
+    with server.client(role) as c:
+        return c.post("/api/sql", json={"sql": sql})
+
+
+def peak_rss_mb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT length(format('{:>{}}','x',2000000000))",
+    "SELECT printf('%*d',1000000000,1)",
+    "SELECT printf('%.*f',1000000000,1.5)",
+    "SELECT format('{0:>{1}}','x',2000000000)",
+    "SELECT format('{:>{}}','x',w) FROM (SELECT 2000000000 AS w)",
+    "SELECT length(printf('%99999999d',1))",
+    "SELECT repeat('x',1000000) FROM range(1000)",
+    "SELECT to_base(1, 2, 2000000000)",
+    "SELECT bitstring('1', 2000000000)",
+])
+def test_widths_and_sizes_taken_from_arguments_are_refused_at_once(server: LiveServer, sql: str) -> None:
+    started = time.monotonic()
+    response = post_sql(server, sql)
+    assert time.monotonic() - started < 2
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["code"] == "not_allowed"
+    assert peak_rss_mb(server.process.pid) < 1500
+
+
+def test_small_argument_widths_still_work(server: LiveServer) -> None:
+    body = post_sql(server, "SELECT printf('%*d', 5, 42) AS a, format('{:>{}}', 'x', 3) AS b").json()
+    assert body["rows"] == [["   42", "  x"]]
+
+
+def test_a_result_over_the_byte_cap_is_stopped_not_sent(server: LiveServer) -> None:
+    """10 MB of rows within the row limit: the query is stopped at the 5 MB cap of this server (413)."""
+    started = time.monotonic()
+    response = post_sql(server, "SELECT repeat('x', 10000) AS s FROM range(1000)")
+    assert time.monotonic() - started < 5
+    assert response.status_code == 413, response.text[:300]
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == "result_too_large" and body["max_bytes"] == 5_000_000
+    assert len(response.content) < 10_000
+    ok = post_sql(server, "SELECT repeat('x', 1000) AS s FROM range(1000)")  # 1 MB: fine
+    assert ok.status_code == 200 and ok.json()["row_count"] == 1000
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM pg_catalog.pg_settings",
+    "SELECT name, setting FROM pg_settings WHERE name = 'temp_directory'",
+    "SELECT (SELECT setting FROM pg_settings LIMIT 1)",
+    "SELECT * FROM town_dossier WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_settings)",
+    "SELECT * FROM duckdb_settings",
+    "SELECT * FROM main.duckdb_databases",
+    "SELECT * FROM pg_catalog.pg_database",
+    'SELECT * FROM "PG_SETTINGS"',
+    "WITH s AS (SELECT * FROM pg_catalog.pg_settings) SELECT * FROM s",
+])
+def test_catalog_views_showing_settings_or_paths_are_denied(server: LiveServer, sql: str) -> None:
+    response = post_sql(server, sql)
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["code"] == "not_allowed"
+    assert str(server.data_dir) not in response.text
+
+
+def test_the_information_schema_of_tables_and_columns_still_works(server: LiveServer) -> None:
+    response = post_sql(server, "SELECT table_name FROM information_schema.tables ORDER BY 1")
+    assert response.status_code == 200
+    assert ["town_dossier"] in response.json()["rows"]
+    assert str(server.data_dir) not in response.text
+
+
+@pytest.mark.parametrize("body", [
+    b'{"sql": "select \xff"}',
+    b'{"sql": "select 1", "x": "\xc3\x28"}',
+    b'{"sql": "select 1", "params": ' + b'{"a":' * 100_000 + b"1" + b"}" * 100_000 + b"}",
+    b"[" * 200_000 + b"]" * 200_000,
+    b'{"sql": "select $a", "params": {"a": ' + b"[" * 900 + b"]" * 900 + b"}}",
+    b'{"sql": "select 1", "params": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}",
+    b'{"sql": "select 1", "params": [1, 2]}',
+])
+def test_malformed_bodies_are_400_problems_not_500(server: LiveServer, body: bytes) -> None:
+    headers = {"Authorization": f"Bearer {server.keys['analyst']}", "content-type": "application/json"}
+    started = time.monotonic()
+    response = httpx.post(f"{server.base_url}/api/sql", content=body, headers=headers, timeout=30)
+    assert time.monotonic() - started < 3
+    assert 400 <= response.status_code < 500, response.text[:300]
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["message_zh"] and problem["message_en"] and "Traceback" not in response.text

@@ -10,8 +10,8 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from api.auth import Principal, require
-from api.sql_runner import run_select
-from api.state import ERROR_RESPONSES, SECURED, UNAVAILABLE, serving_db
+from api.sql_runner import check_params, run_select
+from api.state import ERROR_RESPONSES, SECURED, TOO_LARGE, UNAVAILABLE, serving_db
 
 
 class SqlRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -33,7 +33,7 @@ class SqlResponse(msgspec.Struct):
     "/api/sql",
     guards=[require("sql")],
     security=SECURED,
-    responses={**ERROR_RESPONSES, **UNAVAILABLE},
+    responses={**ERROR_RESPONSES, **UNAVAILABLE, **TOO_LARGE},
     tags=["sql"],
     status_code=200,
     summary="只读 SQL / read-only SQL",
@@ -49,10 +49,11 @@ def run_sql(
 ) -> SqlResponse:
     principal: Principal = request.state.principal
     settings = state.settings
+    check_params(data.params)  # before the audit log writes them
     with serving_db(state) as db:
         state.audit.write(principal.name, "sql", data.sql, params=data.params, snapshot=db.path.name)
         result = run_select(db.sql_cursor(principal.role), data.sql, data.params, settings.sql_row_limit,
-                            settings.sql_timeout_ms)
+                            settings.sql_timeout_ms, settings.sql_max_result_bytes)
         return SqlResponse(
             columns=result.columns,
             rows=result.rows,

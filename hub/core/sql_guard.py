@@ -23,7 +23,8 @@ from typing import Any
 import duckdb
 
 MAX_SQL_CHARS = 100_000
-MAX_GENERATED = 1_000_000  # largest count/length a generating function may be asked for
+MAX_GENERATED = 10_000  # largest count/length/width a generating function may be asked for: DuckDB builds 2,048
+# rows of a vector at once, so one value's size times 2,048 is what a single chunk can take (20 MB here)
 
 # Families of functions that read files, inspect the server or its storage.
 DENIED_PREFIXES = ("duckdb_", "pragma_", "read_", "parquet_", "sqlite_", "postgres_", "mysql_", "iceberg_", "delta_")
@@ -62,10 +63,43 @@ GENERATORS = frozenset(
         "array_resize",
         "list_repeat",
         "bar",
+        "to_base",  # to_base(n, radix, min_length) pads to min_length
+        "bitstring",  # bitstring('1', length)
     }
 )
 FORMATTERS = frozenset({"printf", "format", "sprintf"})  # a width inside the format string, e.g. '%2000000000d'
-_LONG_NUMBER = re.compile(r"\d{7,}")
+_LONG_NUMBER = re.compile(r"\d{5,}")  # a width of 10,000 or more written into the format string
+# A width or precision taken from an argument: printf's '%*d' / '%.*f', fmt's nested field '{:>{}}' / '{:{1}}'.
+_ARGUMENT_WIDTH = re.compile(r"%[-+ #0]*(?:\d+\$)?\*|%[^a-zA-Z%]*\.\*|\{[^{}]*:[^{}]*\{")
+
+# Catalog views and tables that show the server's settings, files, paths, extensions or secrets. A table
+# reference by any of these names (in any schema: pg_catalog.pg_settings, information_schema.…, main.…) is
+# refused; so is any reference into the pg_catalog schema, whose views wrap DuckDB's own (duckdb_settings()).
+DENIED_TABLES = frozenset(
+    {
+        "pg_settings",
+        "pg_file_settings",
+        "pg_hba_file_rules",
+        "pg_config",
+        "pg_stat_activity",
+        "pg_available_extensions",
+        "pg_extension",
+        "pg_tablespace",
+        "pg_database",
+        "duckdb_settings",
+        "duckdb_databases",
+        "duckdb_extensions",
+        "duckdb_secrets",
+        "duckdb_temporary_files",
+        "duckdb_memory",
+        "duckdb_logs",
+        "information_schema_catalog_name",
+    }
+)
+DENIED_SCHEMAS = frozenset({"pg_catalog"})
+DENIED_TABLE_PREFIXES = ("pg_", "duckdb_", "pragma_")  # pg_catalog's views resolve without the schema name too
+# information_schema views that name the database (= the snapshot file's name) are allowed: they show table and
+# column names only, which the catalog API shows too. Tables of these names are denied anywhere.
 
 
 class SqlRejected(ValueError):
@@ -165,14 +199,47 @@ def _check_generator(name: str, arguments: list[dict[str, Any]]) -> None:
 
 
 def _check_formatter(name: str, arguments: list[dict[str, Any]]) -> None:
+    """The format string must be a constant with small widths; a width taken from an argument (``%*d``,
+    ``{:>{}}``) makes every other argument a size argument: each must be a constant, numbers at most
+    ``MAX_GENERATED``."""
     first = (arguments[0].get("expression") or {}) if arguments else {}
     literal = first.get("literal") or {}
-    if first.get("class") != "CONSTANT" or _LONG_NUMBER.search(str(literal.get("text", ""))):
+    text = str(literal.get("text", ""))
+    if first.get("class") != "CONSTANT" or _LONG_NUMBER.search(text):
         raise _refuse(
-            f"函数 {name} 的格式串必须是常数且宽度不超过 6 位数",
-            f"the format string of {name} must be a constant without widths of 7 or more digits",
+            f"函数 {name} 的格式串必须是常数且宽度不超过 4 位数",
+            f"the format string of {name} must be a constant without widths of 5 or more digits",
             function=name,
         )
+    if _ARGUMENT_WIDTH.search(text):
+        for argument in arguments[1:]:
+            expression = argument.get("expression") or {}
+            if expression.get("class") == "CONSTANT" and (expression.get("literal") or {}).get("kind") == "STRING":
+                continue
+            value = _constant_number(expression)
+            if value is None or abs(value) > MAX_GENERATED:
+                raise _refuse(
+                    f"函数 {name} 的宽度来自参数（如 %*d、{{:>{{}}}}）时，参数必须是不超过 {MAX_GENERATED} 的常数",
+                    f"when {name} takes a width from an argument (such as %*d or {{:>{{}}}}), its arguments must be "
+                    f"constants of at most {MAX_GENERATED}",
+                    function=name,
+                )
+
+
+def _table_references(tree: Any) -> list[tuple[str, str, str]]:
+    """Every base-table reference in the tree as (catalog, schema, table), lower case; iterative."""
+    found = []
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
+                found.append((str(node.get("catalog_name") or "").lower(), str(node.get("schema_name") or "").lower(),
+                              node["table_name"].lower()))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def _functions(tree: Any) -> list[tuple[str, bool, list[dict[str, Any]]]]:
@@ -226,6 +293,14 @@ def check_select(sql: str) -> None:
         raise SqlRejected(400, "sql_too_deep", "SQL 嵌套过深", "the SQL statement is nested too deeply") from None
     if tree.get("error"):
         return  # the statement check already parsed it; DuckDB will report the error when it runs
+    for catalog, schema, table in _table_references(tree):
+        if table in DENIED_TABLES or table.startswith(DENIED_TABLE_PREFIXES) or DENIED_SCHEMAS & {catalog, schema}:
+            shown = ".".join(part for part in (catalog, schema, table) if part)
+            raise _refuse(
+                f"不允许查询 {shown}（服务器设置、文件或路径）",
+                f"{shown} is not allowed (server settings, files or paths)",
+                table=shown,
+            )
     for name, is_table_function, arguments in _functions(tree):
         if _is_denied(name):
             raise _refuse(
