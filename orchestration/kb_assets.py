@@ -6,12 +6,17 @@ directory switched in by ``CURRENT`` (docs/decisions/0005-build-and-serve-are-se
 API keeps serving the old one until the new one is complete. No DuckDB writer pool: the index touches no DuckDB file.
 """
 
+import hashlib
+import json
+
 import dagster as dg
 
-from hub.core.paths import HubPaths
+from kb.settings import KbSettings
 from orchestration.resources import HubSettings
 
 KB_GROUP = "knowledge_base"
+# The KB's own settings (model, backend, chunking: HUB_KB_*), read once when the code location loads.
+KB_SETTINGS = KbSettings.from_env()
 
 
 @dg.asset(
@@ -22,17 +27,15 @@ KB_GROUP = "knowledge_base"
 )
 def kb_index(context: dg.AssetExecutionContext, hub_settings: HubSettings) -> dg.MaterializeResult:
     from kb.indexer import build_index
-    from kb.settings import KbSettings
 
-    # from_env honours HUB_LANDING_DIR (`hub run --landing DIR`); the data directory is the resource's.
-    paths = HubPaths.from_env(hub_settings.data_dir)
+    paths = hub_settings.paths
     docs_dir = paths.landing_for("kb")
     if not docs_dir.is_dir():
         raise dg.Failure(
             description=f"知识库文档目录不存在 / knowledge base folder not found: {docs_dir}",
             metadata={"docs_dir": dg.MetadataValue.path(str(docs_dir))},
         )
-    settings = KbSettings.from_env().with_changes(data_dir=paths.data_dir)
+    settings = KB_SETTINGS.with_changes(data_dir=paths.data_dir)
     logged: dict[str, int] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -64,4 +67,31 @@ def kb_index(context: dg.AssetExecutionContext, hub_settings: HubSettings) -> dg
     )
 
 
+def documents_snapshot(hub_settings: HubSettings) -> dict[str, int]:
+    """Relative path → mtime (ns) of every file under landing/kb/."""
+    folder = hub_settings.paths.landing_for("kb")
+    if not folder.is_dir():
+        return {}
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+@dg.sensor(
+    name="kb_landing_sensor",
+    target=[kb_index],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="landing/kb/ 文档增删改时重建知识库索引 / re-index when documents are added, changed or removed",
+)
+def kb_landing_sensor(context: dg.SensorEvaluationContext,
+                      hub_settings: HubSettings) -> dg.SensorResult | dg.SkipReason:
+    seen = documents_snapshot(hub_settings)
+    previous: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+    if seen == previous:
+        return dg.SkipReason("landing/kb/ 无变化 / no document changed")
+    cursor = json.dumps(seen, ensure_ascii=False, sort_keys=True)
+    run_key = "kb:" + hashlib.sha256(cursor.encode()).hexdigest()[:16]
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=run_key)], cursor=cursor)
+
+
 kb_assets = [kb_index]
+kb_sensors = [kb_landing_sensor]

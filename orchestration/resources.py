@@ -1,4 +1,7 @@
-"""Resources shared by the pipeline's own assets (dbt build, publish): where the data lives, and as of when."""
+"""Resources shared by the pipeline's assets: where the data lives, as of when, and how dbt is called.
+
+All built from one ``HubConfig`` (orchestration/settings.py) when the code location loads.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+from dagster_dbt import DbtCliResource
 
-from hub.core.paths import DBT_PROJECT_DIR, HubPaths
+from hub.core.paths import HubPaths
+from orchestration.dbt_project import HUB_DBT_PROJECT
+from orchestration.settings import DEFAULT_DBT_THREADS, HubConfig
 
 HUB_TIMEZONE = ZoneInfo("Asia/Shanghai")
 DUCKDB_WRITER_POOL = "duckdb_writer"
@@ -22,16 +28,27 @@ def today_in_shanghai() -> date:
 class HubSettings(dg.ConfigurableResource):
     """The data directory of this deployment and the date the shared views are computed as of.
 
-    ``as_of`` is empty for "today in Asia/Shanghai" (the scheduled daily run) and a YYYY-MM-DD date
+    ``as_of`` is empty for "today in Asia/Shanghai" (the daemon's runs) and a YYYY-MM-DD date
     for a reproducible rebuild of a past state (``hub run --as-of``, or the run config in the UI).
     """
 
     data_dir: str
     as_of: str = ""
     landing_dir: str = ""  # empty: <data_dir>/landing
-    # dbt build --full-refresh: incremental models (the event staging models) are rebuilt from the raw tables.
-    # Needed after a dbt code or seed change (e.g. a new town alias must reach events already staged).
+    four_platforms_url: str = ""  # empty: the four-platforms source reads its files only
+    dbt_threads: int = DEFAULT_DBT_THREADS
+    # dbt build --full-refresh for every selected model (`hub run --rebuild-all`); otherwise only models whose
+    # code changed since their last build are fully refreshed.
     full_refresh: bool = False
+
+    @classmethod
+    def from_config(cls, config: HubConfig, **changes: object) -> HubSettings:
+        paths = config.paths
+        fields: dict[str, object] = {
+            "data_dir": str(paths.data_dir), "as_of": config.as_of, "landing_dir": str(config.landing_dir or ""),
+            "four_platforms_url": config.four_platforms_url, "dbt_threads": config.dbt_threads,
+        }
+        return cls(**{**fields, **changes})
 
     @property
     def paths(self) -> HubPaths:
@@ -52,8 +69,6 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else "dbt"
 
 
-def dbt_resource() -> dg.ConfigurableResource:
-    from orchestration.dbt_assets import HubDbtCliResource
-
-    return HubDbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
-                             dbt_executable=dbt_executable())
+def dbt_resource() -> DbtCliResource:
+    """Stock dagster-dbt on the hub's dbt project (the build database and date are passed per invocation)."""
+    return DbtCliResource(project_dir=HUB_DBT_PROJECT, dbt_executable=dbt_executable())

@@ -3,8 +3,6 @@ every model, seed and column has a description, and the layout puts each model i
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -15,8 +13,7 @@ from hub.cli.data_dictionary import (
     missing_descriptions,
     render_dictionary,
 )
-from hub.core.paths import PROJECT_ROOT
-from orchestration.dbt_assets import MANIFEST_PATH, changed_since_manifest
+from orchestration.dbt_project import MANIFEST_PATH, changed_since_manifest, prepare_manifest
 from orchestration.publish import load_manifest
 
 
@@ -24,7 +21,7 @@ from orchestration.publish import load_manifest
 def manifest() -> dict[str, Any]:
     """The set-up step prepares the manifest; prepare it here too when a bare checkout (or newer YAML) needs it."""
     if not MANIFEST_PATH.exists() or changed_since_manifest(MANIFEST_PATH):
-        subprocess.run([sys.executable, "-m", "orchestration.dbt_setup"], check=True, cwd=PROJECT_ROOT, timeout=600)
+        prepare_manifest()
     return load_manifest(MANIFEST_PATH)
 
 

@@ -25,7 +25,6 @@ import openpyxl
 import pytest
 
 from hub.core.pointer import read_current
-from orchestration.dbt_assets import dbt_fingerprint, project_changed_since_last_build
 
 FIXTURE = Path(__file__).parent / "fixtures" / "handmade" / "landing"
 AS_OF = "2025-06-30"
@@ -263,8 +262,6 @@ def test_next_day_run_rebuilds_only_what_changed(snapshot: dict[str, Any]) -> No
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     plan_line = proc.stdout.split("incremental", 1)[1].split("\n")[0]
     assert "changed sources (four_platforms)" in plan_line, plan_line  # the other sources loaded nothing new
-    dbt_logs = sorted((data_dir / "dbt").glob("*/dbt.log"), key=lambda p: p.stat().st_mtime)
-    assert "UnableToPartialParse" not in dbt_logs[-1].read_text(encoding="utf-8")  # the new date needs no parse
     built = int(next(x for x in proc.stdout.splitlines() if x.startswith("dbt:")).split("models")[1].split()[0])
     first_built = int(next(x for x in snapshot["stdout"].splitlines() if x.startswith("dbt:")).split("models")[1]
                       .split()[0])
@@ -297,10 +294,5 @@ def test_rebuild_all_refreshes_the_incremental_models(snapshot: dict[str, Any]) 
     proc = hub_run(landing, data_dir, "2025-07-01", "--rebuild-all")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "every model" in proc.stdout and dbt_invocation(data_dir).get("full_refresh") is True
-    # The full build recorded the project version it built: the same project next time needs no refresh,
-    # another one (an edited seed) does, also for builds the scheduler starts.
-    assert (data_dir / "dbt" / "built_fingerprint").read_text(encoding="utf-8") == dbt_fingerprint()
-    assert not project_changed_since_last_build(data_dir, dbt_fingerprint())
-    assert project_changed_since_last_build(data_dir, "0" * 64)
     after = rows({"path": read_current(data_dir / "serving")}, "SELECT * FROM event_handling ORDER BY dept, month")
     assert after == before

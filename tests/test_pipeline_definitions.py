@@ -12,16 +12,17 @@ import dagster as dg
 import pytest
 
 from hub.core.paths import PROJECT_ROOT, HubPaths
-from orchestration.dbt_assets import MANIFEST_PATH
-from orchestration.pipeline import ensure_dagster_home
+from orchestration.dbt_project import MANIFEST_PATH, prepare_manifest
+from orchestration.instance import ensure_dagster_home
 from orchestration.publish import SHARED_VIEWS
+from orchestration.settings import HubConfig
 
 
 @pytest.fixture(scope="module")
 def manifest() -> Path:
     """The set-up step prepares the manifest; prepare it here too when a bare checkout runs the tests."""
     if not MANIFEST_PATH.exists():
-        subprocess.run([sys.executable, "-m", "orchestration.dbt_setup"], check=True, cwd=PROJECT_ROOT, timeout=600)
+        prepare_manifest()
     return MANIFEST_PATH
 
 
@@ -30,7 +31,7 @@ def defs(manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dg.Definit
     from orchestration.definitions import build_definitions
 
     before = manifest.stat().st_mtime_ns
-    built = build_definitions(HubPaths(tmp_path_factory.mktemp("data")))
+    built = build_definitions(HubConfig(data_dir=tmp_path_factory.mktemp("data")))
     assert manifest.stat().st_mtime_ns == before, "loading the definitions must not re-parse the dbt project"
     return built
 
@@ -98,7 +99,7 @@ def test_dagster_cli_loads_the_code_location(manifest: Path, tmp_path: Path) -> 
 
 
 def test_changed_since_manifest_names_edited_files(tmp_path: Path) -> None:
-    from orchestration.dbt_assets import changed_since_manifest
+    from orchestration.dbt_project import changed_since_manifest
 
     project = tmp_path / "dbt_project"
     (project / "models" / "marts").mkdir(parents=True)

@@ -12,11 +12,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from hub.core.paths import PROJECT_ROOT, HubPaths
-from orchestration.dbt_assets import MANIFEST_PATH
+from hub.core.paths import HubPaths
+from orchestration.dbt_project import MANIFEST_PATH, prepare_manifest
 from orchestration.ingest.contracts import ENTITIES, entity
 from orchestration.ingest.schema import ensure_raw_schema
 from orchestration.quality.assets import entity_has_rows, view_is_sound
+from orchestration.settings import HubConfig
 
 HUB = [sys.executable, "-m", "hub.cli.main"]
 
@@ -24,10 +25,10 @@ HUB = [sys.executable, "-m", "hub.cli.main"]
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory: pytest.TempPathFactory) -> dg.Definitions:
     if not MANIFEST_PATH.exists():
-        subprocess.run([sys.executable, "-m", "orchestration.dbt_setup"], check=True, cwd=PROJECT_ROOT, timeout=600)
+        prepare_manifest()
     from orchestration.definitions import build_definitions
 
-    return build_definitions(HubPaths(tmp_path_factory.mktemp("data")))
+    return build_definitions(HubConfig(data_dir=tmp_path_factory.mktemp("data")))
 
 
 def test_daily_schedule_runs_the_whole_pipeline_at_seven_in_shanghai(defs: dg.Definitions) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from hub.core.paths import DBT_PROJECT_DIR, PROJECT_ROOT
-from orchestration.dbt_assets import MANIFEST_PATH, changed_since_manifest
+from orchestration.dbt_project import MANIFEST_PATH, changed_since_manifest
 from orchestration.ingest.contracts import SOURCES
 from orchestration.publish import load_manifest, published_models
 
@@ -159,7 +159,7 @@ def missing_descriptions(manifest: Mapping[str, Any]) -> list[str]:
 def _fresh_manifest() -> dict[str, Any]:
     """The manifest, re-parsed first when it is missing or older than the YAML (it would show old descriptions)."""
     if not MANIFEST_PATH.exists() or changed_since_manifest(MANIFEST_PATH):
-        from orchestration.dbt_setup import prepare_manifest
+        from orchestration.dbt_project import prepare_manifest
 
         print("dbt manifest missing or out of date: running dbt parse", file=sys.stderr)
         prepare_manifest()

@@ -5,7 +5,8 @@
 - Asset checks on each ingest asset ``[source, entity]`` (blocking: an entity that was delivered but
   holds no row must not flow on into dbt) and on the key published views (blocking: an empty view or a
   repeated key must not be published).
-- ``daily_full_pipeline`` runs the whole pipeline, report included, every day at 07:00 Asia/Shanghai.
+- ``daily_full_pipeline`` runs the whole pipeline, report included, every day at 07:00 Asia/Shanghai (off by
+  default: the automation conditions already write the morning report).
 - ``quality_report_after_failed_pipeline``: when a pipeline run fails before its report (dbt failed, say),
   the report still gets written by a report-only run — a bad day is when departments need it most.
 
@@ -196,9 +197,12 @@ daily_full_pipeline = dg.ScheduleDefinition(
     cron_schedule=DAILY_CRON,
     execution_timezone=TIMEZONE,
     job_name=FULL_PIPELINE_JOB,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="每天 07:00（北京时间）运行全流程并生成数据质量日报 / "
-    "daily at 07:00 Asia/Shanghai: the whole pipeline and the quality report",
+    # Off by default: the assets' automation conditions already roll the as-of date over and write the
+    # morning report at 07:00 (orchestration/automation.py). Turn it on for a full rebuild every morning.
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="每天 07:00（北京时间）运行全流程并生成数据质量日报（默认关闭，自动化条件已负责每日更新）/ "
+    "daily at 07:00 Asia/Shanghai: the whole pipeline and the quality report (off by default: the automation "
+    "conditions already do the daily rollover)",
 )
 
 quality_report_job = dg.define_asset_job(

@@ -18,11 +18,12 @@ from hub.core.paths import HubPaths
 from orchestration.ingest.contracts import Source
 from orchestration.ingest.load import ingest_source
 from orchestration.ingest.summary import SourceSummary
+from orchestration.resources import HubSettings
 
 from .resources import DUCKDB_RESOURCE_KEY, DUCKDB_WRITER_POOL
 
 # Extra loading after the landing files (the four-platforms HTTP feed); returns what it loaded.
-ExtraLoad = Callable[[duckdb.DuckDBPyConnection, HubPaths, dg.AssetExecutionContext], SourceSummary | None]
+ExtraLoad = Callable[[duckdb.DuckDBPyConnection, HubSettings, dg.AssetExecutionContext], SourceSummary | None]
 
 # A file modified more recently than this may still be being written: the sensor waits a tick.
 SETTLE_SECONDS = 5.0
@@ -60,25 +61,35 @@ def build_source_assets(source: Source, extra: ExtraLoad | None = None) -> dg.As
         name=f"ingest_{source.name}",
         specs=specs,
         pool=DUCKDB_WRITER_POOL,
-        required_resource_keys={DUCKDB_RESOURCE_KEY},
+        required_resource_keys={DUCKDB_RESOURCE_KEY, "hub_settings"},
         description=f"读取 landing/{source.name}/ 并按契约校验入库 / load and validate {source.owner_label}",
     )
     def _assets(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
-        paths = HubPaths.from_env()
+        hub_settings: HubSettings = context.resources.hub_settings
         database: DuckDBResource = getattr(context.resources, DUCKDB_RESOURCE_KEY)
         with database.get_connection() as con:
-            summary = ingest_source(con, source.name, paths.landing)
+            summary = ingest_source(con, source.name, hub_settings.paths.landing)
             if extra is not None:
-                more = extra(con, paths, context)
+                more = extra(con, hub_settings, context)
                 if more is not None:
                     for result in more.files:
                         summary.add(result)
+            versions = {entity.name: loaded_version(con, source.name, entity.name) for entity in source.entities}
         context.log.info(summary.format())
         for entity in source.entities:
             yield dg.MaterializeResult(asset_key=[source.name, entity.name],
-                                       metadata=entity_metadata(summary, entity.name))
+                                       metadata=entity_metadata(summary, entity.name),
+                                       data_version=dg.DataVersion(versions[entity.name]))
 
     return _assets
+
+
+def loaded_version(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> str:
+    """The entity's data version: how many loads added rows, and the newest of them. A run that loads nothing
+    new keeps it, so Dagster sees nothing downstream as stale."""
+    row = con.execute("SELECT count(*), coalesce(max(load_id), '') FROM raw.load_log "
+                      "WHERE source_system = ? AND entity = ? AND rows_loaded > 0", [source, entity]).fetchone()
+    return f"{row[0]}:{row[1]}" if row else "0:"
 
 
 def landing_snapshot(source: Source, paths: HubPaths, settle_seconds: float) -> dict[str, int]:
@@ -103,8 +114,8 @@ def build_landing_sensor(source: Source, target: dg.AssetsDefinition,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"landing/{source.name}/ 出现新文件或文件变化时运行入库 / run ingest on new or changed files",
     )
-    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        seen = landing_snapshot(source, HubPaths.from_env(), settle_seconds)
+    def _sensor(context: dg.SensorEvaluationContext, hub_settings: HubSettings) -> dg.SensorResult | dg.SkipReason:
+        seen = landing_snapshot(source, hub_settings.paths, settle_seconds)
         previous: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
         changed = sorted(name for name, mtime in seen.items() if previous.get(name) != mtime)
         if not changed:

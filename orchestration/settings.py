@@ -1,0 +1,35 @@
+"""The hub's settings, read once from the environment (``HUB_*``) when the code location loads.
+
+One object, ``HubConfig``; the Dagster resources (``HubSettings``, the dbt and DuckDB resources) are
+built from it in orchestration/definitions.py and handed to the assets, so no asset reads or
+writes ``os.environ`` while it runs. ``hub run`` builds the same object from its command-line options.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.core.paths import HubPaths
+
+DEFAULT_DBT_THREADS = 4  # several dbt threads share the one DuckDB connection: ~25% faster on 2 cores
+
+
+class HubConfig(BaseSettings):
+    """Settings of one deployment. Environment: HUB_DATA_DIR, HUB_LANDING_DIR, HUB_AS_OF,
+    HUB_FOUR_PLATFORMS_URL, HUB_DBT_THREADS, HUB_DAGSTER_PG_URL (see docs/operations.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    landing_dir: Path | None = None  # None: <data_dir>/landing
+    as_of: str = ""  # YYYY-MM-DD; empty: today in Asia/Shanghai at run time
+    four_platforms_url: str = ""  # base URL of the four-platforms HTTP feed; empty: files only
+    dbt_threads: int = Field(DEFAULT_DBT_THREADS, ge=1)
+    dagster_pg_url: str = ""  # PostgreSQL for Dagster's runs, event log and schedules; empty: SQLite files
+
+    @property
+    def paths(self) -> HubPaths:
+        return HubPaths(self.data_dir.resolve(), self.landing_dir.resolve() if self.landing_dir else None)
