@@ -1,0 +1,20 @@
+"""考核与督办: the monthly assessment kept month by month, and the follow-up notices (督办单).
+
+- ``monthly``: compute one month as of its last day (today while open) on a scratch copy of the build
+  database and keep its rows in the ``assessment_kept`` tables;
+- ``notices``: send each responsible unit its open items through its robot webhook, once per item and
+  escalation level, recorded in a notice log outside the build database;
+- ``assets``: the Dagster side — ``assessment_month`` (partitioned by month, Asia/Shanghai), the daily
+  ``assessment_daily`` schedule, and ``assessment_notices`` after each publish.
+
+``orchestration/definitions.py`` wires in ``assessment_assets``, ``assessment_schedules`` and
+``assessment_sensors``.
+"""
+
+from orchestration.assessment.assets import assessment_daily, assessment_month, assessment_notices
+
+assessment_assets = [assessment_month, assessment_notices]
+assessment_schedules = [assessment_daily]
+assessment_sensors: list = []
+
+__all__ = ["assessment_assets", "assessment_schedules", "assessment_sensors"]
