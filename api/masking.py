@@ -57,6 +57,18 @@ MASK_RULES: dict[str, MaskRule] = {
     "mechanism_evidence": MaskRule(T, "有机制的证据，含联络员姓名 / readiness evidence quoting the liaison's name"),
 }
 
+# The same people in the raw sources, as the quality report quotes them (finding keys, values and reasons):
+# "<source>.<entity>" → source field → the MASK_RULES entry it is masked by. ``SOURCE_KEY_FIELDS`` is the
+# entity's key as the report joins it with " / " (tests check both against the ingest contracts).
+SOURCE_FIELD_RULES: dict[str, dict[str, str]] = {
+    "water.flood_duty": {"姓名": "person_name", "联系电话": "contact_phone"},
+    "registry.grid_workers": {"姓名": "worker_name", "手机": "mobile"},
+}
+SOURCE_KEY_FIELDS: dict[str, tuple[str, ...]] = {
+    "water.flood_duty": ("责任对象编号", "责任类别", "姓名", "年度"),
+    "registry.grid_workers": ("工号",),
+}
+
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 _QUOTED_PERSON = re.compile(r"((?:联络员|网格员|责任人)\s*(?:[A-Za-z]{1,4}\d{2,}\s*)?)([\u4e00-\u9fff·]{2,4})")
 

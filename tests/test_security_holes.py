@@ -273,3 +273,71 @@ def test_malformed_bodies_are_400_problems_not_500(server: LiveServer, body: byt
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
     assert problem["message_zh"] and problem["message_en"] and "Traceback" not in response.text
+
+
+# --- 4: the quality report masked per role ------------------------------------------------------------
+
+QUALITY_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "quality" / "report_with_names.json"
+NAMES = ("程某海", "鲍某英", "13912345678")
+
+
+@pytest.fixture(scope="module")
+def quality_report(server: LiveServer) -> str:
+    """A report of the sample data (a flood-duty key with a name, a missing phone, a grid worker's mobile),
+    as JSON and as the HTML the real renderer makes of it."""
+    import json
+
+    from orchestration.quality.render import render_html
+
+    report = json.loads(QUALITY_FIXTURE.read_text(encoding="utf-8"))
+    folder = HubPaths(server.data_dir).quality_reports
+    folder.mkdir(parents=True, exist_ok=True)
+    name = "quality_20991231_235959_names"
+    (folder / f"{name}.json").write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
+    (folder / f"{name}.html").write_text(render_html(report, {}, {}), encoding="utf-8")
+    return name
+
+
+def quality_views(server: LiveServer, role: str, name: str) -> dict[str, str]:
+    with server.client(role) as c:
+        views = {path: c.get(path) for path in (
+            "/api/quality/reports/latest", f"/api/quality/reports/{name}", f"/quality/reports/{name}", "/quality")}
+    for path, response in views.items():
+        assert response.status_code == 200, (role, path, response.text[:300])
+    return {path: response.text for path, response in views.items()}
+
+
+def test_an_analyst_reads_the_quality_report_masked_like_tables(server: LiveServer, quality_report: str) -> None:
+    for path, text in quality_views(server, "analyst", quality_report).items():
+        for name in NAMES:
+            assert name not in text, (path, name)
+        if path != "/quality":  # the page shows the latest report's body
+            assert "程**" in text and "139****5678" in text, path
+    body = httpx.get(f"{server.base_url}/api/quality/reports/latest",
+                     headers={"Authorization": f"Bearer {server.keys['analyst']}"}).json()
+    finding = next(c for c in body["checks"] if c["check_name"] == "uniqueness:water.flood_duty")["findings"][0]
+    assert finding["key"] == finding["value"] == "SL1030115 / 行政责任人 / 程** / 2026"
+    assert finding["location"] == "water/水利数据_20260630.xlsx 第 275 行"  # what is not personal stays
+
+
+@pytest.mark.parametrize("role", ["staff", "admin"])
+def test_staff_and_admins_read_the_names_as_in_tables(server: LiveServer, quality_report: str, role: str) -> None:
+    views = quality_views(server, role, quality_report)
+    assert "程某海" in views["/api/quality/reports/latest"] and "程某海" in views[f"/quality/reports/{quality_report}"]
+
+
+def test_report_masking_rules_match_the_source_contracts() -> None:
+    """The report's rules name the contracts' own key fields, and every field of a person's name or number."""
+    from api.masking import MASK_RULES, SOURCE_FIELD_RULES, SOURCE_KEY_FIELDS
+    from orchestration.ingest.contracts import SOURCES
+
+    personal = {"姓名", "手机", "电话", "联系电话", "联系人", "负责人"}
+    for source in SOURCES:
+        for entity in source.entities:
+            ref = f"{source.name}.{entity.name}"
+            for field in entity.field_names:
+                if field in personal:
+                    assert field in SOURCE_FIELD_RULES.get(ref, {}), (ref, field)
+            if ref in SOURCE_FIELD_RULES:
+                assert SOURCE_KEY_FIELDS[ref] == tuple(entity.key), ref
+                assert all(rule in MASK_RULES for rule in SOURCE_FIELD_RULES[ref].values())

@@ -15,7 +15,7 @@ from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.plugins.problem_details import ProblemDetailsException
-from litestar.response import File, Redirect, Template
+from litestar.response import Redirect, Template
 
 from api.auth import (
     SESSION_COOKIE,
@@ -28,7 +28,7 @@ from api.auth import (
 )
 from api.errors import problem
 from api.masking import check_table_request, row_mask
-from api.quality_reports import find_report, list_reports, load_json
+from api.quality_reports import find_report, list_reports, load_report, report_html
 from api.routes.search import document_page_context, search_page_context
 from api.routes.towns import kb_documents
 from api.state import serving_db
@@ -243,17 +243,18 @@ def quality_page(request: Request[Any, Any, Any], state: State) -> Template:
     principal = authorize(request, "quality")
     reports = list_reports(state.settings.paths.quality_reports)
     latest = reports[0] if reports else None
-    summary = load_json(latest) if latest and latest.json_path else None
+    summary = load_report(latest, principal.role) if latest and latest.json_path else None  # masked per role
     return _page(request, "quality.html", principal, reports=reports, latest=latest, summary=summary)
 
 
 @get("/quality/reports/{name:str}", include_in_schema=False, sync_to_thread=True)
-def quality_report_html(request: Request[Any, Any, Any], state: State, name: str) -> File:
-    authorize(request, "quality")
+def quality_report_html(request: Request[Any, Any, Any], state: State, name: str) -> Response[str]:
+    principal = authorize(request, "quality")
     report = find_report(state.settings.paths.quality_reports, name)
     if report is None or report.html_path is None:
         raise problem(404, "no_quality_report", f"没有名为 {name!r} 的报告", f"no report named {name!r}")
-    return File(path=report.html_path, media_type="text/html; charset=utf-8", content_disposition_type="inline")
+    # Personal data masked per role, exactly as in the JSON and in tables.
+    return Response(report_html(report, principal.role), media_type="text/html; charset=utf-8")
 
 
 PAGE_ROUTES = [
