@@ -88,13 +88,20 @@ def facet_counts(db: ServingDb, req: TableRequest) -> dict[str, list[dict[str, A
     return facets
 
 
+# A text cell starting with one of these is a formula to spreadsheet software (=HYPERLINK(...), +cmd|..., @SUM,
+# and tab / CR variants): it is written with a leading single quote, so it shows as the text it is (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, default=str)
+        value = json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 

