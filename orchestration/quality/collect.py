@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from hub.core.quoting import quote_ident
 from orchestration.ingest import problems
 from orchestration.ingest.contracts import ENTITIES, SOURCES, SOURCES_BY_NAME, Entity
+from orchestration.ingest.schema import raw_table_name
 from orchestration.quality.results import (
     FAIL,
     KIND_LABELS,
@@ -187,6 +189,50 @@ def _add_quarantine(con: duckdb.DuckDBPyConnection, checks: dict[str, RowCheck])
                                     location=location))
 
 
+KEY_CONFLICT = "同一天的两份文件中同一编号内容不同 / one key with different content in two files of one day"
+
+
+def _add_key_conflicts(con: duckdb.DuckDBPyConnection, checks: dict[str, RowCheck]) -> None:
+    """Uniqueness across the files of one delivery day: the same key in two daily files dated the same day
+    (城管案件_20260701.csv and 城管案件_20260701_补报.csv) with different content. Staging keeps one of them by
+    its tie-break (later load, then later file name); the finding names both files and the one kept."""
+    tables = {t for (t,) in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'").fetchall()}
+    for entity in ENTITIES:
+        if entity.snapshot or not entity.key or entity.table not in tables:
+            continue
+        key_text = " || ' / ' || ".join(f"coalesce(CAST({quote_ident(k)} AS VARCHAR), '')" for k in entity.key)
+        rows = con.execute(
+            rf"""
+            WITH versions AS (
+                SELECT {key_text} AS row_key, regexp_extract(_source_file, '(\d{{8}})', 1) AS day,
+                       _source_file, _row_number, _row_hash, _loaded_at
+                FROM {raw_table_name(entity)}
+                WHERE regexp_matches(_source_file, '\d{{8}}')
+            )
+            SELECT row_key, day,
+                   list(DISTINCT _source_file ORDER BY _source_file) AS files,
+                   list(_source_file || ' 第 ' || _row_number || ' 行' ORDER BY _source_file, _row_number) AS places,
+                   first(_source_file ORDER BY _loaded_at DESC, _source_file DESC, _row_number DESC) AS kept
+            FROM versions
+            GROUP BY row_key, day
+            HAVING count(DISTINCT _source_file) > 1 AND count(DISTINCT _row_hash) > 1
+            ORDER BY day, row_key
+            """
+        ).fetchall()
+        check = checks.get(f"uniqueness:{entity.source}.{entity.name}")
+        if check is None:
+            continue
+        for row_key, day, files, places, kept in rows:
+            check.add(f"conflict#{day}#{row_key}", Finding(
+                key=row_key,
+                reason=f"{KEY_CONFLICT}: {'、'.join(files)}（采用 / kept: {kept}）",
+                field=" + ".join(entity.key),
+                value=row_key,
+                location="; ".join(places),
+            ))
+
+
 def _add_unmapped(con: duckdb.DuckDBPyConnection, checks: dict[str, RowCheck]) -> None:
     relation = find_relation(con, "unmapped_values")
     if relation is None:
@@ -339,6 +385,7 @@ def collect_results(con: duckdb.DuckDBPyConnection) -> list[CheckResult]:
         return []
     checks = _row_checks()
     _add_quarantine(con, checks)
+    _add_key_conflicts(con, checks)
     _add_unmapped(con, checks)
     own_rules = _add_rules(con, checks)
     delivered = delivered_rows(con)
