@@ -82,7 +82,34 @@ def hub_run(landing: Path, data_dir: Path, as_of: str, *extra: str) -> subproces
     )
 
 
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The published shared views on each engine, for the same checks with the same answers: DuckDB's snapshot
+    of ``hub run`` (copied, so later runs do not replace it), or the ``serving`` schema of a real PostgreSQL
+    after the same landing folder went through ingest, the copy to the server, dbt and the server publish
+    (tests/pg_warehouse.py)."""
+    if request.param == "duckdb":
+        copy = tmp_path_factory.mktemp("handmade_duckdb") / "snapshot.duckdb"
+        shutil.copy(request.getfixturevalue("snapshot")["path"], copy)
+        return {"path": copy}
+    from pg_warehouse import build_landing_on_postgres
+
+    base = tmp_path_factory.mktemp("handmade_pg")
+    landing = base / "landing"
+    shutil.copytree(FIXTURE, landing)
+    write_water_workbook(landing / "water" / "水利数据_20250620.xlsx")
+    url = request.getfixturevalue("pg_server").new_database("hub_handmade")
+    return {"pg_url": build_landing_on_postgres(url, landing, base, AS_OF)}
+
+
 def rows(snapshot: dict[str, Any], sql: str) -> list[dict[str, Any]]:
+    if "pg_url" in snapshot:
+        from pg_warehouse import pg_connect
+
+        with pg_connect(snapshot["pg_url"], schema="serving") as pg:
+            cursor = pg.execute(sql)
+            names = [d.name for d in cursor.description]
+            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     con = duckdb.connect(str(snapshot["path"]), read_only=True)
     try:
         cursor = con.execute(sql)
@@ -111,8 +138,8 @@ def _register(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["danger_id"]: r for r in rows(snapshot, "SELECT * FROM hidden_danger_register")}
 
 
-def test_hidden_danger_register_registry_dangers(snapshot: dict[str, Any]) -> None:
-    register = _register(snapshot)
+def test_hidden_danger_register_registry_dangers(served: dict[str, Any]) -> None:
+    register = _register(served)
     registry = {key: r for key, r in register.items() if r["source_system"] == "registry"}
     assert sorted(registry) == ["HD001", "HD002", "HD003", "HD004"]
     overdue = {key: r["overdue_days"] for key, r in registry.items() if r["is_overdue"]}
@@ -129,8 +156,8 @@ def test_hidden_danger_register_registry_dangers(snapshot: dict[str, Any]) -> No
     assert registry["HD002"]["owner_dept"] == "区城管局" and registry["HD003"]["owner_dept"] == "区规划资源分局"
 
 
-def test_hidden_danger_register_other_sources(snapshot: dict[str, Any]) -> None:
-    register = _register(snapshot)
+def test_hidden_danger_register_other_sources(served: dict[str, Any]) -> None:
+    register = _register(served)
     # Utility census items RC001-003, the water risk point without a 巡查责任人 (FX002; FX001 has one), the 未整治
     # waterlogging point (JS001; JS002 已整治, JS003 整治中).
     others = {key: r for key, r in register.items() if r["source_system"] != "registry"}
@@ -143,8 +170,8 @@ def test_hidden_danger_register_other_sources(snapshot: dict[str, Any]) -> None:
     assert others["JS001"]["owner_dept"] == "区城管局" and others["JS001"]["source_system"] == "urban"
 
 
-def test_responsibility_matrix_gaps_and_conflicts(snapshot: dict[str, Any]) -> None:
-    matrix = rows(snapshot, "SELECT * FROM responsibility_matrix")
+def test_responsibility_matrix_gaps_and_conflicts(served: dict[str, Any]) -> None:
+    matrix = rows(served, "SELECT * FROM responsibility_matrix")
     gaps = {(r["domain"], r["task"], r["level"]) for r in matrix if r["has_gap"]}
     conflicts = {(r["domain"], r["task"], r["level"]): r["lead_count"] for r in matrix if r["has_conflict"]}
     # 城市内涝/日常监管 has no 镇 row; 地质灾害/应急处置 has a 村 row with an empty 牵头单位.
@@ -155,8 +182,8 @@ def test_responsibility_matrix_gaps_and_conflicts(snapshot: dict[str, Any]) -> N
     assert "区应急管理局" in str(hazmat_town["lead_units"]) and "镇（街道）" in str(hazmat_town["lead_units"])
 
 
-def test_responsibility_chain_breaks(snapshot: dict[str, Any]) -> None:
-    breaks = rows(snapshot, "SELECT * FROM responsibility_chain_breaks ORDER BY upper_level DESC")
+def test_responsibility_chain_breaks(served: dict[str, Any]) -> None:
+    breaks = rows(served, "SELECT * FROM responsibility_chain_breaks ORDER BY upper_level DESC")
     found = {(r["domain"], r["task"], r["upper_level"], r["upper_unit"], r["lower_level"], r["lower_unit"])
              for r in breaks}
     # 供水安全/风险普查: 省水利厅 (water) → 市城管局 (urban management) → 区环境集团 (enterprise): two breaks.
@@ -167,8 +194,8 @@ def test_responsibility_chain_breaks(snapshot: dict[str, Any]) -> None:
     }
 
 
-def test_town_readiness(snapshot: dict[str, Any]) -> None:
-    readiness = {r["town_code"]: r for r in rows(snapshot, "SELECT * FROM town_readiness")}
+def test_town_readiness(served: dict[str, Any]) -> None:
+    readiness = {r["town_code"]: r for r in rows(served, "SELECT * FROM town_readiness")}
     items = ("has_leadership", "has_mechanism", "has_plan", "has_team", "has_supplies", "has_drill")
     expected = {
         # 瓜沥: group set up 2021; station 是 and liaison LL001 在岗; 总体 plan revised 2023-05-20; team T001 of 25;
@@ -189,8 +216,8 @@ def test_town_readiness(snapshot: dict[str, Any]) -> None:
     assert readiness[GUALI]["town_name"] == "瓜沥镇"
 
 
-def test_grid_coverage(snapshot: dict[str, Any]) -> None:
-    coverage = {r["village_code"]: r for r in rows(snapshot, "SELECT * FROM grid_coverage")}
+def test_grid_coverage(served: dict[str, Any]) -> None:
+    coverage = {r["village_code"]: r for r in rows(served, "SELECT * FROM grid_coverage")}
     # 新港村: GW001, GW002 在岗; 航民村: GW003 离岗 only; 城北社区: GW004; 楼英村: GW005; 大同坞村: nobody.
     assert {v: r["workers_in_post"] for v, r in coverage.items() if v.startswith(("330109113", "330109001",
                                                                                   "330109100"))} == {
@@ -199,8 +226,8 @@ def test_grid_coverage(snapshot: dict[str, Any]) -> None:
     assert coverage["330109113202"]["village_name"] == "航民村" and coverage["330109113202"]["town_code"] == GUALI
 
 
-def test_rescue_capacity(snapshot: dict[str, Any]) -> None:
-    capacity = {r["town_code"]: r for r in rows(snapshot, "SELECT * FROM rescue_capacity")}
+def test_rescue_capacity(served: dict[str, Any]) -> None:
+    capacity = {r["town_code"]: r for r in rows(served, "SELECT * FROM rescue_capacity")}
     got = {t: (r["teams"], r["social_teams"], r["headcount"], r["usable_boats"], r["usable_pumps"],
                r["teams_unqualified"], r["teams_without_agreement"]) for t, r in capacity.items()
            if t in (GUALI, CHENGXIANG, LOUTA)}
@@ -213,8 +240,8 @@ def test_rescue_capacity(snapshot: dict[str, Any]) -> None:
     }
 
 
-def test_event_handling(snapshot: dict[str, Any]) -> None:
-    handling = {(r["dept"], str(r["month"])[:7]): r for r in rows(snapshot, "SELECT * FROM event_handling")}
+def test_event_handling(served: dict[str, Any]) -> None:
+    handling = {(r["dept"], str(r["month"])[:7]): r for r in rows(served, "SELECT * FROM event_handling")}
     urban = handling[("区城管局", "2025-06")]
     # Four events handled by 区城管局 / 城管局 / 萧山区城市管理局 reported in June 2025 (SP202506003 counted once,
     # in its last version; the quarantined SP202506099 not at all).
@@ -233,13 +260,13 @@ def test_event_handling(snapshot: dict[str, Any]) -> None:
     assert water["median_hours_to_finish"] == pytest.approx(36.0)  # 48 and 24 hours
 
 
-def test_town_dossier_and_catalog(snapshot: dict[str, Any]) -> None:
-    dossier = {r["town_code"]: r for r in rows(snapshot, "SELECT * FROM town_dossier")}
+def test_town_dossier_and_catalog(served: dict[str, Any]) -> None:
+    dossier = {r["town_code"]: r for r in rows(served, "SELECT * FROM town_dossier")}
     assert dossier[GUALI]["town_name"] == "瓜沥镇" and dossier[LOUTA]["readiness_score"] == 3
-    tables = {r["table_name"] for r in rows(snapshot, "SELECT table_name FROM _tables")}
+    tables = {r["table_name"] for r in rows(served, "SELECT table_name FROM _tables")}
     assert {"hidden_danger_register", "responsibility_matrix", "responsibility_chain_breaks", "town_readiness",
             "grid_coverage", "rescue_capacity", "event_handling", "town_dossier"} <= tables
-    meta = rows(snapshot, "SELECT as_of FROM _snapshot")
+    meta = rows(served, "SELECT as_of FROM _snapshot")
     assert meta == [{"as_of": date(2025, 6, 30)}]
 
 

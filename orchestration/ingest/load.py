@@ -366,11 +366,13 @@ def entity_files(entity: Entity, landing_dir: Path) -> list[Path]:
 
 
 def ingest_source(con: duckdb.DuckDBPyConnection, source: str, landing_dir: Path,
-                  as_of: date | None = None, *, on_file: OnFile | None = None) -> SourceSummary:
+                  as_of: date | None = None, *, on_file: OnFile | None = None,
+                  warehouse: str | None = None) -> SourceSummary:
     """Load every matching file under landing_dir/<source>/ in name order.
 
     ``as_of`` is accepted for a stable interface; validation does not depend on it (dates after
-    the as-of date are a quality finding, not a contract break).
+    the as-of date are a quality finding, not a contract break). ``warehouse``: a postgresql:// URL whose
+    raw schema then receives every load it lacks (orchestration.warehouse.postgres.sync_raw).
     """
     if source not in SOURCES_BY_NAME:
         known = ", ".join(SOURCES_BY_NAME)
@@ -385,13 +387,18 @@ def ingest_source(con: duckdb.DuckDBPyConnection, source: str, landing_dir: Path
         if files:
             for result in ingest_entity(con, entity, files, landing_dir, on_file=on_file):
                 summary.add(result)
+    if warehouse:
+        from orchestration.warehouse.postgres import sync_raw
+
+        sync_raw(con, warehouse)
     return summary
 
 
-def ingest_landing(db_path: Path, landing_dir: Path) -> list[SourceSummary]:
-    """Load all five sources from landing_dir into the DuckDB file db_path."""
+def ingest_landing(db_path: Path, landing_dir: Path, warehouse: str | None = None) -> list[SourceSummary]:
+    """Load all five sources from landing_dir into the DuckDB file db_path (and, given a postgresql:// URL
+    as ``warehouse``, into that server's raw schema)."""
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(db_path)) as con:
         ensure_raw_schema(con)
-        return [ingest_source(con, s.name, landing_dir) for s in SOURCES]
+        return [ingest_source(con, s.name, landing_dir, warehouse=warehouse) for s in SOURCES]

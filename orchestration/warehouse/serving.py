@@ -1,0 +1,163 @@
+"""Publish on a PostgreSQL server: a versioned copy of the published models, switched in one transaction.
+
+Each publish copies the published models (orchestration.publish.published_models) from the build schema
+(``main``) into a new schema ``serving_v<timestamp>``, with the same ``_tables`` and ``_snapshot`` tables as a
+DuckDB snapshot. Then one transaction replaces the views of the two stable schemas readers use:
+
+- ``serving``: one view per table, ``SELECT *`` of the new version (read by role ``hub_read_full``:
+  the API roles that see personal data, staff and admin);
+- ``serving_masked``: the same views with personal columns masked in SQL (read by role ``hub_read_masked``:
+  analysts and their SQL), with the API's rules: a name keeps its first character (``孙某艳`` → ``孙**``), a
+  phone number its first 3 and last 4 digits, a text its quoted names and phone numbers masked.
+
+A reader sees the old version or the new one, never a mix: PostgreSQL's DDL is transactional, and a view is
+dropped and created again under a lock that waits for the queries reading it. A publish that dies before the
+switch leaves a version schema nobody reads; the next publish drops it with the versions beyond ``keep``.
+Neither role can read a version schema directly (views run with their owner's rights), so an analyst can
+reach no unmasked column.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from hub.core.quoting import quote_ident, sql_literal
+from orchestration.publish import PublishedModel
+
+SERVING = "serving"
+SERVING_MASKED = "serving_masked"
+VERSION_PREFIX = "serving_v"
+READ_FULL = "hub_read_full"
+READ_MASKED = "hub_read_masked"
+KEEP_VERSIONS = 3
+
+# Column masks (the kinds of api.masking.MaskKind): a SQL expression of the column value.
+_CJK = "[一-龥·]"
+_QUOTED = r"((联络员|网格员|责任人)\s*([A-Za-z]{1,4}[0-9]{2,}\s*)?)"
+_PHONE = r"(?<![0-9])(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9])"
+
+
+def mask_sql(kind: str, column: str) -> str:
+    if kind == "name":
+        return f"(left({column}, 1) || repeat('*', greatest(1, char_length({column}) - 1)))"
+    if kind == "phone":
+        return (f"(case when {column} ~ '{_PHONE}' then regexp_replace({column}, '{_PHONE}', '\\1****\\3', 'g') "
+                f"else repeat('*', char_length({column})) end)")
+    if kind == "text":
+        # quoted names of 4, 3 and 2 characters (the API's greedy {{2,4}}), then phone numbers
+        masked = column
+        for length in (4, 3, 2):
+            masked = (f"regexp_replace({masked}, '{_QUOTED}({_CJK})({_CJK}{{{length - 1}}})', "
+                      f"'\\1\\4{'*' * (length - 1)}', 'g')")
+        return f"regexp_replace({masked}, '{_PHONE}', '\\1****\\3', 'g')"
+    raise ValueError(f"unknown mask kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class ServerPublishResult:
+    version: str
+    row_counts: dict[str, int]
+    built_at: datetime
+    as_of: date | None
+
+
+def _columns(cur: Any, schema: str, table: str) -> list[tuple[str, str]]:
+    cur.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+        "ORDER BY ordinal_position",
+        (schema, table),
+    )
+    return [(r[0], r[1]) for r in cur.fetchall()]
+
+
+def ensure_roles(cur: Any) -> None:
+    """The read-only group roles (NOLOGIN; grant them to login roles) and the two stable schemas."""
+    for role in (READ_FULL, READ_MASKED):
+        cur.execute(f"SELECT 1 FROM pg_roles WHERE rolname = {sql_literal(role)}")
+        if cur.fetchone() is None:
+            cur.execute(f"CREATE ROLE {role} NOLOGIN")
+    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {SERVING}")
+    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {SERVING_MASKED}")
+    cur.execute(f"GRANT USAGE ON SCHEMA {SERVING} TO {READ_FULL}")
+    cur.execute(f"GRANT USAGE ON SCHEMA {SERVING_MASKED} TO {READ_MASKED}")
+    cur.execute(f"REVOKE ALL ON SCHEMA {SERVING}, {SERVING_MASKED} FROM PUBLIC")
+
+
+def publish_on_server(url: str, models: Sequence[PublishedModel], masked_columns: Mapping[str, str],
+                      as_of: date | None = None, build_schema: str = "main",
+                      keep: int = KEEP_VERSIONS) -> ServerPublishResult:
+    """Copy ``models`` into a new version schema and switch ``serving`` / ``serving_masked`` to it.
+    ``masked_columns``: column name → mask kind (name, phone, text), e.g. from api.masking.MASK_RULES."""
+    import psycopg
+
+    if not models:
+        raise ValueError("dbt 项目中没有标记为 published 的模型 / no model in the dbt project is tagged 'published'")
+    built_at = datetime.now().replace(microsecond=0)
+    version = f"{VERSION_PREFIX}{datetime.now():%Y%m%d%H%M%S%f}"
+    row_counts: dict[str, int] = {}
+    with psycopg.connect(url) as con:
+        cur = con.cursor()
+        # 1. the new version, complete, in its own schema (nobody reads it until the switch)
+        cur.execute(f"CREATE SCHEMA {version}")
+        catalog = []
+        for model in models:
+            target = f"{version}.{quote_ident(model.name)}"
+            cur.execute(f"CREATE TABLE {target} AS SELECT * FROM {quote_ident(build_schema)}.{quote_ident(model.name)}")
+            row_counts[model.name] = cur.rowcount
+            docs = {c.name: c.description for c in model.columns}
+            metas = {c.name: dict(c.meta) for c in model.columns if c.meta}
+            columns = [{"name": n, "type": t, "description": docs.get(n, ""),
+                        **({"meta": metas[n]} if n in metas else {})}
+                       for n, t in _columns(cur, version, model.name)]
+            catalog.append((model.name, model.description, json.dumps(columns, ensure_ascii=False)))
+        cur.execute(f"CREATE TABLE {version}._tables (table_name text PRIMARY KEY, description text, columns jsonb)")
+        cur.executemany(f"INSERT INTO {version}._tables VALUES (%s, %s, %s)", catalog)
+        cur.execute(f"CREATE TABLE {version}._snapshot (built_at timestamp, as_of date, row_counts jsonb)")
+        cur.execute(f"INSERT INTO {version}._snapshot VALUES (%s, %s, %s)",
+                    (built_at, as_of, json.dumps(row_counts, ensure_ascii=False)))
+        con.commit()
+
+        # 2. the switch: every view of both stable schemas, in one transaction
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('hub.serving.publish'))")
+        ensure_roles(cur)
+        for schema in (SERVING, SERVING_MASKED):
+            cur.execute("SELECT table_name FROM information_schema.views WHERE table_schema = %s", (schema,))
+            for (view,) in cur.fetchall():
+                cur.execute(f"DROP VIEW {schema}.{quote_ident(view)}")
+        for table in [m.name for m in models] + ["_tables", "_snapshot"]:
+            source = f"{version}.{quote_ident(table)}"
+            cur.execute(f"CREATE VIEW {SERVING}.{quote_ident(table)} AS SELECT * FROM {source}")
+            select = []
+            for name, _ in _columns(cur, version, table):
+                column = quote_ident(name)
+                kind = masked_columns.get(name)
+                select.append(f"{mask_sql(kind, column)} AS {column}" if kind else column)
+            cur.execute(f"CREATE VIEW {SERVING_MASKED}.{quote_ident(table)} AS SELECT {', '.join(select)} "
+                        f"FROM {source}")
+        cur.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {SERVING} TO {READ_FULL}")
+        cur.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {SERVING_MASKED} TO {READ_MASKED}")
+        con.commit()
+
+        # 3. versions beyond `keep` (and versions of publishes that died before their switch)
+        cur.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY nspname DESC",
+                    (VERSION_PREFIX + "%",))
+        for (old,) in cur.fetchall()[keep:]:
+            cur.execute(f"DROP SCHEMA {quote_ident(old)} CASCADE")
+        con.commit()
+    return ServerPublishResult(version, row_counts, built_at, as_of)
+
+
+def current_version(url: str) -> str | None:
+    """The version schema the ``serving`` views read, None before the first publish."""
+    import psycopg
+
+    with psycopg.connect(url) as con:
+        row = con.execute(
+            "SELECT DISTINCT t.table_schema FROM information_schema.view_table_usage t "
+            "WHERE t.view_schema = %s AND t.table_schema LIKE %s", (SERVING, VERSION_PREFIX + "%"),
+        ).fetchone()
+    return row[0] if row else None
