@@ -34,7 +34,6 @@ class ApiSettings:
     session_hours: float = 8.0  # a web login lasts this long
     sql_max_result_bytes: int = 20_000_000  # an SQL answer larger than this is stopped (413), not sent
     max_temp_directory_size: str = "1GB"  # what one snapshot's queries may spill to disk in all
-    export_max_bytes: int = 500_000_000  # a CSV/Parquet export stops (and says so) beyond this many bytes
 
     @classmethod
     def from_env(cls, data_dir: str | None = None, demo_mode: bool | None = None) -> ApiSettings:
@@ -56,5 +55,4 @@ class ApiSettings:
             session_hours=float(os.environ.get("HUB_API_SESSION_HOURS", "8")),
             sql_max_result_bytes=env_int("HUB_API_SQL_MAX_RESULT_BYTES", 20_000_000),
             max_temp_directory_size=os.environ.get("HUB_API_MAX_TEMP_DIRECTORY_SIZE", "1GB"),
-            export_max_bytes=env_int("HUB_API_EXPORT_MAX_BYTES", 500_000_000),
         )

@@ -132,7 +132,8 @@ def test_odd_requests_are_answered_quickly_without_internals(api_server: LiveSer
 @pytest.fixture(scope="module")
 def fuzz_server(api_server: LiveServer) -> Iterator[LiveServer]:
     # No rate limit worth the name here: the fuzzer sends thousands of requests with one key.
-    server = start_server(api_server.data_dir, env_extra={"HUB_API_RATE_LIMIT": "1000000"})
+    server = start_server(api_server.data_dir,
+                          env_extra={"HUB_API_RATE_LIMIT": "1000000", "HUB_API_AUTH_FAILURE_LIMIT": "1000000"})
     server.keys = api_server.keys
     yield server
     stop_server(server)
