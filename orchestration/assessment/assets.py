@@ -52,7 +52,7 @@ def assessment_month(context: dg.AssetExecutionContext, config: AssessmentMonthC
 
 
 assessment_month_job = dg.define_asset_job(
-    "assessment_monthly", selection=dg.AssetSelection.assets("assessment_month"), partitions_def=monthly_partitions,
+    "assessment_monthly", selection=dg.AssetSelection.assets("assessment_month"),
     description="月度考核 / compute and keep one month of the assessment",
 )
 
