@@ -193,3 +193,31 @@ def test_a_docx_that_inflates_past_the_limit_is_skipped_with_the_reason(tmp_path
         load_document(path)
     with pytest.raises(UnsafeFile, match=r"word/document\.xml"):
         check_zip(out.getvalue(), "bomb.docx")
+
+
+def test_a_long_shared_string_is_traced_to_the_cell_that_shows_it() -> None:
+    """Excel keeps text in xl/sharedStrings.xml: the bomb is found there and named by the cell that uses it."""
+    from hub.core.safe_files import check_xlsx_cells
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", '<workbook xmlns:r="urn:r"><sheets>'
+                         '<sheet name="防汛责任人" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        archive.writestr("xl/_rels/workbook.xml.rels", '<Relationships><Relationship Id="rId1" Type="x" '
+                         'Target="worksheets/sheet1.xml"/></Relationships>')
+        archive.writestr("xl/worksheets/sheet1.xml", '<worksheet><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c>'
+                         '</row><row r="2"><c r="B2" t="s"><v>2</v></c><c r="C2" t="s"><v>1</v></c></row>'
+                         "</sheetData></worksheet>")
+        shared = zipfile.ZipInfo("xl/sharedStrings.xml")
+        shared.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(shared, "w", force_zip64=True) as member:
+            member.write(b"<sst><si><t>a</t></si><si><t>b</t></si><si><t>")
+            for _ in range(300):
+                member.write(b"A" * (1024 * 1024))
+            member.write(b"</t></si></sst>")
+    started = time.monotonic()
+    with pytest.raises(UnsafeFile, match="sheet 防汛责任人, cell B2"):
+        check_xlsx_cells(out.getvalue(), "water/w.xlsx")
+    assert time.monotonic() - started < 5
+    with pytest.raises(UnsafeFile, match="300.0 MiB"):
+        check_zip(out.getvalue(), "water/w.xlsx")
