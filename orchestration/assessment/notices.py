@@ -277,7 +277,8 @@ def notice_text(unit_name: str, unit_id: str, items: Sequence[Item], escalation:
         lines.append(f"**【{names.get(level, str(level))}】**")
         for item in (i for i in items if i.level == level):
             lines.append(f"- {KIND_NAMES.get(item.item_kind, item.item_kind)}：{item.detail}"
-                         f"（责任：{item.owner or unit_name}；已 {item.age_days} 天；依据：{item.evidence}）")
+                         f"（责任：{item.owner or unit_name}；已 {item.age_days} 天；依据：{item.evidence}；"
+                         f"编号 {item.item_key}）")
         lines.append("")
     base = os.environ.get(PUBLIC_URL_ENV, "").rstrip("/")
     if base:
