@@ -29,7 +29,7 @@ from api.limits import (
     rate_limit_config,
     security_headers,
 )
-from api.routes import meta, quality, search, sql, tables, towns
+from api.routes import assessment, meta, quality, search, sql, tables, towns
 from api.routes.pages import PAGE_ROUTES
 from api.search_service import SearchHolder
 from api.serving_db import serving_snapshots
@@ -141,6 +141,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             towns.list_towns,
             towns.get_town,
             *PAGE_ROUTES,
+            assessment.AssessmentController,
             *routers,
         ],
         state=hub.as_state(),
