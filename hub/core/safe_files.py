@@ -158,7 +158,7 @@ def _sheet_names(archive: zipfile.ZipFile) -> dict[str, str]:
         return names
     targets = {r.get("Id"): r.get("Target", "") for r in rels}
     for sheet in book.iter():
-        if sheet.tag.endswith("}sheet"):
+        if sheet.tag == "sheet" or sheet.tag.endswith("}sheet"):
             rid = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), None)
             target = targets.get(rid, "")
             member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
