@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint docs dagster bench clean browser postgres
+.PHONY: install run test lint docs dagster deploy deploy-down bench clean browser postgres
 
 # The venv is (re)built when the project's requirements change.
 .venv/.installed: pyproject.toml constraints.txt
@@ -57,8 +57,16 @@ docs: install
 	$(PY) -m hub.cli.data_dictionary
 
 dagster: install
-	$(PY) -c "from orchestration.pipeline import ensure_dagster_home; from hub.core.paths import HubPaths; ensure_dagster_home(HubPaths.from_env())"
+	$(PY) -c "from orchestration.instance import ensure_dagster_home; from hub.core.paths import HubPaths; ensure_dagster_home(HubPaths.from_env())"
 	DAGSTER_HOME=$(HUB_DATA_DIR)/dagster_home .venv/bin/dagster dev -m orchestration.definitions -h $(HOST) -p 3000
+
+# The local production deployment: PostgreSQL (Debian's, installed when missing), the Dagster code server,
+# daemon and webserver (port 3000) as separate processes, and the API on $(PORT). Ctrl+C stops everything.
+deploy: install postgres
+	$(HUB) deploy up --data-dir $(HUB_DATA_DIR) --host $(HOST) --api-port $(PORT)
+
+deploy-down:
+	$(HUB) deploy down --data-dir $(HUB_DATA_DIR)
 
 bench: install
 	$(PY) bench/ingest.py && $(PY) bench/pipeline.py && $(PY) bench/kb.py && $(PY) bench/api.py

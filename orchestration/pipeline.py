@@ -195,7 +195,8 @@ def _run_locked(paths: HubPaths, landing: Path, as_of: date, feed_url: str | Non
         release_dead_runs(instance)
         skipped = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name in skip_groups]
         plan = stale_plan(graph, instance, ingest=ingest, pending_sources=pending, as_of=as_of.isoformat(),
-                          always=[] if skip_groups else kb_keys, exclude=skipped, everything=rebuild_all)
+                          always=[] if skip_groups else kb_keys, exclude=skipped, lost=_lost_dbt_keys(paths),
+                          everything=rebuild_all)
         selection = sorted(plan.selection, key=lambda k: k.to_user_string())
         echo(f"重建 / rebuild: {plan.describe()} ...")
         result = _execute(defs, selection, instance, landing, verbose) if selection else None
@@ -227,6 +228,31 @@ def _run_locked(paths: HubPaths, landing: Path, as_of: date, feed_url: str | Non
     )
     echo(format_outcome(outcome))
     return outcome
+
+
+def _lost_dbt_keys(paths: HubPaths) -> set[Any]:
+    """dbt models and seeds whose table is not in the build database (deleted, or recreated by a run that died
+    after its ingest): Dagster's records say they were built, but what they built is gone."""
+    from orchestration.dbt_assets import published_asset_keys
+    from orchestration.dbt_project import MANIFEST_PATH
+    from orchestration.publish import load_manifest
+
+    manifest = load_manifest(MANIFEST_PATH)
+    relations = {uid: (node.get("alias") or node["name"]) for uid, node in manifest.get("nodes", {}).items()
+                 if node.get("resource_type") in ("model", "seed")
+                 and (node.get("config") or {}).get("materialized") != "ephemeral"}
+    present: set[str] = set()
+    if paths.build_db.exists():
+        try:
+            con = duckdb.connect(str(paths.build_db), read_only=True)
+        except duckdb.Error:
+            return set()  # held by a writer of another process: nothing can be told, assume present
+        try:
+            present = {name for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        finally:
+            con.close()
+    gone = [uid for uid, name in relations.items() if name not in present]
+    return set(published_asset_keys(manifest, gone))
 
 
 def _refresh_manifest_if_stale(echo: Echo) -> None:

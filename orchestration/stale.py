@@ -25,6 +25,7 @@ CODE_CHANGED = "代码已变 / code changed"
 UPSTREAM_CHANGED = "上游数据已变 / upstream data changed"
 DATE_CHANGED = "基准日变化 / as-of date changed"
 NEW_FILES = "有新文件 / new files"
+LOST = "不在构建库中 / not in the build database"
 ASKED = "按要求 / as asked"
 
 
@@ -64,9 +65,11 @@ def _as_of(event: dg.EventLogEntry | None) -> str | None:
 
 def stale_plan(graph: Any, instance: dg.DagsterInstance, *, ingest: dict[dg.AssetKey, str],
                pending_sources: Iterable[str], as_of: str, always: Iterable[dg.AssetKey] = (),
-               exclude: Iterable[dg.AssetKey] = (), everything: bool = False) -> StalePlan:
+               exclude: Iterable[dg.AssetKey] = (), lost: Iterable[dg.AssetKey] = (),
+               everything: bool = False) -> StalePlan:
     """``graph``: ``Definitions.resolve_asset_graph()``; ``ingest``: ingest asset key → its source;
-    ``always``: keys materialized whatever (the KB index, incremental by itself); ``exclude``: keys left out."""
+    ``always``: keys materialized whatever (the KB index, incremental by itself); ``exclude``: keys left out;
+    ``lost``: keys materialized once whose table is gone (a deleted or recreated build database)."""
     excluded = set(exclude)
     keys = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable and k not in excluded]
     pending = set(pending_sources)
@@ -75,13 +78,14 @@ def stale_plan(graph: Any, instance: dg.DagsterInstance, *, ingest: dict[dg.Asse
         plan.selection = set(keys)
         return plan
     latest = instance.get_latest_materialization_events(keys)
+    lost = set(lost)
     for key in keys:
         node, event = graph.get(key), latest.get(key)
         if key in ingest:
             if ingest[key] in pending or event is None:
                 plan.reasons[key] = NEW_FILES if ingest[key] in pending else NEVER_BUILT
             continue
-        reason = _stale_reason(node, event, latest, as_of)
+        reason = LOST if key in lost and event is not None else _stale_reason(node, event, latest, as_of)
         if reason:
             plan.reasons[key] = reason
     plan.selection = (_with_descendants(graph, plan.reasons) | set(always)) - excluded

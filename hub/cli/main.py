@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from hub.cli.deploy_cmd import deploy
 from hub.cli.ingest_cmd import ingest
 from hub.cli.kb_cmd import kb
 from hub.cli.pipeline_cmd import demo, run, sql
@@ -25,7 +26,7 @@ def cli() -> None:
     """
 
 
-for command in (sample, ingest, run, sql, demo, kb, serve, keys, quality):
+for command in (sample, ingest, run, sql, demo, kb, serve, keys, quality, deploy):
     cli.add_command(command)
 
 
