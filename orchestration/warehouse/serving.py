@@ -161,3 +161,39 @@ def current_version(url: str) -> str | None:
             "WHERE t.view_schema = %s AND t.table_schema LIKE %s", (SERVING, VERSION_PREFIX + "%"),
         ).fetchone()
     return row[0] if row else None
+
+
+SQL_ROLE_SETTINGS = {
+    "statement_timeout": "5s",
+    "default_transaction_read_only": "on",
+    "idle_in_transaction_session_timeout": "10s",
+    "search_path": SERVING_MASKED,
+    "work_mem": "16MB",
+    "temp_file_limit": "256MB",
+}
+
+
+def ensure_login_role(url: str, role: str, password: str, group: str = READ_MASKED,
+                      settings: Mapping[str, str] = SQL_ROLE_SETTINGS) -> None:
+    """A login role for readers (the API's connection for a role, the analysts' SQL sandbox, a BI tool): member of
+    ``group`` only, no CREATE anywhere, no temporary tables, and the given settings as its defaults
+    (statement_timeout, default_transaction_read_only …). It gets none of pg_read_server_files,
+    pg_write_server_files, pg_execute_server_program (never granted), so COPY … TO PROGRAM, pg_read_file and
+    server-side lo_import are refused by the server itself."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as con:
+        exists = con.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        con.execute(sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION "
+                            "NOBYPASSRLS CONNECTION LIMIT 20 PASSWORD {}").format(
+            sql.SQL(verb), sql.Identifier(role), sql.Literal(password)))
+        con.execute(sql.SQL("ALTER ROLE {} INHERIT").format(sql.Identifier(role)))
+        con.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(role)))
+        database = con.execute("SELECT current_database()").fetchone()[0]
+        con.execute(sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
+        con.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+        for name, value in settings.items():
+            con.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(
+                sql.Identifier(role), sql.Identifier(name), sql.Literal(value)))
