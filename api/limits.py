@@ -109,10 +109,11 @@ def header_limit(max_bytes: int) -> Callable[[ASGIApp], ASGIApp]:
     return middleware
 
 
-# Pages and the API load scripts, styles and images from this server only; nothing inline runs, nothing frames.
+# Pages and the API load scripts and images from this server only; no inline script runs, nothing frames.
+# Inline styles are allowed (a printable notice page carries its own print stylesheet); they cannot run code.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 # Swagger UI (Litestar renders it with an inline start-up script and style) and the quality report files
 # (one self-contained HTML file with an inline stylesheet) need inline code; nothing user-supplied is in them.
