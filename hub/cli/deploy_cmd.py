@@ -33,7 +33,10 @@ def deploy() -> None:
 @click.option("--web-port", default=3000, show_default=True, type=int, help="Dagster UI 端口 / Dagster UI port")
 @click.option("--api-port", default=8000, show_default=True, type=int, help="API 端口 / API port")
 @click.option("--detach", is_flag=True, help="启动后返回 / return once everything runs (stop with `hub deploy down`)")
-def up(data_dir: Path | None, host: str, web_port: int, api_port: int, detach: bool) -> None:
+@click.option("--catch-up/--no-catch-up", default=True, show_default=True,
+              help="启动守护进程前先用 hub run 构建过期部分 / "
+              "build what is stale with one `hub run` before the daemon starts")
+def up(data_dir: Path | None, host: str, web_port: int, api_port: int, detach: bool, catch_up: bool) -> None:
     """启动部署 / start PostgreSQL, the code server, the daemon, the webserver and the API."""
     from hub.deploy.postgres import PostgresError
     from hub.deploy.stack import down as stop_all
@@ -41,7 +44,7 @@ def up(data_dir: Path | None, host: str, web_port: int, api_port: int, detach: b
 
     deployment = _deployment(data_dir, host)
     try:
-        start_all(deployment, web_port=web_port, api_port=api_port, echo=click.echo)
+        start_all(deployment, web_port=web_port, api_port=api_port, echo=click.echo, catch_up=catch_up)
     except (PostgresError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("新文件放入落地目录后由 Dagster 自动处理 / files dropped into "

@@ -130,9 +130,23 @@ def wait_for_port(port: int, what: str, pid: int, timeout: float, log: Path) -> 
     raise RuntimeError(f"{what} 未在 {timeout:.0f}s 内就绪 / not ready after {timeout:.0f}s: see {log}")
 
 
-def up(deployment: Deployment, web_port: int = 3000, api_port: int = 8000, echo: Echo = print) -> dict[str, int]:
-    """Start whatever of the deployment is not running; return the ports."""
+def catch_up_run(deployment: Deployment, env: dict[str, str], echo: Echo) -> None:
+    """Before the daemon starts: one `hub run` on the same instance builds whatever is stale (everything on a
+    new data directory) in one run, instead of the sensors and automation doing it in many small ones."""
+    echo("追赶构建 / catch-up build (`hub run`) before the daemon starts ...")
+    with open(deployment.log_file("catch_up"), "ab") as log:
+        command = [sys.executable, "-m", "hub.cli.main", "run", "--data-dir", str(deployment.paths.data_dir)]
+        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_ROOT, check=False)
+    echo(f"追赶构建 / catch-up build: {'完成 / done' if done.returncode == 0 else '失败 / FAILED'} "
+         f"(log {deployment.log_file('catch_up')})")
+
+
+def up(deployment: Deployment, web_port: int = 3000, api_port: int = 8000, echo: Echo = print,
+       catch_up: bool = True) -> dict[str, int]:
+    """Start whatever of the deployment is not running; return the ports. On a fresh start (no code server or
+    daemon running) ``catch_up`` first builds what is stale with one `hub run` on the same instance."""
     deployment.folder.mkdir(parents=True, exist_ok=True)
+    deployment.log_file("catch_up").parent.mkdir(parents=True, exist_ok=True)
     pg_url = deployment.postgres.start()
     echo(f"PostgreSQL: {pg_url} (cluster {deployment.postgres.cluster})")
     ensure_dagster_home(deployment.paths, pg_url)
@@ -142,6 +156,8 @@ def up(deployment: Deployment, web_port: int = 3000, api_port: int = 8000, echo:
     deployment.ports_file.write_text(json.dumps(ports), encoding="utf-8")
     deployment.workspace.write_text(workspace_yaml(ports["code_server"]), encoding="utf-8")
     env = environment(deployment, pg_url)
+    if catch_up and not any(running_pid(deployment, n) for n in ("code_server", "daemon")):
+        catch_up_run(deployment, env, echo)
     ready_timeouts = {"code_server": 300, "webserver": 180, "api": 120}
     for name, command in commands(deployment, ports).items():
         pid = running_pid(deployment, name) or start_process(deployment, name, command, env)

@@ -17,6 +17,7 @@ from dagster_duckdb import DuckDBResource
 from hub.core.paths import HubPaths
 from orchestration.ingest.contracts import Source
 from orchestration.ingest.load import ingest_source
+from orchestration.ingest.pending import open_build_db, source_has_new_files
 from orchestration.ingest.summary import SourceSummary
 from orchestration.resources import HubSettings
 
@@ -115,12 +116,25 @@ def build_landing_sensor(source: Source, target: dg.AssetsDefinition,
         description=f"landing/{source.name}/ 出现新文件或文件变化时运行入库 / run ingest on new or changed files",
     )
     def _sensor(context: dg.SensorEvaluationContext, hub_settings: HubSettings) -> dg.SensorResult | dg.SkipReason:
-        seen = landing_snapshot(source, hub_settings.paths, settle_seconds)
+        paths = hub_settings.paths
+        seen = landing_snapshot(source, paths, settle_seconds)
         previous: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
         changed = sorted(name for name, mtime in seen.items() if previous.get(name) != mtime)
         if not changed:
             return dg.SkipReason(f"landing/{source.name}/ 无新文件 / no new or changed files")
         cursor = json.dumps({**previous, **seen}, ensure_ascii=False, sort_keys=True)
+        try:
+            con = open_build_db(paths.build_db)
+        except duckdb.Error:  # a run is writing it: look again on the next tick (the cursor stays)
+            return dg.SkipReason("构建库正被写入，稍后再看 / the build database is being written; next tick")
+        try:
+            pending = source_has_new_files(con, source.name, paths.landing)
+        finally:
+            if con is not None:
+                con.close()
+        if not pending:  # e.g. loaded by `hub run` already: nothing to do, remember the files
+            return dg.SensorResult(skip_reason=f"landing/{source.name}/ 文件均已入库 / files already loaded",
+                                   cursor=cursor)
         run_key = f"{source.name}:" + ",".join(f"{name}@{seen[name]}" for name in changed)
         return dg.SensorResult(run_requests=[dg.RunRequest(run_key=run_key[:500])], cursor=cursor)
 
