@@ -1,16 +1,28 @@
-"""The dense side: a Chroma persistent collection with cosine distance and our own embedding function."""
+"""The dense side: a Chroma collection with cosine distance and our own embedding function.
+
+Embedded (default): a persistent store inside each index version directory, for one process. With
+``HUB_CHROMA_URL`` the vectors live on a Chroma server (``chroma run``), one collection per index version,
+so several API processes (``hub serve --workers N``) read the same vectors.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 
 from kb.layout import COLLECTION
+
+RETRIES = 20  # a restarting Chroma server: retry a query for up to ~10 s before giving up
+RETRY_PAUSE = 0.5
+log = logging.getLogger(__name__)
 
 
 def _client(path: Path):  # type: ignore[no-untyped-def]
@@ -19,6 +31,41 @@ def _client(path: Path):  # type: ignore[no-untyped-def]
     from chromadb.config import Settings
 
     return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
+
+
+def http_client(url: str):  # type: ignore[no-untyped-def]
+    """A client of the Chroma server at ``url`` (``http://host:port``)."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+    from chromadb.config import Settings
+
+    parsed = urlparse(url if "://" in url else f"http://{url}")
+    return chromadb.HttpClient(
+        host=parsed.hostname or "127.0.0.1",
+        port=parsed.port or 8000,
+        ssl=parsed.scheme == "https",
+        settings=Settings(anonymized_telemetry=False),
+    )
+
+
+def delete_collection(url: str, name: str) -> None:
+    """Drop one index version's collection from the server (pruned versions, failed builds)."""
+    client = http_client(url)
+    with contextlib.suppress(Exception):  # already gone
+        client.delete_collection(name)
+    _close(client)
+
+
+def server_collections(url: str, prefix: str) -> list[str]:
+    client = http_client(url)
+    try:
+        return [_name(c) for c in client.list_collections() if _name(c).startswith(prefix)]
+    finally:
+        _close(client)
+
+
+def _name(collection: Any) -> str:
+    return collection if isinstance(collection, str) else str(collection.name)
 
 
 def _embedding_function(encode: Callable[[list[str]], np.ndarray] | None):  # type: ignore[no-untyped-def]
@@ -58,10 +105,13 @@ def build_collection(
     vectors: np.ndarray,
     metadatas: Sequence[dict[str, Any]],
     progress: Callable[[int], None] | None = None,
+    url: str | None = None,
+    name: str = COLLECTION,
 ) -> None:
-    client = _client(path)
+    """Write the vectors into a new collection: in ``path`` (embedded) or on the server at ``url``."""
+    client = http_client(url) if url else _client(path)
     collection = client.create_collection(
-        COLLECTION,
+        name,
         # Chroma's default space is l2; our vectors are compared by angle. Its default search breadth
         # (ef_search 100) equals the candidates we ask for, which misses some of the true top 100.
         configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 200}},
@@ -89,27 +139,84 @@ def _close(client: Any) -> None:
 class DenseIndex:
     """Read side; one client per index version, queried with precomputed query vectors."""
 
-    def __init__(self, path: Path, encode: Callable[[list[str]], np.ndarray] | None = None) -> None:
-        self._client = _client(path)
-        self._collection = self._client.get_collection(COLLECTION, embedding_function=_embedding_function(encode))
+    def __init__(
+        self,
+        path: Path,
+        encode: Callable[[list[str]], np.ndarray] | None = None,
+        url: str | None = None,
+        name: str = COLLECTION,
+    ) -> None:
+        self._url, self._name, self._path = url, name, path
+        self._encode = encode
+        self._client = http_client(url) if url else _client(path)
+        self._collection = self._with_retries(
+            lambda: self._client.get_collection(name, embedding_function=_embedding_function(encode))
+        )
+        self._count: int | None = None
+
+    def _with_retries(self, call: Callable[[], Any]) -> Any:
+        """Embedded: once. Server: retried while the server restarts (connection refused, 5xx)."""
+        if not self._url:
+            return call()
+        for attempt in range(RETRIES):
+            try:
+                return call()
+            except Exception as exc:
+                if attempt == RETRIES - 1 or not _transient(exc):
+                    raise
+                log.warning("Chroma server %s not answering (%s); retrying", self._url, type(exc).__name__)
+                time.sleep(RETRY_PAUSE)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         _close(self._client)
 
     def count(self) -> int:
-        return int(self._collection.count())
+        if self._count is None:  # a version's collection never changes once published
+            self._count = int(self._with_retries(self._collection.count))
+        return self._count
 
     def query(self, vector: np.ndarray, n_results: int, where: dict[str, Any] | None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity), best first."""
         total = self.count()
         if total == 0 or n_results <= 0:
             return []
-        result = self._collection.query(
-            query_embeddings=[vector],
-            n_results=min(n_results, total),
-            where=where,
-            include=["distances"],
+        result = self._with_retries(
+            lambda: self._collection.query(
+                query_embeddings=[vector],
+                n_results=min(n_results, total),
+                where=where,
+                include=["distances"],
+            )
         )
         ids = result["ids"][0]
         distances = (result.get("distances") or [[]])[0]
         return [(chunk_id, 1.0 - float(distance)) for chunk_id, distance in zip(ids, distances, strict=True)]
+
+
+def _transient(exc: Exception) -> bool:
+    """Connection trouble or a server error, as opposed to a bad request or a missing collection."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(
+        word in text
+        for word in ("connect", "timeout", "timed out", "refused", "reset", "unavailable", "502", "503", "504")
+    )
+
+
+def read_vectors(path: Path, ids: Sequence[str]) -> np.ndarray:
+    """The vectors of an embedded store, in the order of ``ids`` (to copy a version to a server)."""
+    client = _client(path)
+    try:
+        collection = client.get_collection(COLLECTION, embedding_function=_embedding_function(None))
+        found: dict[str, np.ndarray] = {}
+        step = 1000
+        for offset in range(0, len(ids), step):
+            batch = list(ids[offset : offset + step])
+            got = collection.get(ids=batch, include=["embeddings"])
+            for chunk_id, vector in zip(got["ids"], got["embeddings"], strict=True):
+                found[chunk_id] = np.asarray(vector, dtype=np.float32)
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([found[chunk_id] for chunk_id in ids])
+    finally:
+        _close(client)

@@ -8,6 +8,7 @@ When nothing changed, no new version is built.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -229,7 +230,8 @@ def build_index(
     report.documents, report.chunks = len(documents), len(chunk_rows)
 
     current = pointer.read_current(index_root)
-    if current is not None and not report.changed_documents and not report.removed_documents:
+    same_store = current is not None and _dense_store_of(current) == ("server" if settings.chroma_url else "embedded")
+    if current is not None and same_store and not report.changed_documents and not report.removed_documents:
         report.unchanged, report.version = True, current
         report.cached = report.chunks
         report.seconds = (datetime.now(UTC) - started).total_seconds()
@@ -254,14 +256,62 @@ def build_index(
             "files": fingerprints,
             "skipped": [{"file": s.file, "reason": s.reason} for s in report.skipped],
         }
+        before = _server_collections_by_version(index_root)
         write_version(build, documents, chunk_rows, texts, vectors, manifest, progress, settings)
         version = pointer.version_name(layout.INDEX_PREFIX)
         report.version = pointer.publish_build(index_root, build, version, keep=settings.keep_versions)
+        _drop_pruned_collections(before)
     except BaseException:
+        _drop_collection_of(build)  # its vectors on a Chroma server, if it got that far
         shutil.rmtree(build, ignore_errors=True)  # a failed build never becomes visible
         raise
     report.seconds = (datetime.now(UTC) - started).total_seconds()
     return report
+
+
+def _dense_store_of(version: Path) -> str:
+    try:
+        manifest = json.loads((version / layout.MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "embedded"
+    return str(layout.dense_store(manifest).get("store"))
+
+
+def _server_collections_by_version(index_root: Path) -> dict[Path, tuple[str, str]]:
+    """Each kept version whose vectors are on a Chroma server: (server url, collection)."""
+    found: dict[Path, tuple[str, str]] = {}
+    for version in pointer.versions(index_root):
+        try:
+            dense = layout.dense_store(json.loads((version / layout.MANIFEST).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+        if dense.get("store") == "server" and dense.get("collection"):
+            found[version] = (str(dense.get("url") or ""), str(dense["collection"]))
+    return found
+
+
+def _drop_pruned_collections(before: dict[Path, tuple[str, str]]) -> None:
+    """Versions pruned by the publish take their collections with them (readers of them have moved on)."""
+    from kb.chroma_store import delete_collection
+
+    for version, (url, name) in before.items():
+        if not version.exists() and url:
+            try:
+                delete_collection(url, name)
+            except Exception:  # the server is down: the collection stays, harmless
+                log.warning("could not drop collection %s of pruned version %s", name, version.name, exc_info=True)
+
+
+def _drop_collection_of(build: Path) -> None:
+    try:
+        dense = layout.dense_store(json.loads((build / layout.MANIFEST).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return
+    if dense.get("store") == "server" and dense.get("url") and dense.get("collection"):
+        from kb.chroma_store import delete_collection
+
+        with contextlib.suppress(Exception):
+            delete_collection(str(dense["url"]), str(dense["collection"]))
 
 
 def write_version(
@@ -313,15 +363,24 @@ def write_version(
 
     by_id = {d["doc_id"]: d for d in documents}
     metadatas = [_chroma_metadata(by_id[row["doc_id"]], row["order"]) for row in chunk_rows]
+    url = (settings.chroma_url if settings else "") or ""
+    dense: dict[str, Any] = {"store": "embedded"}
+    if url:
+        dense = {"store": "server", "collection": layout.server_collection_name(), "url": url}
+        # Recorded before the upload, so a build that fails half-way knows which collection to drop.
+        (build / layout.MANIFEST).write_text(json.dumps({"dense": dense}), encoding="utf-8")
     build_collection(
         build / layout.CHROMA_DIR,
         ids,
         vectors,
         metadatas,
         (lambda n: progress("chroma", n, len(ids))) if progress else None,
+        url=url or None,
+        name=dense.get("collection", layout.COLLECTION),
     )
     full_manifest = {
         "format": layout.FORMAT_VERSION,
+        "dense": dense,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "path_separator": PATH_SEPARATOR,
         "documents": len(documents),
@@ -329,3 +388,36 @@ def write_version(
         **manifest,
     }
     (build / layout.MANIFEST).write_text(json.dumps(full_manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def move_to_server(index_root: Path, settings: KbSettings) -> Path | None:
+    """Publish the current version again with its vectors on the Chroma server ``settings.chroma_url``.
+
+    For an index built in embedded mode when the API starts several workers: chunks, documents and vectors
+    are copied (nothing is embedded again) into a new version whose collection is on the server, and the
+    pointer is switched once it is complete. Returns the new version, or None when there is nothing to do.
+    """
+    current = pointer.read_current(index_root)
+    if not settings.chroma_url or current is None or _dense_store_of(current) == "server":
+        return None
+    from kb.chroma_store import read_vectors
+
+    manifest = json.loads((current / layout.MANIFEST).read_text(encoding="utf-8"))
+    documents = json.loads((current / layout.DOCUMENTS).read_text(encoding="utf-8"))
+    rows = [{key: row[key] for key in CHUNK_FIELDS} for row in pq.read_table(current / layout.CHUNKS).to_pylist()]
+    vectors = read_vectors(current / layout.CHROMA_DIR, layout.chunk_ids(len(rows)))
+    texts = [embedding_text(row["heading_path"], row["text"]) for row in rows]
+    kept = {k: v for k, v in manifest.items() if k not in ("format", "created", "dense", "documents", "chunks")}
+    build = pointer.new_build_dir(index_root, layout.INDEX_PREFIX)
+    try:
+        before = _server_collections_by_version(index_root)
+        write_version(build, documents, rows, texts, vectors, kept, None, settings)
+        version = pointer.publish_build(
+            index_root, build, pointer.version_name(layout.INDEX_PREFIX), keep=settings.keep_versions
+        )
+        _drop_pruned_collections(before)
+    except BaseException:
+        _drop_collection_of(build)
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    return version

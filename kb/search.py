@@ -265,7 +265,19 @@ class KnowledgeBase:
             if self._dense is None:
                 from kb.chroma_store import DenseIndex
 
-                self._dense = DenseIndex(self.version / layout.CHROMA_DIR, encode=self._encode_texts)
+                dense = layout.dense_store(self.manifest)
+                if dense.get("store") == "server":
+                    url = self.settings.chroma_url or str(dense.get("url") or "")
+                    if not url:
+                        raise IndexNotFound(
+                            f"索引 {self.version.name} 的向量在 Chroma 服务器上，请设置 HUB_CHROMA_URL / "
+                            f"the vectors of {self.version.name} are on a Chroma server: set HUB_CHROMA_URL"
+                        )
+                    self._dense = DenseIndex(
+                        self.version, encode=self._encode_texts, url=url, name=str(dense["collection"])
+                    )
+                else:
+                    self._dense = DenseIndex(self.version / layout.CHROMA_DIR, encode=self._encode_texts)
             return self._dense
 
     def _encode_texts(self, texts: list[str]) -> np.ndarray:

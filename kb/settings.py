@@ -105,6 +105,7 @@ class KbSettings:
     # A chunk only the dense side found is shown when its cosine similarity reaches this (nonsense scores below).
     dense_floor: float = 0.75
     query_cache_size: int = 512  # query vectors kept per process (LRU)
+    chroma_url: str = ""  # empty: embedded Chroma in each index version; else a Chroma server (chroma run)
     town_aliases: Path = DEFAULT_TOWN_ALIASES
     cache_path_override: Path | None = None
 
@@ -128,6 +129,7 @@ class KbSettings:
             keep_versions=_env_int("HUB_KB_KEEP_VERSIONS", 3),
             dense_floor=_env_float("HUB_KB_DENSE_FLOOR", 0.75, low=-1.0, high=1.0),
             query_cache_size=_env_int("HUB_KB_QUERY_CACHE", 512),
+            chroma_url=os.environ.get("HUB_CHROMA_URL", "").strip(),
             town_aliases=Path(aliases) if aliases else DEFAULT_TOWN_ALIASES,
             cache_path_override=Path(cache) if cache else None,
         )

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from hub.cli.chroma_server import ChromaServer
 
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(file_okay=False), default=None, help="数据目录 / data directory (HUB_DATA_DIR)"
@@ -38,11 +45,53 @@ def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int) 
     click.echo(f"网页 / pages:  {base}/   API 文档 / docs: {base}/schema/swagger   OpenAPI: {base}/schema/openapi.json")
     if settings.demo_mode:
         click.echo("演示模式：所有请求视为 admin，勿用于生产 / DEMO MODE: every request acts as admin")
-    if workers > 1:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
-                    http=BOUNDED_HTTP)
-    else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", http=BOUNDED_HTTP)
+    chroma = _shared_vectors(settings.paths.data_dir, settings.paths.kb_index, workers)
+    try:
+        if workers > 1:
+            uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                        log_level="warning", http=BOUNDED_HTTP)
+        else:
+            uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", http=BOUNDED_HTTP)
+    finally:
+        if chroma is not None:
+            from hub.cli.chroma_server import stop_chroma_server
+
+            stop_chroma_server(chroma)
+
+
+def _shared_vectors(data_dir: Path, index_root: Path, workers: int) -> ChromaServer | None:
+    """Several workers share the search vectors through a Chroma server (an embedded store is for one process).
+
+    Starts ``chroma run`` on <data-dir>/kb/chroma_server unless HUB_CHROMA_URL names one, and moves a current
+    index built in embedded mode onto it (a new version, no re-embedding). One worker needs this only when
+    the current index's vectors are already on a server. Returns the server this command started, if any.
+    """
+    import os
+
+    from hub.core.pointer import read_current
+    from kb import layout
+    from kb.settings import KbSettings
+
+    current = read_current(index_root)
+    on_server = current is not None and (current / layout.MANIFEST).exists() and layout.dense_store(
+        json.loads((current / layout.MANIFEST).read_text(encoding="utf-8"))
+    ).get("store") == "server"
+    if workers <= 1 and not on_server:
+        return None
+    started = None
+    if not os.environ.get("HUB_CHROMA_URL", "").strip():
+        from hub.cli.chroma_server import start_chroma_server
+
+        started = start_chroma_server(data_dir / "kb" / "chroma_server")
+        os.environ["HUB_CHROMA_URL"] = started.url
+        click.echo(f"Chroma 服务 / Chroma server: {started.url} ({data_dir / 'kb' / 'chroma_server'})")
+    if workers > 1 and current is not None:
+        from kb.indexer import move_to_server
+
+        moved = move_to_server(index_root, KbSettings.from_env())
+        if moved is not None:
+            click.echo(f"检索向量已移至 Chroma 服务 / search vectors moved to the Chroma server: {moved.name}")
+    return started
 
 
 @click.group()

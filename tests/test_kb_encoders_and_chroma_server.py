@@ -1,0 +1,178 @@
+"""Encoders (issue 15): an index records the encoder its vectors came from and queries from another are refused;
+the ONNX exports are made once into the data directory. Chroma as a server: a real ``chroma run`` on a loopback
+port, the indexer writing a collection per version, ``hub serve --workers 2`` reading it while versions switch,
+and a server restart survived."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from api_fixtures import HUB, SAMPLE_DOCS, LiveServer, add_key, hub_env, start_server, stop_server
+
+from hub.cli.chroma_server import ChromaServer, start_chroma_server, stop_chroma_server
+from hub.core.pointer import read_current
+from kb.indexer import build_index
+from kb.search import KnowledgeBase, ModelMismatch
+from kb.settings import KbSettings
+
+DOCS = (
+    "plans/district_城市供水突发事件专项应急预案.md",
+    "cases/20230315_新塘街道_供水管道爆裂大面积停水案例.md",
+    "cases/20240614_所前镇_山体崩塌道路中断案例.md",
+)
+LATER = "cases/20240522_钱江世纪城_施工挖断供水主管停水案例.md"
+
+
+def copy_docs(target: Path, names: tuple[str, ...]) -> Path:
+    for relative in names:
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes((SAMPLE_DOCS / relative).read_bytes())
+    return target
+
+
+def test_an_index_refuses_queries_from_another_backend(tmp_path: Path) -> None:
+    docs = copy_docs(tmp_path / "docs", DOCS[:1])
+    torch = KbSettings(data_dir=tmp_path, backend="torch")
+    report = build_index(docs, tmp_path / "index", torch)
+    manifest = json.loads((Path(report.version) / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["encoder"] == {"model": "m3e-small", "backend": "torch", "quantization": None}
+    assert KnowledgeBase(tmp_path / "index", torch).search("供水 爆管", top_k=3)
+    with pytest.raises(ModelMismatch, match="HUB_KB_BACKEND"):
+        KnowledgeBase(tmp_path / "index", KbSettings(data_dir=tmp_path, backend="onnx-int8"))
+    with pytest.raises(ModelMismatch, match="onnx"):
+        KnowledgeBase(tmp_path / "index", KbSettings(data_dir=tmp_path, backend="onnx"))
+    # the CLI says so too, in Chinese and English, and exits non-zero
+    done = subprocess.run(
+        [*HUB, "kb", "search", "--index", str(tmp_path / "index"), "供水"],
+        env=hub_env(tmp_path, HUB_KB_BACKEND="onnx-int8"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0 and "HUB_KB_BACKEND" in done.stderr + done.stdout
+
+
+def test_int8_index_records_its_quantisation_and_exports_once(tmp_path: Path) -> None:
+    docs = copy_docs(tmp_path / "docs", DOCS[:1])
+    settings = KbSettings(data_dir=tmp_path, backend="onnx-int8")
+    report = build_index(docs, tmp_path / "index", settings)
+    encoder = json.loads((Path(report.version) / "manifest.json").read_text(encoding="utf-8"))["encoder"]
+    assert encoder["backend"] == "onnx-int8" and encoder["quantization"].startswith("qint8-dynamic-")
+    exported = sorted(p.name for p in (settings.onnx_dir / "onnx").iterdir())
+    assert "model.onnx" in exported and any(name.startswith("model_qint8_") for name in exported)
+    stamp = (settings.onnx_dir / "onnx" / "model.onnx").stat().st_mtime_ns
+    hits = KnowledgeBase(tmp_path / "index", settings).search("供水管道爆裂", top_k=3)
+    assert hits and hits[0].doc_id == DOCS[0]
+    assert (settings.onnx_dir / "onnx" / "model.onnx").stat().st_mtime_ns == stamp  # not exported again
+
+
+def warm_up(server: LiveServer, key: str) -> None:
+    """Each worker loads the model on start (seconds, more on a loaded machine): wait until both answer."""
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=300) as c:
+        for _ in range(4):
+            assert c.get("/api/search", params={"q": "预热", "mode": "vector"}).status_code == 200
+
+
+# ---- Chroma as a server -------------------------------------------------------------------------------------
+@pytest.fixture
+def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
+    server = start_chroma_server(tmp_path / "chroma_server")
+    yield server
+    stop_chroma_server(server)
+
+
+def test_chroma_server_versions_switch_under_load_and_a_restart_is_survived(
+    tmp_path: Path, chroma: ChromaServer
+) -> None:
+    data_dir = tmp_path / "data"
+    docs = copy_docs(data_dir / "landing" / "kb", DOCS)
+    index_root = data_dir / "kb" / "index"
+    settings = KbSettings(data_dir=data_dir, chroma_url=chroma.url)
+    first = build_index(docs, index_root, settings)
+    manifest = json.loads((Path(first.version) / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["dense"]["store"] == "server" and not (Path(first.version) / "chroma").exists()
+
+    server = start_server(data_dir, "--workers", "2", env_extra={"HUB_CHROMA_URL": chroma.url})
+    key = add_key(data_dir, "chroma-staff", "staff")
+    failures: list[str] = []
+    served: list[set[str]] = []
+    stop = threading.Event()
+
+    def searching() -> None:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+            while not stop.is_set():
+                try:
+                    response = c.get("/api/search", params={"q": "供水 爆管 停水 处置", "mode": "vector"})
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+                    continue
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+                else:
+                    served.append({r["doc_id"] for r in response.json()["results"]})
+
+    clients = [threading.Thread(target=searching) for _ in range(3)]
+    try:
+        warm_up(server, key)
+        for thread in clients:
+            thread.start()
+        time.sleep(2)
+        copy_docs(docs, (LATER,))  # a new document: a new version, a new collection, the pointer switched
+        second = build_index(docs, index_root, settings)
+        assert second.version != first.version and read_current(index_root) == Path(second.version)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(LATER in found for found in served[-6:]):
+            time.sleep(0.2)
+        assert any(LATER in found for found in served[-6:]), (failures[-3:], served[-3:])
+
+        # the Chroma server restarts on the same port and data: the workers' searches go on
+        port = int(chroma.url.rsplit(":", 1)[1])
+        stop_chroma_server(chroma)
+        restarted = start_chroma_server(chroma.path, port=port)
+        chroma.process = restarted.process
+        before = len(served)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(served) < before + 10:
+            time.sleep(0.2)
+        assert len(served) >= before + 10
+    finally:
+        stop.set()
+        for thread in clients:
+            thread.join(timeout=60)
+        stop_server(server)
+    assert failures == []
+    assert len(served) > 20
+
+
+def test_serve_with_two_workers_starts_chroma_and_moves_an_embedded_index(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    docs = copy_docs(data_dir / "landing" / "kb", DOCS[:2])
+    built = build_index(docs, data_dir / "kb" / "index", KbSettings(data_dir=data_dir))
+    assert (Path(built.version) / "chroma").is_dir()  # embedded: the default
+    env_before = os.environ.get("HUB_CHROMA_URL")
+    server: LiveServer = start_server(data_dir, "--workers", "2")
+    try:
+        key = add_key(data_dir, "serve-staff", "staff")
+        warm_up(server, key)
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
+            body = c.get("/api/search", params={"q": "供水管道爆裂", "mode": "vector"}).json()
+        assert body["results"] and body["results"][0]["doc_id"] in DOCS
+        current = read_current(data_dir / "kb" / "index")
+        assert current is not None and current != Path(built.version)
+        manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["dense"]["store"] == "server"
+        assert manifest["files"] == json.loads((Path(built.version) / "manifest.json").read_text())["files"]
+    finally:
+        stop_server(server)
+    assert os.environ.get("HUB_CHROMA_URL") == env_before
+    chroma_logs = list((data_dir / "kb" / "chroma_server").glob("chroma-*.log"))
+    assert chroma_logs  # hub serve started chroma run itself
