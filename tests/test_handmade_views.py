@@ -270,6 +270,31 @@ def test_town_dossier_and_catalog(served: dict[str, Any]) -> None:
     assert meta == [{"as_of": date(2025, 6, 30)}]
 
 
+def test_hub_sql_gives_the_same_json(served: dict[str, Any]) -> None:
+    """``hub sql --format json`` answers alike on both engines (on PostgreSQL through ``--warehouse``)."""
+    query = ("SELECT town_code, readiness_score, has_plan, as_of_date FROM town_readiness "
+             f"WHERE town_code IN ('{GUALI}', '{CHENGXIANG}', '{LOUTA}') ORDER BY town_code")
+    if "pg_url" in served:
+        env = {k: v for k, v in os.environ.items() if k != "HUB_WAREHOUSE"}
+        proc = subprocess.run([sys.executable, "-m", "hub.cli.main", "sql", "--warehouse", served["pg_url"],
+                               "--format", "json", query], capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        out = proc.stdout
+        refused = subprocess.run([sys.executable, "-m", "hub.cli.main", "sql", "--warehouse", served["pg_url"],
+                                  "DELETE FROM town_readiness"], capture_output=True, text=True, env=env, timeout=120)
+        assert refused.returncode != 0
+    else:
+        from hub.cli.pipeline_cmd import format_rows
+        from hub.cli.readonly_sql import run_readonly_select
+
+        out = format_rows(*run_readonly_select(served["path"], query), "json")
+    assert json.loads(out) == [
+        {"town_code": CHENGXIANG, "readiness_score": 2, "has_plan": False, "as_of_date": AS_OF},
+        {"town_code": LOUTA, "readiness_score": 3, "has_plan": True, "as_of_date": AS_OF},
+        {"town_code": GUALI, "readiness_score": 6, "has_plan": True, "as_of_date": AS_OF},
+    ]
+
+
 def test_next_day_run_rebuilds_only_what_changed(snapshot: dict[str, Any]) -> None:
     """Runs after the view tests: one more day of events and the next as-of date on the same data directory."""
     landing, data_dir = snapshot["landing"], snapshot["data_dir"]

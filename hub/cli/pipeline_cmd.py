@@ -111,18 +111,33 @@ def format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> st
               help="输出格式 / output format")
 @click.option("--timeout", "timeout_s", type=click.IntRange(1, 3600), default=60, show_default=True,
               help="查询超时秒数 / query time limit in seconds")
+@click.option("--warehouse", envvar="HUB_WAREHOUSE", default=None,
+              help="数仓 / warehouse: postgresql://user:pass@host:port/db (default HUB_WAREHOUSE, else DuckDB in "
+                   "the data directory); on PostgreSQL the query reads schema serving")
 @click.argument("query")
-def sql(data_dir: Path | None, fmt: str, timeout_s: int, query: str) -> None:
+def sql(data_dir: Path | None, fmt: str, timeout_s: int, warehouse: str | None, query: str) -> None:
     """对当前发布快照执行一条只读 SELECT / run one read-only SELECT against the current serving snapshot.
 
     Tables: the shared views (hidden_danger_register, town_readiness, ...), _tables (data dictionary)
     and _snapshot (when and as of which date it was built).
     """
-    from hub.cli.readonly_sql import run_readonly_select
+    from hub.cli.readonly_sql import run_readonly_select, run_readonly_select_server
     from hub.core.paths import HubPaths
     from hub.core.pointer import read_current
     from hub.core.sql_guard import SqlRejected
+    from orchestration.warehouse import Warehouse
 
+    try:
+        chosen = Warehouse.from_setting(warehouse)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--warehouse") from None
+    if chosen.url:
+        try:
+            columns, rows = run_readonly_select_server(chosen.url, query, timeout_ms=timeout_s * 1000)
+        except SqlRejected as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(format_rows(columns, rows, fmt))
+        return
     paths = HubPaths.from_env(data_dir)
     snapshot = read_current(paths.serving)
     if snapshot is None:

@@ -26,3 +26,36 @@ def run_readonly_select(path: Path, sql: str, timeout_ms: int = 30_000) -> tuple
         raise SqlRejected(400, "sql_error", f"查询失败：{message}", f"query failed: {message}") from None
     finally:
         con.close()
+
+
+def _json_like(value: Any) -> Any:
+    """A PostgreSQL value as DuckDB's snapshot gives it: NUMERIC as int or float, jsonb as JSON text."""
+    import json
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def run_readonly_select_server(url: str, sql: str, timeout_ms: int = 30_000, schema: str = "serving"
+                               ) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The same guarded SELECT on a PostgreSQL warehouse's published views (schema ``serving``), in a read-only
+    transaction with a statement timeout, rolled back afterwards."""
+    import psycopg
+
+    check_statement(sql)
+    options = f"-c default_transaction_read_only=on -c statement_timeout={int(timeout_ms)} -c search_path={schema}"
+    try:
+        with psycopg.connect(url, options=options, connect_timeout=10) as con:
+            try:
+                cursor = con.execute(sql)  # type: ignore[arg-type]  # a guarded, user-given statement
+                columns = [d.name for d in cursor.description or []]
+                return columns, [tuple(_json_like(v) for v in row) for row in cursor.fetchall()]
+            finally:
+                con.rollback()
+    except psycopg.Error as exc:
+        message = first_line(str(exc))
+        raise SqlRejected(400, "sql_error", f"查询失败：{message}", f"query failed: {message}") from None
