@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -30,11 +30,12 @@ from api.limits import (
     security_headers,
 )
 from api.routes import assessment, meta, quality, search, sql, tables, towns
-from api.routes.pages import PAGE_ROUTES
+from api.routes.pages import PAGE_ROUTES, not_found_page
 from api.search_service import SearchHolder
 from api.serving_db import serving_snapshots
 from api.settings import ApiSettings
 from api.state import HubState
+from api.table_display import display_value
 
 API_DIR = Path(__file__).resolve().parent
 STATIC_DIR = API_DIR / "static"
@@ -92,15 +93,6 @@ def _invalid_request(request: Request[Any, Any, Any], exc: ValidationException) 
     return problem(
         400, "invalid_request", f"请求参数无效（{where}）", f"invalid request ({where})", errors=problems
     ).to_response(request)
-
-
-def display_value(value: Any, column: str = "") -> str:
-    """A cell as a person reads it: rates and shares as percentages, other decimals rounded."""
-    if isinstance(value, float):
-        if "_rate" in column or column.endswith("_share"):
-            return f"{value:.1%}"
-        return f"{value:,.2f}".rstrip("0").rstrip(".")
-    return str(value)
 
 
 def _configure_jinja(engine: JinjaTemplateEngine) -> None:
@@ -165,5 +157,9 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         on_startup=[hub.search.warm_up_in_background],
         on_shutdown=[close_resources],
-        exception_handlers={Exception: _unexpected_error, ValidationException: _invalid_request},
+        exception_handlers={
+            Exception: _unexpected_error,
+            ValidationException: _invalid_request,
+            NotFoundException: not_found_page,
+        },
     )

@@ -90,3 +90,41 @@ def link_documents(found: dict[str, Any], documents: list[dict[str, Any]]) -> No
         for d in documents
         if code in (d.get("towns") or [])
     ]
+
+
+def section_totals(db: ServingDb, town_code: str) -> dict[str, int]:
+    """How many rows each detail section has for the town (the page shows at most ``DETAIL_LIMIT``)."""
+    totals: dict[str, int] = {}
+    for section in SECTIONS:
+        table = next((db.catalog.table(n) for n in section.table_candidates if db.catalog.table(n)), None)
+        if table is None or table.column("town_code") is None:
+            continue
+        found = _rows(db, f"SELECT count(*) AS n FROM {quote_ident(table.name)} WHERE town_code = ?", [town_code])
+        totals[section.key] = int(found[0]["n"])
+    return totals
+
+
+def events_by_month(db: ServingDb, town_code: str) -> list[dict[str, Any]]:
+    """The town's events per report month and first-level category, for the dossier's chart."""
+    table = db.catalog.table("town_events")
+    if table is None or not all(table.column(c) for c in ("town_code", "report_time", "category_l1")):
+        return []
+    return _rows(
+        db,
+        "SELECT strftime(report_time, '%Y-%m') AS month, category_l1 AS type, count(*) AS events "
+        'FROM "town_events" WHERE town_code = ? AND report_time IS NOT NULL GROUP BY ALL ORDER BY 1, 2',
+        [town_code],
+    )
+
+
+def overdue_days(db: ServingDb, town_code: str) -> list[int]:
+    """Days past the deadline of each of the town's overdue hidden dangers."""
+    table = db.catalog.table("hidden_danger_register")
+    if table is None or not all(table.column(c) for c in ("town_code", "is_overdue", "overdue_days")):
+        return []
+    found = _rows(
+        db,
+        'SELECT overdue_days FROM "hidden_danger_register" WHERE town_code = ? AND is_overdue AND overdue_days > 0',
+        [town_code],
+    )
+    return [int(r["overdue_days"]) for r in found]

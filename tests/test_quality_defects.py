@@ -274,7 +274,7 @@ def test_report_page_in_headless_chromium_shows_trends(defect_run: DefectRun) ->
             assert "区社会治理中心" in stale.inner_text()
             chart = stale.locator("svg.trend")
             assert chart.is_visible()
-            assert chart.locator("circle").count() == 3  # one dot per run
+            assert chart.locator(".mark-symbol path").count() == 3  # one dot per run (Vega-Lite point marks)
             box = chart.bounding_box()
             assert box is not None and box["width"] > 200 and box["height"] > 60
             conflict = page.locator('[data-check="consistency:water_utility.assets"]')

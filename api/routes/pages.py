@@ -6,18 +6,23 @@ set by the login form; an unauthorised page renders the login form or a 403 page
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import HTTPException
 from litestar.params import Body
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
 from api.auth import (
+    AREA_ROLES,
     SESSION_COOKIE,
     Principal,
     authorize,
@@ -26,15 +31,40 @@ from api.auth import (
     identify,
     identify_quietly,
 )
+from api.catalog import Column
 from api.errors import problem
-from api.masking import check_table_request, row_mask
-from api.quality_reports import find_report, list_reports, load_report, report_html
+from api.limits import http_problem
+from api.masking import check_table_request, protected_columns, row_mask, sees_personal_data
+from api.quality_reports import ReportFile, find_report, list_reports, load_report, report_html
 from api.routes.search import document_page_context, search_page_context
+from api.routes.sql_page import SQL_PAGE_ROUTES
 from api.routes.towns import kb_documents
 from api.state import serving_db
+from api.table_display import (
+    display_cell,
+    display_value,
+    facet_link,
+    filter_summary,
+    ordered_columns,
+    plain_description,
+    score_class,
+    suggested_facets,
+    table_group,
+    table_label,
+    table_order,
+    value_text,
+)
 from api.table_query import OPERATORS, parse_table_request
 from api.tables_service import table_page
-from api.towns_service import link_documents, town_dossier, town_list
+from api.towns_service import (
+    events_by_month,
+    link_documents,
+    overdue_days,
+    section_totals,
+    town_dossier,
+    town_list,
+)
+from hub.core import charts
 
 READINESS_ITEMS = (
     ("has_leadership", "有班子"),
@@ -57,8 +87,49 @@ OPERATOR_LABELS = {
 }
 
 
+# The menu: (href, label, area). An entry shows only when the signed-in role may open its area.
+NAV = (
+    ("/search", "搜索", "search"),
+    ("/tables", "数据表", "tables"),
+    ("/sql", "SQL 查询", "sql"),
+    ("/towns", "镇街", "towns"),
+    ("/quality", "数据质量", "quality"),
+)
+
+
+def nav_items(principal: Principal | None) -> list[tuple[str, str]]:
+    if principal is None:
+        return []
+    return [(href, label) for href, label, area in NAV if principal.role in AREA_ROLES[area]]
+
+
 def _context(request: Request[Any, Any, Any], principal: Principal | None, **extra: Any) -> dict[str, Any]:
-    return {"principal": principal, "path": request.url.path, "demo": request.app.state.settings.demo_mode, **extra}
+    return {
+        "principal": principal,
+        "path": request.url.path,
+        "demo": request.app.state.settings.demo_mode,
+        "nav": nav_items(principal),
+        **extra,
+    }
+
+
+def wants_html(request: Request[Any, Any, Any]) -> bool:
+    """A browser asking for a page (not an API client): HTML is acceptable and the path is not under /api."""
+    return "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(("/api/", "/schema"))
+
+
+def not_found_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """An unknown address: an HTML page for a browser, the JSON problem for API clients."""
+    if not wants_html(request):
+        return http_problem(exc).to_response(request)
+    context = _context(
+        request,
+        identify_quietly(request),
+        status=404,
+        message_zh=f"没有这个页面：{request.url.path}",
+        message_en=f"no page at {request.url.path}",
+    )
+    return Template(template_name="error.html", context=context, status_code=404)
 
 
 def _page(request: Request[Any, Any, Any], template: str, principal: Principal | None, **extra: Any) -> Template:
@@ -146,8 +217,12 @@ def document_page(request: Request[Any, Any, Any], state: State, doc_path: str, 
 def tables_page(request: Request[Any, Any, Any], state: State) -> Template:
     principal = authorize(request, "tables")
     with serving_db(state) as db:
-        tables = list(db.catalog.tables.values())
-        return _page(request, "tables.html", principal, tables=tables, snapshot=db.path.name)
+        tables = table_order(list(db.catalog.tables.values()))
+        cards = [(t, table_label(t), plain_description(t), table_group(t)) for t in tables]
+        return _page(request, "tables.html", principal, tables=cards, snapshot=db.path.name)
+
+
+DEFAULT_FACETS = 3  # facets shown on a table page that asks for none: the first columns its metadata suggests
 
 
 @get("/tables/{name:str}", include_in_schema=False, sync_to_thread=True)
@@ -161,35 +236,71 @@ def table_page_view(request: Request[Any, Any, Any], state: State, name: str) ->
             raise problem(404, "unknown_table", f"没有名为 {name!r} 的数据表", f"no published table named {name!r}")
         req = parse_table_request(table, query, settings.page_size_default, settings.page_size_max)
         check_table_request(table, principal.role, [f.column for f in req.filters], req.sort, req.facets)
+        request_facets = any(k == "_facet" for k, _ in query)
+        if not request_facets:
+            protected = protected_columns(table) if not sees_personal_data(principal.role) else set()
+            filtered = {f.column for f in req.filters}
+            req.facets = [
+                c.name for c in suggested_facets(table, []) if c.name not in protected and c.name not in filtered
+            ][:DEFAULT_FACETS]
         page = table_page(db, req, row_mask(table, principal.role))
-        tables = list(db.catalog.tables.values())
+        tables = table_order(list(db.catalog.tables.values()))
     base = [(k, v) for k, v in query if k not in ("_offset", "_after")]
+    # An export holds every matching row: the page's size, offset, cursor and facets stay on the page.
+    export = [(k, v) for k, v in query if k not in ("_offset", "_after", "_size", "_facet")]
     links = {
         "next": f"?{urlencode([*base, ('_offset', page['next_offset'])])}" if page["next_offset"] else None,
         "prev": f"?{urlencode([*base, ('_offset', max(0, req.offset - req.size))])}" if req.offset else None,
-        "csv": f"/api/tables/{name}?{urlencode([*base, ('_format', 'csv')])}",
-        "parquet": f"/api/tables/{name}?{urlencode([*base, ('_format', 'parquet')])}",
-        "json": f"/api/tables/{name}?{urlencode(base)}",
+        "csv": f"/api/tables/{name}?{urlencode([*export, ('_format', 'csv')])}",
+        "parquet": f"/api/tables/{name}?{urlencode([*export, ('_format', 'parquet')])}",
+        "json": f"/api/tables/{name}?{urlencode([*export, ('_size', settings.page_size_max)])}",
     }
     sort_links = {}
     for col in table.column_names:
         rest = [(k, v) for k, v in base if k not in ("_sort", "_sort_desc")]
         direction = "_sort_desc" if req.sort == col and not req.descending else "_sort"
         sort_links[col] = f"?{urlencode([*rest, (direction, col)])}"
+    columns = ordered_columns(table)
+    rows = [[display_cell(c, row.get(c.name), row, display_value) for c in columns] for row in page["rows"]]
+    facets = [
+        {
+            "column": table.column(col),
+            "items": [
+                {**item, "text": value_text(table.column(col), item["value"]),  # type: ignore[arg-type]
+                 "href": facet_link(base, col, item["value"])}
+                for item in counts
+            ],
+            "remove": "?" + urlencode([(k, v) for k, v in base if not (k == "_facet" and v == col)]),
+        }
+        for col, counts in page["facets"].items()
+    ]
+    active = {f.column for f in req.filters}
+    suggestions = [
+        (c, "?" + urlencode([*base, ("_facet", c.name)]))
+        for c in suggested_facets(table, req.facets)
+        if c.name not in active
+    ]
     return _page(
         request,
         "table.html",
         principal,
         table=table,
-        tables=tables,
+        label=table_label(table),
+        description=plain_description(table),
+        tables=[(t, table_label(t), table_group(t)) for t in tables],
         page=page,
         req=req,
         links=links,
         sort_links=sort_links,
+        columns=columns,
+        rows=rows,
         operators=OPERATORS,
         operator_labels=OPERATOR_LABELS,
         filters=[f for f in req.filters],
-        facets=page["facets"],
+        facets=facets,
+        request_facets=request_facets,
+        suggestions=suggestions,
+        summary=filter_summary(table, req.filters, page["total"]),
     )
 
 
@@ -216,7 +327,47 @@ def towns_page(request: Request[Any, Any, Any], state: State, code: str | None =
         return Redirect(path=f"/towns/{quote(code, safe='')}")
     with serving_db(state) as db:
         towns = town_list(db)
-    return _page(request, "towns.html", principal, towns=towns)
+    for town in towns:
+        town["score_class"] = score_class(town.get("readiness_score"), 0, READINESS_MAX)
+    chart = charts.readiness_bars(towns, READINESS_MAX) if towns else None
+    return _page(request, "towns.html", principal, towns=towns, chart=Markup(chart) if chart else None)
+
+
+READINESS_MAX = len(READINESS_ITEMS)
+EVENTS_SHOWN = 20
+# (section, table, [(column, heading)]): the dossier's detail tables, cells coloured and linked by column meta.
+DOSSIER_SECTIONS = (
+    ("hidden_dangers", "hidden_danger_register", [
+        ("danger_id", "编号"), ("level", "等级"), ("category", "类别"), ("owner_dept", "责任单位"),
+        ("deadline", "整改期限"), ("status", "状态"), ("is_overdue", "逾期"), ("overdue_days", "逾期天数"),
+    ]),
+    ("teams", "rescue_teams", [
+        ("team_id", "编号"), ("team_name", "名称"), ("team_type", "类型"), ("headcount", "人数"),
+        ("specialty", "专长"), ("is_qualified", "资质达标"), ("has_agreement", "签订协议"),
+    ]),
+    ("events", "town_events", [
+        ("event_id", "编号"), ("title", "标题"), ("report_time", "上报时间"), ("status", "状态"),
+        ("urgency", "紧急程度"), ("dept", "处置部门"),
+    ]),
+    ("grid", "grid_coverage", [
+        ("village_code", "村社代码"), ("village_name", "村社"), ("workers_in_post", "在岗网格员"),
+        ("is_uncovered", "无人覆盖"),
+    ]),
+)
+
+
+def _section(db: Any, table_name: str, rows: list[dict[str, Any]], wanted: list[tuple[str, str]]) -> dict[str, Any]:
+    """Headings and display cells of one detail table: the crosswalk's canonical names, colours by meaning."""
+    table = db.catalog.table(table_name)
+    columns = [
+        (table.column(key) if table and table.column(key) else Column(key, "VARCHAR"), heading)
+        for key, heading in wanted
+        if rows and key in rows[0]
+    ]
+    return {
+        "headings": [heading for _, heading in columns],
+        "rows": [[display_cell(col, row.get(col.name), row, display_value) for col, _ in columns] for row in rows],
+    }
 
 
 @get("/towns/{code:str}", include_in_schema=False, sync_to_thread=True)
@@ -224,27 +375,94 @@ def town_page(request: Request[Any, Any, Any], state: State, code: str) -> Templ
     principal = authorize(request, "towns")
     with serving_db(state) as db:
         found = town_dossier(db, code)
+        if found is None:
+            raise problem(404, "unknown_town", f"没有镇街代码 {code!r}", f"no town with code {code!r}")
         towns = town_list(db)
+        totals = section_totals(db, code)
+        monthly = events_by_month(db, code)
+        overdue = overdue_days(db, code)
+        found["events"] = found["events"][:EVENTS_SHOWN]
+        sections = {key: _section(db, table, found.get(key, []), wanted) for key, table, wanted in DOSSIER_SECTIONS}
         dossier_table = db.catalog.table("town_dossier")
-        labels = {c.name: c.description for c in dossier_table.columns if c.description} if dossier_table else {}
-    if found is None:
-        raise problem(404, "unknown_town", f"没有镇街代码 {code!r}", f"no town with code {code!r}")
+        facts = []
+        if dossier_table:
+            for column in dossier_table.columns:
+                key = column.name
+                if key in ("town_code", "town_name", "readiness_score", "as_of_date") or key.startswith("has_"):
+                    continue
+                if key.endswith("_evidence"):
+                    continue
+                facts.append((column, display_cell(column, found["dossier"].get(key), found["dossier"], display_value)))
     link_documents(found, kb_documents(state))
     dossier = found["dossier"]
     # (label, met?, evidence): the dbt view names the row that meets each item as ``<item>_evidence``.
     items = [
         (label, dossier.get(col), dossier.get(col.removeprefix("has_") + "_evidence")) for col, label in READINESS_ITEMS
     ]
-    return _page(request, "town.html", principal, town=found, dossier=dossier, items=items, towns=towns, labels=labels)
+    town_charts = {
+        "evidence": charts.readiness_evidence(items),
+        "events": charts.events_by_month(monthly),
+        "overdue": charts.overdue_by_age(overdue),
+    }
+    return _page(
+        request,
+        "town.html",
+        principal,
+        town=found,
+        dossier=dossier,
+        items=items,
+        towns=towns,
+        facts=facts,
+        sections=sections,
+        totals=totals,
+        events_shown=EVENTS_SHOWN,
+        score_css=score_class(dossier.get("readiness_score"), 0, READINESS_MAX),
+        charts={k: Markup(v) for k, v in town_charts.items()},
+        links={
+            "dangers": f"/tables/hidden_danger_register?{urlencode({'town_code': code})}",
+            "overdue": f"/tables/hidden_danger_register?{urlencode({'town_code': code, 'is_overdue': 'true'})}",
+            "events": f"/tables/town_events?{urlencode({'town_code': code, '_sort_desc': 'report_time'})}",
+            "teams": f"/tables/rescue_teams?{urlencode({'town_code': code})}",
+            "grid": f"/tables/grid_coverage?{urlencode({'town_code': code})}",
+        },
+    )
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+_REPORT_TIME = re.compile(r"(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})")
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
+
+
+def report_time(report: ReportFile) -> str:
+    """When the report was generated, in Beijing time: from its name (quality_YYYYMMDD_HHMMSS_…, written in
+    Asia/Shanghai), else the file's modification time converted to Asia/Shanghai."""
+    if found := _REPORT_TIME.search(report.name):
+        y, mo, d, h, mi, se = found.groups()
+        return f"{y}-{mo}-{d} {h}:{mi}:{se}"
+    return report.modified.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @get("/quality", include_in_schema=False, sync_to_thread=True)
 def quality_page(request: Request[Any, Any, Any], state: State) -> Template:
+    """The latest report inline in the page (its body, its styles from /static/quality-report.css), not in a frame."""
     principal = authorize(request, "quality")
     reports = list_reports(state.settings.paths.quality_reports)
     latest = reports[0] if reports else None
     summary = load_report(latest, principal.role) if latest and latest.json_path else None  # masked per role
-    return _page(request, "quality.html", principal, reports=reports, latest=latest, summary=summary)
+    body = None
+    if latest and latest.html_path and (latest.json_path or sees_personal_data(principal.role)):
+        found = _BODY.search(report_html(latest, principal.role))
+        body = found.group(1) if found else None
+    return _page(
+        request,
+        "quality.html",
+        principal,
+        reports=[(r, report_time(r)) for r in reports],
+        latest=latest,
+        latest_time=report_time(latest) if latest else None,
+        summary=summary,
+        report_body=Markup(body) if body else None,  # our own report, escaped when it was rendered
+    )
 
 
 @get("/quality/reports/{name:str}", include_in_schema=False, sync_to_thread=True)
@@ -273,6 +491,7 @@ PAGE_ROUTES = [
             town_page,
             quality_page,
             quality_report_html,
+            *SQL_PAGE_ROUTES,
         ],
         exception_handlers={ProblemDetailsException: page_error},
     )

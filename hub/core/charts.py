@@ -44,13 +44,9 @@ def _render(spec_json: str) -> str:
 def render(spec: dict[str, Any], label: str, css_class: str = "chart") -> str:
     """The SVG of a Vega-Lite spec, labelled for screen readers (role=img, aria-label) and tagged with a class."""
     full = {"$schema": SCHEMA, "config": _CONFIG, **spec}
-    svg = _render(json.dumps(full, ensure_ascii=False, sort_keys=True, default=str))
-    return re.sub(
-        r"^<svg ",
-        f'<svg role="img" aria-label="{escape(label)}" data-chart="{escape(css_class)}" ',
-        svg.strip(),
-        count=1,
-    )
+    svg = _render(json.dumps(full, ensure_ascii=False, sort_keys=True, default=str)).strip()
+    svg = svg.replace('class="marks"', f'class="marks {escape(css_class)}"', 1)
+    return re.sub(r"^<svg ", f'<svg role="img" aria-label="{escape(label)}" ', svg, count=1)
 
 
 def score_colour(score: float, low: float, high: float) -> str:
@@ -210,7 +206,7 @@ def check_trend(points: Sequence[dict[str, Any]], unit: str, width: int = 300, h
     ``points``: run_at (datetime or text), measured_value, status."""
     label = f"趋势（最近 {len(points)} 次运行，单位：{unit}）"
     values = [
-        {"运行时间": str(p["run_at"])[:16], "测量值": p["measured_value"], "结果": STATUS_LABELS.get(p["status"], "")}
+        {"运行时间": str(p["run_at"])[:19], "测量值": p["measured_value"], "结果": STATUS_LABELS.get(p["status"], "")}
         for p in points
         if p.get("measured_value") is not None
     ]
@@ -245,7 +241,7 @@ def status_runs(runs: Sequence[dict[str, Any]], width: int = 320, height: int = 
     if not runs:
         return empty(label)
     values = [
-        {"运行时间": str(r["run_at"])[:16], "结果": STATUS_LABELS[s], "检查数": r[s]}
+        {"运行时间": str(r["run_at"])[:19], "结果": STATUS_LABELS[s], "检查数": r[s]}
         for r in runs
         for s in ("fail", "warn", "pass")
     ]
@@ -255,7 +251,7 @@ def status_runs(runs: Sequence[dict[str, Any]], width: int = 320, height: int = 
         "data": {"values": values},
         "mark": "bar",
         "encoding": {
-            "x": _run_axis([str(r["run_at"])[:16] for r in runs]),
+            "x": _run_axis([str(r["run_at"])[:19] for r in runs]),
             "y": {"field": "检查数", "type": "quantitative", "title": "检查数"},
             "color": {"field": "结果", "type": "nominal", "title": None, "scale": STATUS_SCALE},
             "order": {"field": "结果", "sort": "descending"},

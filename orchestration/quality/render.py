@@ -40,7 +40,9 @@ def _badge(status: str) -> str:
     return f'<span class="badge {escape(status)}">{escape(STATUS_LABELS.get(status, status))}</span>'
 
 
-def _delta(value: int, bad_when_up: bool) -> str:
+def _delta(value: int, bad_when_up: bool, first_run: bool = False) -> str:
+    if first_run:
+        return ""  # nothing to compare with: no "±0" next to "首次运行，无对比"
     if value == 0:
         return '<span class="muted">±0</span>'
     css = ("up" if value > 0 else "down") if bad_when_up else ("down" if value > 0 else "up")
@@ -55,10 +57,24 @@ def _measured(check: dict[str, Any]) -> str:
     return f"{text} {check['unit']}"
 
 
+def _quarantine_reasons(check: dict[str, Any]) -> str:
+    """The quarantine summary: one row per reason with its row count (the count once, not as value and reason)."""
+    rows = "".join(
+        f'<tr><td>{escape(str(f.get("key") or ""))}</td><td class="num">{escape(str(f.get("value") or ""))}</td></tr>'
+        for f in check["findings"]
+    )
+    return (
+        f"<details open><summary>隔离原因（共 {check['failing_rows']} 行）</summary>"
+        f'<table class="findings quarantine-reasons"><tr><th>原因</th><th>行数</th></tr>{rows}</table></details>'
+    )
+
+
 def _findings_table(check: dict[str, Any]) -> str:
     findings = check["findings"]
     if not findings:
         return ""
+    if check.get("kind") == "quarantine":
+        return _quarantine_reasons(check)
     rows = "".join(
         "<tr>" + "".join(f"<td>{escape(str(f.get(col, '') or ''))}</td>" for col in ("key", "field", "value", "reason",
                                                                                    "location")) + "</tr>"
@@ -98,38 +114,50 @@ def _passing_table(checks: list[dict[str, Any]], trends: dict[str, list[TrendPoi
         return ""
     rows = "".join(
         f'<tr><td>{_badge(c["status"])}</td><td>{escape(c["title"])}</td><td class="num">{escape(_measured(c))}</td>'
-        f'<td>{escape(c["threshold"])}</td>'
-        f'<td>{trend_chart(trends.get(c["check_name"], []), c["unit"], 200, 60)}</td></tr>'
+        f'<td>{escape(c["threshold"])}</td><td class="num">{_pass_streak(trends.get(c["check_name"], []))}</td></tr>'
         for c in checks
     )
     return (
         f"<details><summary>通过的检查（{len(checks)} 项）</summary><table><tr><th>状态</th><th>检查</th>"
-        f"<th>测量值</th><th>阈值</th><th>趋势</th></tr>{rows}</table></details>"
+        f"<th>测量值</th><th>阈值</th><th>连续通过</th></tr>{rows}</table></details>"
     )
 
 
-def _department_summary(departments: list[dict[str, Any]], dept_trends: dict[str, list[DepartmentRun]]) -> str:
+def _pass_streak(trend: list[TrendPoint]) -> str:
+    streak = 0
+    for point in reversed(trend):
+        if point.status != "pass":
+            break
+        streak += 1
+    return f"{streak} 次"
+
+
+def _department_summary(
+    departments: list[dict[str, Any]], dept_trends: dict[str, list[DepartmentRun]], first_run: bool = False
+) -> str:
     rows = "".join(
         f'<tr><td><a href="#dept-{escape(d["department"])}">{escape(d["department"])}</a></td>'
-        f'<td class="num">{d["fail"]} {_delta(d["change"]["fail"], True)}</td>'
-        f'<td class="num">{d["warn"]} {_delta(d["change"]["warn"], True)}</td>'
-        f'<td class="num">{d["pass"]} {_delta(d["change"]["pass"], False)}</td>'
+        f'<td class="num">{d["fail"]} {_delta(d["change"]["fail"], True, first_run)}</td>'
+        f'<td class="num">{d["warn"]} {_delta(d["change"]["warn"], True, first_run)}</td>'
+        f'<td class="num">{d["pass"]} {_delta(d["change"]["pass"], False, first_run)}</td>'
         f'<td>{"、".join(escape(n) for n in d["newly_failing"]) or "—"}</td></tr>'
         for d in departments
     )
+    runs = {d["department"]: dept_trends.get(d["department"], []) for d in departments}
     cards = "".join(
-        f'<div class="dept-card"><strong>{escape(d["department"])}</strong><br>'
-        f'{department_chart(dept_trends.get(d["department"], []))}</div>'
-        for d in departments
+        f'<div class="dept-card"><strong>{escape(name)}</strong><br>{department_chart(dept_runs)}</div>'
+        for name, dept_runs in runs.items()
+        if len(dept_runs) >= 2
     )
+    change = "" if first_run else "（较上次）"
     legend = "".join(
         f'<span><svg width="10" height="10"><rect width="10" height="10" fill="{colour}"/></svg> '
         f"{STATUS_LABELS[status]}</span>"
         for status, colour in STATUS_COLOURS.items()
     )
     return (
-        '<h2 id="summary">按部门汇总</h2><table class="dept-summary"><tr><th>责任部门</th><th>不通过（较上次）</th>'
-        f"<th>警告（较上次）</th><th>通过（较上次）</th><th>新出现的不通过</th></tr>{rows}</table>"
+        f'<h2 id="summary">按部门汇总</h2><table class="dept-summary"><tr><th>责任部门</th><th>不通过{change}</th>'
+        f"<th>警告{change}</th><th>通过{change}</th><th>新出现的不通过</th></tr>{rows}</table>"
         f'<div class="legend">{legend}</div><div class="dept-cards">{cards}</div>'
     )
 
@@ -159,14 +187,15 @@ def render_html(report: dict[str, Any], trends: dict[str, list[TrendPoint]],
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>数据质量日报 {escape(report['as_of'] or '')}</title><style>{CSS}</style></head><body>"
         f"<h1>萧山区应急管理数据枢纽 · 数据质量日报</h1>"
-        f'<p class="meta">基准日 {escape(report["as_of"] or "—")} · 生成于 {escape(report["run_at"])} · '
-        f'运行 {escape(report["run_id"])}'
-        + (f" · 对比上次运行 {escape(previous)}" if previous else " · 首次运行，无对比") + "</p>"
+        f'<p class="meta times">数据基准日 {escape(report["as_of"] or "—")}（数据截至该日） · '
+        f'报告生成于 {escape(report["run_at"])}（北京时间） · 运行 {escape(report["run_id"][:8])}'
+        + (f" · 对比上次运行 {escape(previous)}（北京时间）" if previous else " · 首次运行，无对比") + "</p>"
         f'<p>共 {totals["total"]} 项检查：{_badge("fail")} {totals["fail"]} 项 · '
         f'{_badge("warn")} {totals["warn"]} 项 · {_badge("pass")} {totals["pass"]} 项</p>'
-        + _department_summary(report["departments"], dept_trends)
+        + _department_summary(report["departments"], dept_trends, first_run=not previous)
         + "".join(sections)
-        + '<p class="meta">说明：每项检查的趋势图显示最近 30 次运行的测量值，圆点颜色表示当次结果。'
+        + '<p class="meta">说明：时间均为北京时间（Asia/Shanghai）。“数据基准日”是数据所截至的日期，'
+        "“报告生成于”是本次检查运行的时间。每项未通过检查的趋势图显示最近 30 次运行的测量值，圆点颜色表示当次结果。"
         "需要整改的行列出编号、字段、原值和原因；被入库隔离的行另给出文件名和行号，请在源系统中修正后重新导出。</p>"
         "</body></html>"
     )

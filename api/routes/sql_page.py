@@ -1,0 +1,114 @@
+"""``/sql``: the read-only SQL page for analysts (editor, results, CSV export, a shareable link).
+
+The query runs through the same sandbox as ``POST /api/sql`` (``api.sql_runner.run_select`` on the role's
+cursor: one SELECT, time, row and memory limits, the masked copy for roles that get personal data masked)
+and is audited the same way. The query lives in the URL (``/sql?q=…``), so a link shares it; the page is a
+GET form, so the session cookie (sent on GET only) is enough.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, Response, get
+from litestar.datastructures import State
+from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.response import Template
+
+from api.auth import authorize
+from api.sql_runner import run_select
+from api.state import serving_db
+from api.tables_service import UTF8_BOM, _csv_cell
+
+MAX_SQL_CHARS = 20_000  # a query in a URL: long enough for any hand-written query, short of header limits
+
+# (title, query): saved examples an analyst can start from.
+EXAMPLES = (
+    (
+        "各镇街逾期隐患数",
+        "SELECT town_name AS 镇街, count(*) AS 逾期隐患, max(overdue_days) AS 最长逾期天数\n"
+        "FROM hidden_danger_register\nWHERE is_overdue\nGROUP BY town_name\nORDER BY 逾期隐患 DESC",
+    ),
+    (
+        "六有得分最低的镇街",
+        "SELECT town_name AS 镇街, readiness_score AS 六有得分\nFROM town_readiness\n"
+        "ORDER BY readiness_score, town_name\nLIMIT 10",
+    ),
+    (
+        "无人覆盖的村社",
+        "SELECT town_name AS 镇街, village_name AS 村社\nFROM grid_coverage\nWHERE is_uncovered\nORDER BY 1, 2",
+    ),
+    (
+        "各部门最近一个月的按时办结率",
+        "SELECT dept AS 部门, month AS 月份, events AS 事件数, round(on_time_rate * 100, 1) AS 按时办结率\n"
+        "FROM event_handling\nWHERE month = (SELECT max(month) FROM event_handling)\nORDER BY 事件数 DESC",
+    ),
+    (
+        "责任缺位或冲突的事项",
+        "SELECT domain AS 领域, task AS 事项, level AS 层级, has_gap AS 缺位, has_conflict AS 冲突\n"
+        "FROM responsibility_matrix\nWHERE has_gap OR has_conflict\nORDER BY level_rank, domain",
+    ),
+)
+
+
+def _run(request: Request[Any, Any, Any], state: State, sql: str, action: str) -> Any:
+    principal = authorize(request, "sql")
+    settings = state.settings
+    with serving_db(state) as db:
+        state.audit.write(principal.name, action, sql, snapshot=db.path.name)
+        result = run_select(
+            db.sql_cursor(principal.role), sql, None, settings.sql_row_limit, settings.sql_timeout_ms
+        )
+        return principal, result, db.path.name
+
+
+@get("/sql", include_in_schema=False, sync_to_thread=True)
+def sql_page(request: Request[Any, Any, Any], state: State, q: str = "") -> Template:
+    from api.routes.pages import _context  # the page layout's shared context (menu, who is signed in)
+
+    principal = authorize(request, "sql")
+    sql = q.strip()[:MAX_SQL_CHARS]
+    result, error, snapshot = None, None, None
+    if sql:
+        try:
+            principal, result, snapshot = _run(request, state, sql, "sql_page")
+        except ProblemDetailsException as exc:
+            extra = exc.extra if isinstance(exc.extra, dict) else {}
+            error = extra.get("message_zh") or exc.detail
+    rows = result.rows if result else []
+    context = _context(
+        request,
+        principal,
+        sql=sql,
+        result=result,
+        rows=rows,
+        error=error,
+        snapshot=snapshot,
+        row_limit=state.settings.sql_row_limit,
+        examples=[(title, text, "/sql?" + urlencode({"q": text})) for title, text in EXAMPLES],
+        share=("/sql?" + urlencode({"q": sql})) if sql else None,
+        export=("/sql/export.csv?" + urlencode({"q": sql})) if sql else None,
+    )
+    return Template(template_name="sql.html", context=context, status_code=400 if error else 200)
+
+
+@get("/sql/export.csv", include_in_schema=False, sync_to_thread=True)
+def sql_export(request: Request[Any, Any, Any], state: State, q: str = "") -> Response[bytes]:
+    """The query's result as CSV (UTF-8 with a BOM for spreadsheet software), up to the SQL row limit."""
+    _, result, _ = _run(request, state, q.strip()[:MAX_SQL_CHARS], "export_sql_csv")
+    buffer = io.StringIO()
+    buffer.write(UTF8_BOM)
+    writer = csv.writer(buffer)
+    writer.writerow([c["name"] for c in result.columns])
+    writer.writerows([_csv_cell(v) for v in row] for row in result.rows)
+    return Response(
+        buffer.getvalue().encode("utf-8"),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="query.csv"'},
+    )
+
+
+SQL_PAGE_ROUTES = [sql_page, sql_export]

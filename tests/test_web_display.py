@@ -1,0 +1,222 @@
+"""The pages as a reader meets them, on the real app (Litestar's test client) over the real pipeline's snapshot:
+Chinese names, key columns first, colours by meaning, facets, exports of every matching row, errors in Chinese,
+the dossier's links and charts, the quality report inline, the SQL page. What needs a browser is in
+test_web_pages.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from api_fixtures import add_key
+from litestar.testing import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+
+CELL = re.compile(r'<td class="([^"]*)"[^>]*>(.*?)</td>')
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+@pytest.fixture(scope="module")
+def keys(api_data_dir: Path) -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:6]
+    return {role: add_key(api_data_dir, f"display-{role}-{suffix}", role) for role in ("analyst", "staff", "admin")}
+
+
+@pytest.fixture(scope="module")
+def client(api_data_dir: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(ApiSettings.from_env(str(api_data_dir)))) as test_client:
+        yield test_client
+
+
+def scalar(client: TestClient, keys: dict[str, str], sql: str) -> object:
+    """The answer computed through the app's own read-only SQL (the snapshot cannot be opened twice in one
+    process with a different configuration)."""
+    found = client.post("/api/sql", json={"sql": sql}, headers={"Authorization": f"Bearer {keys['admin']}"})
+    assert found.status_code == 200, found.text
+    return found.json()["rows"][0][0]
+
+
+def get(client: TestClient, keys: dict[str, str], path: str, role: str = "admin", **headers: str):
+    return client.get(path, headers={"Authorization": f"Bearer {keys[role]}", **HTML, **headers})
+
+
+def cells(html: str, table_id: str) -> list[list[tuple[str, str]]]:
+    """(class, text) of every body cell of one table, row by row."""
+    body = html.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0].split("<tbody>", 1)[1]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
+    return [
+        [(css, re.sub(r"<[^>]+>", "", text).strip()) for css, text in CELL.findall(r)]
+        for r in rows
+    ]
+
+
+def headings(html: str, table_id: str) -> list[str]:
+    head = html.split(f'id="{table_id}"', 1)[1].split("</thead>", 1)[0]
+    return re.findall(r'<th data-column="([^"]+)"', head)
+
+
+def test_filtered_page_exports_every_matching_row(client, keys) -> None:
+    # The filter form submitted with a page size of 20: the export links must not carry it.
+    page = get(client, keys, "/tables/hidden_danger_register?col=is_overdue&op=eq&val=true&_size=20")
+    assert page.status_code == 200
+    expected = scalar(client, keys, "select count(*) from hidden_danger_register where is_overdue")
+    assert expected > 20
+    assert f'id="total">{expected}<' in page.text
+    links = dict(re.findall(r'<a href="(/api/tables/hidden_danger_register\?[^"]+)">(CSV|Parquet|JSON)</a>', page.text))
+    by_format = {fmt: href.replace("&amp;", "&") for href, fmt in links.items()}
+    assert set(by_format) == {"CSV", "Parquet", "JSON"}
+    for href in by_format.values():
+        query = dict(parse_qsl(urlsplit(href).query))
+        assert query.get("is_overdue") == "true" and query.get("_size") != "20" and "_offset" not in query
+    exported = client.get(by_format["CSV"], headers={"Authorization": f"Bearer {keys['admin']}"})
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert len(rows) - 1 == expected
+    assert f"导出全部 {expected} 行" in page.text
+
+
+def test_table_page_reads_in_chinese_with_key_columns_first(client, keys) -> None:
+    page = get(client, keys, "/tables/hidden_danger_register").text
+    assert "<h1>隐患总台账 <code" in page
+    assert "<title>隐患总台账 · 数据表</title>" in page
+    assert "var as_of" not in page and "SOURCES.md" not in page
+    columns = headings(page, "data-table")
+    assert columns[:3] == ["town_name", "is_overdue", "overdue_days"]  # meta order, not the ID columns
+    assert columns.index("overdue_days") < columns.index("register_id")
+    # the sidebar: shared views first, dimension tables last, by their Chinese names
+    side = page.split('class="side"', 1)[1].split("</aside>", 1)[0]
+    names = re.findall(r'href="/tables/([a-z_]+)"', side)
+    assert names[0] == "hidden_danger_register" and names[-1].startswith("dim_")
+    first_dim = next(i for i, n in enumerate(names) if n.startswith("dim_"))
+    assert all(n.startswith("dim_") for n in names[first_dim:])
+    assert ">隐患总台账</a>" in side and ">hidden_danger_register</a>" not in side
+
+
+def test_colours_follow_meaning_not_value(client, keys) -> None:
+    page = get(client, keys, "/tables/hidden_danger_register?is_overdue=true&_size=5").text
+    col = headings(page, "data-table").index("is_overdue")
+    overdue = {row[col] for row in cells(page, "data-table")}
+    assert overdue == {("bad", "✓ 是")}  # overdue is bad: red, even though the value is "yes"
+    page = get(client, keys, "/tables/hidden_danger_register?is_overdue=false&_size=5").text
+    assert {row[col] for row in cells(page, "data-table")} == {("good", "✗ 否")}
+    grid = get(client, keys, "/tables/grid_coverage?is_uncovered=true&_size=5").text
+    col = headings(grid, "data-table").index("is_uncovered")
+    assert {row[col][0] for row in cells(grid, "data-table")} == {"bad"}
+    towns = get(client, keys, "/tables/town_readiness?_sort=readiness_score&_size=100").text
+    col = headings(towns, "data-table").index("readiness_score")
+    by_score = {int(row[col][1]): row[col][0] for row in cells(towns, "data-table")}
+    assert by_score.get(6) == "num score-4"
+    low = min(by_score)
+    assert low < 6 and by_score[low] != by_score[6]
+
+
+def test_level_values_say_which_scale_they_belong_to(client, keys) -> None:
+    page = get(client, keys, "/tables/hidden_danger_register?_facet=level").text
+    facet = page.split('data-column="level"><h3>', 1)[1].split("</div>", 1)[0]
+    labels = re.findall(r'<a href="[^"]*">([^<]+)</a><span class="count">', facet)
+    assert "重大隐患" in labels and "高风险" in labels and "重大" not in labels and "高" not in labels
+
+
+def test_facets_are_links_with_counts_and_the_summary_says_the_filter(client, keys) -> None:
+    page = get(client, keys, "/tables/hidden_danger_register").text
+    facet = page.split('data-column="is_overdue"><h3>', 1)[1].split("</div>", 1)[0]
+    found = dict(re.findall(r'<a href="([^"]+)">是</a><span class="count">(\d+)</span>', facet))
+    (href, count), = found.items()
+    expected = scalar(client, keys, "select count(*) from hidden_danger_register where is_overdue")
+    assert int(count) == expected
+    filtered = get(client, keys, "/tables/hidden_danger_register" + href.replace("&amp;", "&")).text
+    assert f'id="summary">{expected} 行，条件：是否逾期 = 是<' in filtered
+    assert 'id="suggested-facets"' in filtered  # more facets the metadata suggests
+
+
+def test_row_links_to_the_town_dossier_and_related_rows(client, keys) -> None:
+    page = get(client, keys, "/tables/hidden_danger_register?town_code=330109113&_size=5").text
+    assert '<a href="/towns/330109113">330109113</a>' in page
+    assert re.search(r'<a href="/tables/dim_units\?unit_name=[^"]+">', page)  # danger → its responsible unit
+    events = get(client, keys, "/tables/town_events?town_code=330109113&_size=5").text
+    assert re.search(r'<a href="/tables/event_handling\?dept=[^"&]+&amp;month=\d{4}-\d{2}">', events)
+
+
+def test_bad_filter_value_is_a_chinese_400_naming_column_and_type(client, keys) -> None:
+    api = client.get("/api/tables/hidden_danger_register?overdue_days=abc",
+                     headers={"Authorization": f"Bearer {keys['admin']}"})
+    assert api.status_code == 400
+    body = api.json()
+    assert "overdue_days" in body["message_zh"] and "整数" in body["message_zh"]
+    assert "Conversion" not in api.text and "INT" not in body["message_zh"]
+    page = get(client, keys, "/tables/hidden_danger_register?col=deadline&op=gt&val=明天")
+    assert page.status_code == 400 and "日期" in page.text and "Conversion Error" not in page.text
+
+
+def test_unknown_page_is_html_for_browsers_and_json_for_api_clients(client, keys) -> None:
+    page = get(client, keys, "/no-such-page")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "没有这个页面" in page.text
+    api = client.get("/no-such-page", headers={"Authorization": f"Bearer {keys['admin']}"})
+    assert api.status_code == 404 and api.headers["content-type"].startswith("application/problem+json")
+    assert api.json()["code"] == "not_found"
+    under_api = client.get("/api/no-such-thing", headers=HTML)
+    assert under_api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_menu_shows_only_pages_the_role_can_open(client, keys) -> None:
+    def menu(role: str) -> list[str]:
+        nav = get(client, keys, "/quality", role).text.split("<nav>", 1)[1].split("</nav>", 1)[0]
+        return re.findall(r'<a href="([^"]+)"', nav)
+
+    assert menu("analyst") == ["/tables", "/sql", "/quality", "/schema/swagger"]
+    assert menu("staff") == ["/search", "/towns", "/quality", "/schema/swagger"]
+    for href in menu("analyst"):
+        if not href.startswith("/schema"):
+            assert get(client, keys, href, "analyst").status_code == 200, href
+
+
+def test_dossier_links_to_all_events_with_canonical_departments_and_charts(client, keys) -> None:
+    page = get(client, keys, "/towns/330109113", "staff").text
+    total = scalar(client, keys, "select count(*) from town_events where town_code = '330109113'")
+    assert total > 20
+    assert f"近期事件（{total}）" in page
+    assert 'id="all-events" href="/tables/town_events?town_code=330109113&amp;_sort_desc=report_time"' in page
+    depts = {row[-1][1] for row in cells(page, "events-table")}
+    canonical = scalar(client, keys, "select list(distinct dept) from town_events")
+    assert depts <= set(canonical)
+    assert not depts & {"城管局", "萧山区城市管理局", "区城市管理局"}  # spellings the crosswalk resolves
+    for chart in ("events", "overdue", "readiness-evidence"):
+        assert f'class="marks {chart}"' in page
+    overdue = cells(page, "dangers")
+    assert overdue and all(row[6][0] in ("good", "bad") for row in overdue)
+
+
+def test_towns_page_colours_scores_and_draws_readiness_bars(client, keys) -> None:
+    page = get(client, keys, "/towns", "staff").text
+    assert 'class="marks readiness"' in page
+    scores = re.findall(r'class="score-pill (score-\d)">(\d)/6<', page)
+    assert ("score-4", "6") in scores
+    assert all(css == "score-0" for css, score in scores if score == "0")
+    assert {css for css, score in scores if score == "6"} == {"score-4"}
+
+
+def test_quality_page_shows_the_report_inline_with_beijing_times(client, keys) -> None:
+    page = get(client, keys, "/quality", "analyst").text
+    assert "<iframe" not in page
+    assert 'id="quality-report"' in page and "按部门汇总" in page
+    assert "UTC" not in page
+    assert "北京时间" in page and "数据基准日" in page
+
+
+def test_sql_page_runs_a_query_through_the_sandbox(client, keys) -> None:
+    query = "SELECT town_name, readiness_score FROM town_readiness ORDER BY readiness_score, town_name LIMIT 5"
+    page = client.get("/sql", params={"q": query}, headers={"Authorization": f"Bearer {keys['analyst']}", **HTML})
+    assert page.status_code == 200 and 'id="sql-results"' in page.text
+    assert scalar(client, keys, query) in page.text
+    refused = client.get("/sql", params={"q": "DROP TABLE town_readiness"},
+                         headers={"Authorization": f"Bearer {keys['analyst']}", **HTML})
+    assert refused.status_code == 400 and 'id="sql-error"' in refused.text
+    assert get(client, keys, "/sql", "staff").status_code == 403
