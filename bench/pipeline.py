@@ -59,7 +59,7 @@ class ScaleResult:
 
 
 def step_times(data_dir: Path, since: float) -> tuple[str, dict[str, float]]:
-    """Step durations of the Dagster runs one ``hub run`` made (ingest, then rebuild); the last run's id."""
+    """Step durations of the Dagster run one ``hub run`` made (none when nothing was stale) and its id."""
     import dagster as dg
 
     instance = dg.DagsterInstance.from_config(str(data_dir / "dagster_home"))
@@ -70,7 +70,7 @@ def step_times(data_dir: Path, since: float) -> tuple[str, dict[str, float]]:
             for s in instance.get_run_step_stats(run.run_id):
                 if s.start_time:
                     steps[s.step_key] = (s.end_time or s.start_time) - s.start_time
-        return runs[0].run_id, steps  # newest first
+        return (runs[0].run_id if runs else ""), steps  # newest first
     finally:
         instance.dispose()
 
@@ -195,15 +195,15 @@ def report(results: list[ScaleResult], started: str) -> str:
     lines += [
         "",
         "Where the incremental and the nothing-new runs spend their time — ingest / dbt build / quality / publish "
-        "steps / the rest (Python start-up, loading the Definitions, creating the two Dagster runs and storing "
-        "their events), seconds:",
+        "steps / the rest (Python start-up, loading the Definitions, asking Dagster what is stale, creating the "
+        "Dagster run and storing its events), seconds:",
         "",
         "| scale | incremental run | run with nothing new |",
         "|---|---|---|",
         *[f"| {r.scale} | {step_split(r.incremental)} | {step_split(r.nothing_new)} |" for r in results],
         "",
-        "- *full run*: wall time of `hub run` including Python start-up, loading the Definitions, the two in-process "
-        "Dagster runs (ingest of every source, `dbt build` of every seed, model and data test — dbt unit tests run in "
+        "- *full run*: wall time of `hub run` including Python start-up, loading the Definitions, the one in-process "
+        "Dagster run (ingest of every source, `dbt build` of every seed, model and data test — dbt unit tests run in "
         "CI, not here — the quality report with its asset checks, publish of the serving snapshot) and the printed "
         "summary.",
         "- *floor*: the compiled SQL of that very run (from its `run_results.json`: each model as `CREATE OR "
@@ -212,11 +212,12 @@ def report(results: list[ScaleResult], started: str) -> str:
         "unit tests. *ingest + floor + publish* adds the hub's own ingest and publish step times, i.e. the run "
         "with orchestration and dbt costing nothing.",
         "- *incremental run*: after `hub sample add-day`, `hub run` on the same data directory with the next "
-        "as-of date: ingest reads only the new file (the others are known by size and mtime); dbt rebuilds the "
-        "models downstream of four_platforms and of the as-of models, the event models and `int_events_as_of` "
-        "incrementally, with dbt's saved parse state; quality report and publish run in full.",
-        "- *run with nothing new*: `hub run` once more right after, same date, no new file: the cost of any run, "
-        "however little it has to do.",
+        "as-of date: only four_platforms is ingested (the other sources have no file the load log does not know); "
+        "dbt rebuilds the models Dagster finds stale (downstream of four_platforms and of the as-of models), the "
+        "event models and `int_events_as_of` incrementally; the new date in `--vars` makes dbt parse the project "
+        "again; quality report and publish run in full.",
+        "- *run with nothing new*: `hub run` once more right after, same date, no new file: Dagster's records say "
+        "nothing is stale, so no run is started: the cost of loading the Definitions and asking.",
         "",
         "dbt per run: " + "; ".join(f"{r.scale} full: {r.full.dbt_summary}; {r.scale} incremental: "
                                      f"{r.incremental.dbt_summary}" for r in results),

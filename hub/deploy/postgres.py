@@ -80,6 +80,11 @@ class LocalPostgres:
             for path in (self.base, self.cluster):
                 os.chown(path, user.pw_uid, user.pw_gid)
             os.chmod(self.base, 0o755)
+            reachable = subprocess.run(["runuser", "-u", self.run_as, "--", "test", "-w", str(self.cluster)],
+                                       check=False).returncode == 0
+            if not reachable:
+                raise PostgresError(f"用户 {self.run_as} 无法进入 {self.base} / the {self.run_as} user cannot reach "
+                                    f"{self.base}: let it traverse the data directory's parents (chmod o+x)")
         done = self._run("initdb", "-D", str(self.cluster), "-U", ADMIN, "--auth=trust", "--encoding=UTF8",
                          "--locale=C")
         if done.returncode != 0:
