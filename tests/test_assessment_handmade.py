@@ -14,13 +14,17 @@ Scoring (seeds/assessment_indicators.csv): score = 100 × (value − zero_at) ÷
 
 from __future__ import annotations
 
+import io
 import shutil
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import openpyxl
 import pytest
+from api_fixtures import LiveServer, add_key, start_server, stop_server
 from dbt_fixtures import run_dbt
 
 from hub.core.paths import DBT_PROJECT_DIR, HubPaths
@@ -233,3 +237,94 @@ def test_followup_items_as_of_the_build_date(built: dict[str, Any]) -> None:
     assert (G, "team:T002") in items and (C, "team:T003") in items
     assert len([k for k in items if k[0] == DEPT and k[1].startswith("chain:城市内涝/日常监管/")]) == 1
     assert not [k for k in items if k[1].startswith("village:")]
+
+
+# --- the pages, the Excel export and the browser ----------------------------------------------------------------
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def server(built: dict[str, Any]) -> Iterator[LiveServer]:
+    live = start_server(built["paths"].data_dir)
+    live.keys["admin"] = add_key(built["paths"].data_dir, "考核测试", "admin")
+    yield live
+    stop_server(live)
+
+
+def test_excel_export_one_sheet_per_level_frozen_header_chinese_columns(server: LiveServer) -> None:
+    with server.client("admin") as client:
+        response = client.get("/assessment/export.xlsx", params={"month": "2025-06"})
+    assert response.status_code == 200, response.text
+    assert "attachment" in response.headers["content-disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["镇街考核", "部门考核"]
+
+    towns = book["镇街考核"]
+    assert towns.freeze_panes == "D2"
+    header = [c.value for c in towns[1]]
+    assert header[:7] == ["排名", "镇街代码", "名称", "综合得分", "等级", "较上月（2025-05）得分变化",
+                          "排名变化（+上升）"]
+    # June's weights in the headers: 六有 30 (was 25), 隐患逾期整改 20, 网格覆盖 10 (was 15)
+    assert "六有建设（得分，权重30）" in header and "网格覆盖（得分，权重10）" in header
+    assert all(isinstance(h, str) and any("\u4e00" <= ch <= "\u9fff" for ch in h) for h in header)
+    body = {row[1]: row for row in towns.iter_rows(min_row=2, values_only=True)}
+    assert len(body) == 27
+    guali = body[G]
+    # 瓜沥镇: first, 79.5 (合格); 79.5 − 48.5 = +31.0; rank 27 → 1 = up 26
+    assert guali[:7] == (1, G, "瓜沥镇", 79.5, "合格", 31.0, 26)
+    chengxiang = body[C]
+    # 城厢街道: second, 60.17 − 75.17 = −15.0; rank 1 → 2 = down 1
+    assert chengxiang[:7] == (2, C, "城厢街道", 60.17, "合格", -15.0, -1)
+    readiness_score = header.index("六有建设（得分，权重30）")
+    assert chengxiang[readiness_score] == pytest.approx(66.67) and chengxiang[readiness_score - 1] == 4
+
+    departments = book["部门考核"]
+    assert departments.freeze_panes == "D2"
+    assert [c.value for c in departments[1]][:3] == ["排名", "部门", "名称"]
+    urban = next(r for r in departments.iter_rows(min_row=2, values_only=True) if r[1] == DEPT)
+    # 35.83 in June, 27.78 in May: +8.06
+    assert urban[3] == 35.83 and urban[4] == "不合格" and urban[5] == pytest.approx(8.06)
+
+
+def test_assessment_pages_in_a_browser(server: LiveServer) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            context = browser.new_context(base_url=server.base_url, viewport={"width": 1366, "height": 900},
+                                          locale="zh-CN")
+            page = context.new_page()
+            page.goto("/assessment?month=2025-06")
+            page.fill("input[name=key]", server.keys["admin"])  # not signed in: the login form first
+            page.click("button[type=submit]")
+            page.wait_for_url("**/assessment?month=2025-06")
+            towns = page.locator("#ranking-town tbody tr")
+            assert towns.count() == 27
+            first = towns.nth(0).inner_text()
+            assert "瓜沥镇" in first and "79.50" in first and "+31.00" in first and "↑26" in first
+            assert page.locator("#chart-trend svg").count() == 1
+            assert "区城管局" in page.locator("#ranking-department").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "assessment.png"), full_page=True)
+
+            page.click("#ranking-town >> text=城厢街道")
+            page.wait_for_url(f"**/assessment/town/{C}?month=2025-06")
+            assert page.locator("#total-score").inner_text() == "60.17"
+            plan = page.locator("#ev-readiness").inner_text()
+            assert f"{C}:plan" in plan and "扣分" in plan  # the expired plan, linked as evidence
+            assert "registry:HD003" in page.locator("#ev-overdue_dangers").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "assessment_drilldown.png"), full_page=True)
+
+            page.goto(f"/assessment/notice/{C}")
+            sheet = page.locator("#notice-items").inner_text()
+            assert "registry:HD003" in sheet and "约谈通报" in sheet and "T003" in sheet
+            page.emulate_media(media="print")
+            assert not page.locator(".topbar").is_visible()  # the print layout drops the menu
+            page.screenshot(path=str(ARTIFACTS / "assessment_notice.png"), full_page=True)
+        finally:
+            browser.close()

@@ -186,7 +186,8 @@ class AssessmentController(Controller):
             if not found:
                 raise problem(404, "unknown_unit", f"{chosen} 没有 {unit_id} 的考核结果",
                               f"no assessment of {unit_id!r} in {chosen}")
-            scores = [s for s in indicator_scores(cursor, kind, chosen) if s["unit_id"] == unit_id]
+            scores = sorted((s for s in indicator_scores(cursor, kind, chosen) if s["unit_id"] == unit_id),
+                            key=lambda s: (-s["weight"], s["indicator_code"]))
             evidence = _rows(cursor, "SELECT indicator_code, evidence_table, evidence_key, evidence_detail, numerator, "
                                      "denominator, counts_against FROM assessment_evidence_history WHERE unit_kind = ? "
                                      "AND unit_id = ? AND month = ? ORDER BY indicator_code, counts_against DESC, "
