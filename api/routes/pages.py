@@ -93,6 +93,7 @@ NAV = (
     ("/tables", "数据表", "tables"),
     ("/sql", "SQL 查询", "sql"),
     ("/towns", "镇街", "towns"),
+    ("/assessment", "考核督办", "towns"),
     ("/quality", "数据质量", "quality"),
 )
 
