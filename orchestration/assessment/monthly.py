@@ -12,6 +12,7 @@ are published with the serving snapshot.
 
 from __future__ import annotations
 
+import argparse
 import calendar
 import json
 import os
@@ -182,3 +183,26 @@ def refresh_history_models(paths: HubPaths, *, as_of: date, project_dir: Path = 
     work.mkdir(parents=True, exist_ok=True)
     _dbt(["run", "--select", " ".join(HISTORY_MODELS)], build_db=paths.build_db, as_of=as_of, work=work,
          project_dir=project_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m orchestration.assessment.monthly --data-dir DIR --month YYYY-MM [--today YYYY-MM-DD]``: compute
+    and keep one month outside Dagster (the same code as the asset; stop other writers of the build database)."""
+    from orchestration.resources import today_in_shanghai
+
+    parser = argparse.ArgumentParser(description="计算并保存一个月的考核 / compute and keep one month")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--month", required=True, help="YYYY-MM")
+    parser.add_argument("--today", help="YYYY-MM-DD (default: today in Asia/Shanghai)")
+    parser.add_argument("--recompute-closed", action="store_true")
+    args = parser.parse_args(argv)
+    today = date.fromisoformat(args.today) if args.today else today_in_shanghai()
+    result = compute_month(HubPaths(Path(args.data_dir).resolve()), args.month, today,
+                           recompute_closed=args.recompute_closed)
+    state = "已保存，未重算 / kept, not recomputed" if result.skipped else f"rows {result.row_counts}"
+    print(f"{result.month} as of {result.as_of} ({'closed' if result.closed else 'open'}): {state}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -331,6 +331,10 @@ def read_items(snapshot: Path) -> tuple[str, list[dict[str, Any]]]:
     con = duckdb.connect(str(snapshot), read_only=True)
     try:
         row = con.execute("SELECT as_of FROM _snapshot").fetchone()
+        present = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'followup_items'"
+                              ).fetchone()
+        if not present or not present[0]:  # a snapshot published before the assessment models existed
+            return str(row[0] if row and row[0] else date.today()), []
         cursor = con.execute("SELECT * FROM followup_items ORDER BY unit_id, item_key")
         names = [d[0] for d in cursor.description]
         items = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
