@@ -11,10 +11,21 @@
 ``assessment_sensors``.
 """
 
-from orchestration.assessment.assets import assessment_daily, assessment_month, assessment_notices
-
-assessment_assets = [assessment_month, assessment_notices]
-assessment_schedules = [assessment_daily]
-assessment_sensors: list = []
+import importlib
+from typing import Any
 
 __all__ = ["assessment_assets", "assessment_schedules", "assessment_sensors"]
+
+
+def __getattr__(name: str) -> Any:
+    """The Dagster definitions, imported on first use: ``python -m orchestration.assessment.monthly`` (or
+    ``.notices``) runs without loading Dagster."""
+    if name not in __all__:
+        raise AttributeError(name)
+    assets = importlib.import_module("orchestration.assessment.assets")
+    parts = {
+        "assessment_assets": [assets.assessment_month, assets.assessment_notices],
+        "assessment_schedules": [assets.assessment_daily],
+        "assessment_sensors": [],
+    }
+    return parts[name]
