@@ -9,6 +9,7 @@ The copy is made once per snapshot, by whichever API process opens that snapshot
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -42,9 +43,17 @@ def write_masked_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
         con.execute(f"CREATE TABLE main.{name} AS SELECT {select} FROM {quote_ident(source)}.main.{name}")
 
 
+def rules_fingerprint() -> str:
+    """Which rules a copy was made with: a copy made before a column was added to MASK_RULES is not reused."""
+    text = "\n".join(f"{name}={rule.kind.value}" for name, rule in sorted(MASK_RULES.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def masked_copy(snapshot: Path, api_dir: Path) -> Path:
-    """The masked copy of ``snapshot`` (made now if missing); stale copies are removed."""
-    folder = api_dir / "masked"
+    """The masked copy of ``snapshot`` under the current rules (made now if missing); stale copies (of
+    snapshots that are gone, or made under other rules) are removed."""
+    root = api_dir / "masked"
+    folder = root / rules_fingerprint()
     target = folder / snapshot.name
     if not target.exists():
         folder.mkdir(parents=True, exist_ok=True)
@@ -63,8 +72,8 @@ def masked_copy(snapshot: Path, api_dir: Path) -> Path:
         finally:
             temp.unlink(missing_ok=True)
             Path(f"{temp}.wal").unlink(missing_ok=True)
-    for stale in folder.glob("*.duckdb"):
-        if not (snapshot.parent / stale.name).exists():
+    for stale in root.rglob("*.duckdb"):
+        if stale.parent != folder or not (snapshot.parent / stale.name).exists():
             stale.unlink(missing_ok=True)
     return target
 

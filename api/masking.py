@@ -55,6 +55,7 @@ MASK_RULES: dict[str, MaskRule] = {
     "worker_phone": MaskRule(P, "网格员电话 / a grid worker's number"),
     # evidence texts that quote the liaison by name
     "mechanism_evidence": MaskRule(T, "有机制的证据，含联络员姓名 / readiness evidence quoting the liaison's name"),
+    "evidence_detail": MaskRule(T, "考核依据说明，可引用联络员姓名 / assessment evidence; quotes the liaison's name"),
 }
 
 # The same people in the raw sources, as the quality report quotes them (finding keys, values and reasons):

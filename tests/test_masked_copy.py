@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from api.masked_copy import masked_copy
+from api.masked_copy import masked_copy, rules_fingerprint
 
 
 def _snapshot(path: Path, liaison: str) -> Path:
@@ -35,7 +35,7 @@ def test_masked_copy_masks_personal_columns_only(tmp_path: Path) -> None:
     (tmp_path / "serving").mkdir()
     snapshot = _snapshot(tmp_path / "serving" / "serving-1.duckdb", "孙某艳")
     copy = masked_copy(snapshot, tmp_path / "api")
-    assert copy == tmp_path / "api" / "masked" / "serving-1.duckdb"
+    assert copy == tmp_path / "api" / "masked" / rules_fingerprint() / "serving-1.duckdb"
     assert _rows(copy, "select * from town_dossier order by 1") == [
         ("330109001", None, None, 2),
         ("330109113", "孙**", "应急管理站已挂牌；联络员 LL009 孙** 在岗，电话 138****5678", 5),
@@ -56,7 +56,21 @@ def test_masked_copy_once_per_snapshot_and_stale_copies_go(tmp_path: Path) -> No
     (serving / "serving-1.duckdb").unlink()  # publish keeps a few snapshots and deletes the older ones
     second = masked_copy(second_snapshot, api_dir)
     assert not first.exists() and second.exists()
-    assert sorted(p.name for p in (api_dir / "masked").iterdir()) == ["serving-2.duckdb"]  # no temp files left
+    assert sorted(p.name for p in second.parent.iterdir()) == ["serving-2.duckdb"]  # no temp files left
+
+
+def test_a_copy_made_under_older_rules_is_made_again(tmp_path: Path) -> None:
+    """A column added to MASK_RULES (such as the assessment's evidence_detail) is masked in the copy of a
+    snapshot already served: the copy made under the old rules is not reused, and it is removed."""
+    serving, api_dir = tmp_path / "serving", tmp_path / "api"
+    serving.mkdir()
+    snapshot = _snapshot(serving / "serving-1.duckdb", "孙某艳")
+    old = api_dir / "masked" / "older-rules" / "serving-1.duckdb"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(snapshot.read_bytes())  # unmasked, as an older rule set might have left a column
+    copy = masked_copy(snapshot, api_dir)
+    assert copy != old and not old.exists()
+    assert "孙某艳".encode() not in copy.read_bytes()
 
 
 def test_without_a_masked_copy_only_masked_roles_lose_sql(tmp_path: Path) -> None:
