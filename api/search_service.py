@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from api.errors import not_published
+from api.errors import not_published, problem
 from api.versioned import NotPublishedError, VersionedResource
 
 logger = logging.getLogger("api.search")
@@ -37,10 +37,15 @@ class SearchHolder:
 
     @contextmanager
     def lease(self) -> Iterator[Any]:
+        from kb.search import ModelMismatch
+
         try:
             version = self.versions.acquire()
         except NotPublishedError:
             raise not_published("检索索引", "search index") from None
+        except ModelMismatch as exc:  # built with another model or backend: say which, do not guess
+            zh, _, en = str(exc).partition(" / ")
+            raise problem(503, "index_encoder_mismatch", zh, en or zh) from None
         try:
             yield version.resource
         finally:

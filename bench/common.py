@@ -137,16 +137,16 @@ def data_dir_or_temp(data_dir: Path | None, prefix: str) -> Iterator[Path]:
 
 
 @contextmanager
-def hub_server(data_dir: Path, *serve_args: str, stop_timeout: float = 30) -> Iterator[str]:
+def hub_server(data_dir: Path, *serve_args: str, stop_timeout: float = 30, **env_extra: str) -> Iterator[str]:
     """``hub serve`` on a free loopback port in another process, for the duration of the block; yields its
-    base URL once it answers /api/health."""
+    base URL once it answers /api/health. ``env_extra``: HUB_* settings for the server."""
     import httpx
 
     port = free_port()
     process = subprocess.Popen(
         [*HUB, "serve", "--data-dir", str(data_dir), "--port", str(port), *serve_args],
         # The per-key rate limit (HUB_API_RATE_LIMIT) would turn a load test into a 429 test.
-        env=hub_env(data_dir, HUB_API_RATE_LIMIT="100000000"),
+        env=hub_env(data_dir, HUB_API_RATE_LIMIT="100000000", **env_extra),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -61,6 +61,27 @@ def test_an_index_refuses_queries_from_another_backend(tmp_path: Path) -> None:
     assert done.returncode != 0 and "HUB_KB_BACKEND" in done.stderr + done.stdout
 
 
+def test_the_api_answers_503_naming_the_encoders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    docs = copy_docs(tmp_path / "docs", DOCS[:1])
+    build_index(docs, tmp_path / "kb" / "index", KbSettings(data_dir=tmp_path, backend="torch"))
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HUB_KB_BACKEND", "onnx-int8")
+    key = add_key(tmp_path, "mismatch-staff", "staff")
+    with TestClient(create_app(ApiSettings.from_env(str(tmp_path)))) as client:
+        client.headers["Authorization"] = f"Bearer {key}"
+        response = client.get("/api/search", params={"q": "供水"})
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "index_encoder_mismatch"
+    assert "torch" in body["message_en"] and "onnx-int8" in body["message_en"]
+    assert "HUB_KB_BACKEND" in body["message_zh"]
+
+
 def test_int8_index_records_its_quantisation_and_exports_once(tmp_path: Path) -> None:
     docs = copy_docs(tmp_path / "docs", DOCS[:1])
     settings = KbSettings(data_dir=tmp_path, backend="onnx-int8")
