@@ -37,6 +37,7 @@ class HubSettings(dg.ConfigurableResource):
     landing_dir: str = ""  # empty: <data_dir>/landing
     four_platforms_url: str = ""  # empty: the four-platforms source reads its files only
     dbt_threads: int = DEFAULT_DBT_THREADS
+    quality_webhook_url: str = ""  # empty: the quality report sends no alert
     # dbt build --full-refresh for every selected model (`hub run --rebuild-all`); otherwise only models whose
     # code changed since their last build are fully refreshed.
     full_refresh: bool = False
@@ -47,6 +48,7 @@ class HubSettings(dg.ConfigurableResource):
         fields: dict[str, object] = {
             "data_dir": str(paths.data_dir), "as_of": config.as_of, "landing_dir": str(config.landing_dir or ""),
             "four_platforms_url": config.four_platforms_url, "dbt_threads": config.dbt_threads,
+            "quality_webhook_url": config.quality_webhook_url,
         }
         return cls(**{**fields, **changes})
 

@@ -19,7 +19,7 @@ DEFAULT_DBT_THREADS = 4  # several dbt threads share the one DuckDB connection: 
 
 class HubConfig(BaseSettings):
     """Settings of one deployment. Environment: HUB_DATA_DIR, HUB_LANDING_DIR, HUB_AS_OF,
-    HUB_FOUR_PLATFORMS_URL, HUB_DBT_THREADS, HUB_DAGSTER_PG_URL (see docs/operations.md)."""
+    HUB_FOUR_PLATFORMS_URL, HUB_DBT_THREADS, HUB_DAGSTER_PG_URL, HUB_QUALITY_WEBHOOK_URL (docs/operations.md)."""
 
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
 
@@ -29,6 +29,7 @@ class HubConfig(BaseSettings):
     four_platforms_url: str = ""  # base URL of the four-platforms HTTP feed; empty: files only
     dbt_threads: int = Field(DEFAULT_DBT_THREADS, ge=1)
     dagster_pg_url: str = ""  # PostgreSQL for Dagster's runs, event log and schedules; empty: SQLite files
+    quality_webhook_url: str = ""  # where the quality report posts pass→fail alerts; empty: no alert
 
     @property
     def paths(self) -> HubPaths:

@@ -82,7 +82,7 @@ def build_quality_report_asset(manifest: Mapping[str, Any] | None) -> dg.AssetsD
         from orchestration.quality.report import produce_report
 
         outcome = produce_report(hub_settings.paths, run_id=context.run.run_id, as_of=hub_settings.as_of_date(),
-                                 echo=context.log.info)
+                                 echo=context.log.info, webhook_url=hub_settings.quality_webhook_url)
         return dg.MaterializeResult(metadata={
             "checks": len(outcome.results),
             "failed": outcome.counts["fail"],
