@@ -93,6 +93,12 @@ def test_search_shows_marked_results_and_similar_cases(page) -> None:
     shot(page, "document")
 
 
+def column_index(page, name: str) -> int:
+    return page.locator("#data-table thead th").evaluate_all(
+        f"(ths) => ths.findIndex((th) => th.dataset.column === {name!r})"
+    )
+
+
 def test_table_filter_sort_and_export_link(page, snapshot_db) -> None:
     page.goto("/tables/hidden_danger_register")
     page.select_option(".filter-col", "level")
@@ -103,13 +109,10 @@ def test_table_filter_sort_and_export_link(page, snapshot_db) -> None:
     page.wait_for_load_state()
     expected = snapshot_db.execute("select count(*) from hidden_danger_register where level = '重大'").fetchone()[0]
     assert int(page.locator("#total").inner_text()) == expected
-    level_index = page.locator("#data-table thead th").all_inner_texts().index(
-        next(t for t in page.locator("#data-table thead th").all_inner_texts() if t.startswith("level"))
-    )
-    levels = page.locator(f"#data-table tbody tr td:nth-child({level_index + 1})").all_inner_texts()
-    assert levels and set(levels) == {"重大"}
+    levels = page.locator(f"#data-table tbody tr td:nth-child({column_index(page, 'level') + 1})").all_inner_texts()
+    assert levels and set(levels) == {"重大隐患"}  # the value labelled by its scale
     assert page.locator(".facet li").count() > 0
-    page.click("#data-table thead th >> text=overdue_days")
+    page.click("#data-table thead th[data-column=overdue_days] a")
     page.wait_for_load_state()
     assert "_sort=overdue_days" in page.url and "level=" in page.url
     shot(page, "table-filtered")
@@ -120,6 +123,51 @@ def test_table_filter_sort_and_export_link(page, snapshot_db) -> None:
     saved = ARTIFACTS / "export.csv"
     download.value.save_as(saved)
     assert saved.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_filtered_export_holds_every_matching_row(page, snapshot_db) -> None:
+    """Issue 14: after the filter form (page size 20), the CSV held one page; it must hold every match."""
+    page.goto("/tables/hidden_danger_register")
+    page.select_option(".filter-col", "is_overdue")
+    page.select_option(".filter-op", "eq")
+    page.fill(".filter-val", "true")
+    page.select_option("select[name=_size]", "20")
+    page.click("#filter-form button[type=submit]")
+    page.wait_for_load_state()
+    expected = snapshot_db.execute("select count(*) from hidden_danger_register where is_overdue").fetchone()[0]
+    assert expected > 20
+    assert int(page.locator("#total").inner_text()) == expected
+    assert page.locator("#data-table tbody tr").count() == 20
+    assert page.locator("#summary").inner_text() == f"{expected} 行，条件：是否逾期 = 是"
+    overdue = page.locator(f"#data-table tbody tr td:nth-child({column_index(page, 'is_overdue') + 1})")
+    assert set(overdue.evaluate_all("(tds) => tds.map((td) => td.className)")) == {"bad"}  # overdue is bad: red
+    assert overdue.first.evaluate("(td) => getComputedStyle(td).color") == "rgb(180, 35, 24)"
+    shot(page, "table-export-filtered")
+    with page.expect_download() as download:
+        page.click(".exports a >> text=CSV")
+    saved = ARTIFACTS / "export-filtered.csv"
+    download.value.save_as(saved)
+    lines = saved.read_text(encoding="utf-8-sig").strip().splitlines()
+    assert len(lines) - 1 == expected  # every matching row, not one page
+
+
+def test_colours_say_good_and_bad_by_meaning(page, snapshot_db) -> None:
+    page.goto("/tables/grid_coverage?is_uncovered=true")
+    uncovered = page.locator(f"#data-table tbody tr td:nth-child({column_index(page, 'is_uncovered') + 1})")
+    assert uncovered.count() > 0
+    assert set(uncovered.evaluate_all("(tds) => tds.map((td) => td.className)")) == {"bad"}
+    assert set(uncovered.all_inner_texts()) == {"✓ 是"}
+    page.goto("/towns")
+    pills = page.locator(".town-card .score-pill")
+    scores = dict(zip(pills.all_inner_texts(), pills.evaluate_all("(ps) => ps.map((p) => p.className)"), strict=False))
+    assert scores["6/6"] == "score-pill score-4"
+    lowest = min(scores, key=lambda s: int(s.split("/")[0]))
+    assert scores[lowest] != scores["6/6"]
+    colour = {text: page.locator(".town-card .score-pill", has_text=text).first.evaluate(
+        "(p) => getComputedStyle(p).color") for text in ("6/6", lowest)}
+    assert colour["6/6"] != colour[lowest]
+    assert page.locator("#chart-readiness svg.readiness").is_visible()
+    shot(page, "towns-scores")
 
 
 def test_town_page_shows_the_readiness_badges(page, snapshot_db) -> None:
@@ -137,3 +185,60 @@ def test_town_page_shows_the_readiness_badges(page, snapshot_db) -> None:
     shot(page, "town")
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "town-mobile")
+
+
+def test_dossier_shows_its_charts_and_all_events(page, snapshot_db) -> None:
+    page.goto("/towns/330109113")
+    for chart in ("#chart-events svg.events", "#chart-overdue svg.overdue", "#chart-evidence svg.readiness-evidence"):
+        box = page.locator(chart).bounding_box()
+        assert box is not None and box["width"] > 200 and box["height"] > 50, chart
+    total = snapshot_db.execute("select count(*) from town_events where town_code = '330109113'").fetchone()[0]
+    assert page.locator("#events h2").inner_text() == f"近期事件（{total}）"
+    shot(page, "town-charts")
+    page.click("#all-events")
+    page.wait_for_load_state()
+    assert int(page.locator("#total").inner_text()) == total
+
+
+def test_sql_page_runs_a_query_and_exports_it(page, snapshot_db) -> None:
+    page.goto("/sql")
+    page.click("#examples a >> text=各镇街逾期隐患数")
+    page.wait_for_selector("#sql-results")
+    expected = snapshot_db.execute(
+        "select count(distinct town_name) from hidden_danger_register where is_overdue"
+    ).fetchone()[0]
+    assert int(page.locator("#sql-row-count").inner_text()) == expected
+    query = "SELECT town_name, readiness_score FROM town_readiness WHERE readiness_score < 6 ORDER BY 2, 1"
+    page.fill("#sql-editor", query)
+    page.click("#sql-form button[type=submit]")
+    page.wait_for_selector("#sql-results")
+    rows = snapshot_db.execute(query).fetchall()
+    assert page.locator("#sql-results tbody tr").count() == len(rows)
+    assert "q=SELECT" in page.url  # the query is in the URL: a link shares it
+    assert page.locator("#sql-share").get_attribute("href").startswith("/sql?q=")
+    shot(page, "sql-page")
+    with page.expect_download() as download:
+        page.click("#sql-export")
+    saved = ARTIFACTS / "sql-export.csv"
+    download.value.save_as(saved)
+    lines = saved.read_text(encoding="utf-8-sig").strip().splitlines()
+    assert lines[0] == "town_name,readiness_score" and len(lines) - 1 == len(rows)
+
+
+def test_analyst_menu_lists_only_pages_it_can_open(browser, api_server: LiveServer) -> None:
+    context = browser.new_context(base_url=api_server.base_url, viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto("/login")
+        page.fill("input[name=key]", api_server.keys["analyst"])
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        page.goto("/tables")
+        menu = page.locator(".topbar nav a").all_inner_texts()
+        assert menu == ["数据表", "SQL 查询", "数据质量", "API 文档"]  # no 搜索, no 镇街: they answer 403
+        for link in page.locator(".topbar nav a").evaluate_all("(as) => as.map((a) => a.getAttribute('href'))"):
+            if not link.startswith("/schema"):
+                assert page.goto(link).status == 200, link
+        shot(page, "analyst-menu")
+    finally:
+        context.close()
