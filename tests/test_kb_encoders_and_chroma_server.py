@@ -197,3 +197,26 @@ def test_serve_with_two_workers_starts_chroma_and_moves_an_embedded_index(tmp_pa
     assert os.environ.get("HUB_CHROMA_URL") == env_before
     chroma_logs = list((data_dir / "kb" / "chroma_server").glob("chroma-*.log"))
     assert chroma_logs  # hub serve started chroma run itself
+
+
+def test_concurrent_query_embeddings_are_batched_and_repeated_ones_cached(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    docs = copy_docs(tmp_path / "docs", DOCS[:1])
+    settings = KbSettings(data_dir=tmp_path)
+    build_index(docs, tmp_path / "index", settings)
+    kb = KnowledgeBase(tmp_path / "index", settings)
+    queries = [f"第{n}号 供水管网爆管 停水 如何处置" for n in range(24)]
+    alone = {q: kb._embedder.embed_query(q) for q in queries}
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        together = list(pool.map(kb.query_vector, queries))
+    assert kb._batcher.passes < len(queries)  # some queries shared a forward pass
+    for query, (vector, cached) in zip(queries, together, strict=True):
+        assert not cached
+        # int8 activations are quantised per batch, so a batched vector is close to, not equal to, the lone one
+        assert float(np.dot(vector, alone[query])) > 0.99
+    again, cached = kb.query_vector(queries[0])
+    assert cached and np.array_equal(again, together[0][0])
+    assert kb.query_cache_hits == 1 and kb.query_cache_misses == len(queries)
