@@ -9,11 +9,14 @@ part is not available yet is skipped with a note.
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from hub.core.paths import PROJECT_ROOT, HubPaths
 from orchestration.pipeline import run_pipeline
@@ -24,6 +27,53 @@ KB_DOCS = PROJECT_ROOT / "hub" / "sample" / "kb_docs"
 HUB = [sys.executable, "-m", "hub.cli.main"]
 STEP_NOTES = {"success": "完成 / done", "failure": "失败 / failed (see the log above)",
               "skipped": "未运行（上游失败）/ not run (an upstream step failed)"}
+
+
+PROGRESS_SECONDS = 20.0  # a line at least this often while the pipeline runs, so a long first build is not silent
+PAGES = (
+    ("/", "首页 / home"),
+    ("/search", "搜索 / search"),
+    ("/tables", "数据表 / tables"),
+    ("/sql", "SQL 查询 / SQL"),
+    ("/towns", "镇街档案 / towns"),
+    ("/quality", "数据质量 / quality"),
+    ("/schema/swagger", "API 文档 / API docs"),
+)
+
+
+@contextmanager
+def _progress(echo: Echo, every: float = PROGRESS_SECONDS) -> Iterator[None]:
+    """Print "still running (N s)" every ``every`` seconds until the block ends."""
+    started, done = time.monotonic(), threading.Event()
+
+    def beat() -> None:
+        while not done.wait(every):
+            echo(f"      …仍在运行 / still running ({time.monotonic() - started:.0f}s)")
+
+    thread = threading.Thread(target=beat, name="demo-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=1)
+
+
+def _kb_counts(paths: HubPaths) -> str:
+    """"（7 篇文档，93 个片段）" from the published index's manifest; empty when it cannot be read."""
+    try:
+        from hub.core.pointer import read_current
+
+        version = read_current(paths.kb_index)
+        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8")) if version else {}
+    except (OSError, ValueError):
+        return ""
+    if "documents" not in manifest:
+        return ""
+    skipped = len(manifest.get("skipped") or [])
+    return (f"（{manifest['documents']} 篇文档，{manifest.get('chunks', 0)} 个片段"
+            + (f"，跳过 {skipped} 个文件" if skipped else "") + f"）/ {manifest['documents']} documents, "
+            f"{manifest.get('chunks', 0)} chunks" + (f", {skipped} files skipped" if skipped else ""))
 
 
 def _available(module: str) -> bool:
@@ -40,7 +90,7 @@ def _generate(paths: HubPaths, scale: str, seed: int, echo: Echo) -> None:
     counts = generate(paths.landing, seed=seed, scale=scale, as_of=today_in_shanghai())
     files = [k for k in counts if not k.startswith("planted/") and "#" not in k]
     planted = sum(v for k, v in counts.items() if k.startswith("planted/"))
-    echo(f"[1/5] 样例数据 / sample data ({scale}, seed {seed}): {len(files)} files in {paths.landing}, "
+    echo(f"[1/6] 样例数据 / sample data ({scale}, seed {seed}): {len(files)} files in {paths.landing}, "
          f"{planted} contract-breaking rows planted on purpose ({time.monotonic() - started:.1f}s)")
 
 
@@ -55,12 +105,12 @@ def _copy_kb_docs(paths: HubPaths, echo: Echo) -> None:
 
 def _start_feed(paths: HubPaths, echo: Echo) -> tuple[object | None, str | None]:
     if not _available("hub.sample.feed_server"):
-        echo("[2/5] 四平台接口模拟器尚未提供 / feed simulator not available yet: events come from files only")
+        echo("[2/6] 四平台接口模拟器尚未提供 / feed simulator not available yet: events come from files only")
         return None, None
     from hub.sample.feed_server import start_feed_server
 
     server, base_url = start_feed_server(paths.landing / "four_platforms", "127.0.0.1", port=0)
-    echo(f"[2/5] 四平台接口模拟器 / four-platforms feed simulator: {base_url}")
+    echo(f"[2/6] 四平台接口模拟器 / four-platforms feed simulator: {base_url}")
     return server, base_url
 
 
@@ -92,17 +142,21 @@ def run_demo(paths: HubPaths, host: str, port: int, scale: str = "small", seed: 
     _copy_kb_docs(paths, echo)
     server, feed_url = _start_feed(paths, echo)
     try:
-        echo("[3/5] 运行流水线 / running the pipeline (ingest, dbt build, KB index, quality, publish) ...")
-        outcome = run_pipeline(paths, landing=paths.landing, feed_url=feed_url, echo=echo)
+        echo("[3/6] 运行流水线 / running the pipeline (ingest, dbt build, KB index, quality, publish); "
+             "首次构建约需数分钟 / the first build takes a few minutes ...")
+        with _progress(echo):
+            outcome = run_pipeline(paths, landing=paths.landing, feed_url=feed_url, echo=echo)
     finally:
         _stop_feed(server)
-    steps = (("knowledge_base", "kb_index", "[4/5] 知识库索引 / KB index"),
-             ("quality", "quality_report", "[4/5] 质量报告 / quality report"))
+    steps = (("knowledge_base", "kb_index", "[4/6] 知识库索引 / KB index"),
+             ("quality", "quality_report", "[5/6] 质量报告 / quality report"))
     for part, step_key, label in steps:
         if part in outcome.missing_parts:
             note = "跳过（尚未提供）/ skipped (not available yet)"
         else:
             note = STEP_NOTES.get(outcome.step_status.get(step_key, ""), "未运行 / did not run")
+            if part == "knowledge_base" and outcome.step_status.get(step_key) == "success":
+                note += _kb_counts(paths)
         echo(f"{label}: {note}")
     echo(f"演示数据准备用时 / demo build took {time.monotonic() - started:.0f}s")
     if not outcome.success:
@@ -114,12 +168,14 @@ def run_demo(paths: HubPaths, host: str, port: int, scale: str = "small", seed: 
 
 def _serve(paths: HubPaths, host: str, port: int, echo: Echo) -> bool:
     if not _available("api.app"):
-        echo("[5/5] API 尚未提供 / the API is not available yet: query with `hub sql --data-dir "
+        echo("[6/6] API 尚未提供 / the API is not available yet: query with `hub sql --data-dir "
              f"{paths.data_dir} \"SELECT * FROM town_readiness\"`")
         return True
     _demo_key(paths, echo)
     base = f"http://{host}:{port}"
-    echo(f"[5/5] 启动 API / starting the API on {base}/ (演示模式 / demo mode; 按 Ctrl+C 停止 / Ctrl+C to stop)")
+    echo(f"[6/6] 启动 API / starting the API on {base}/ (演示模式 / demo mode; 按 Ctrl+C 停止 / Ctrl+C to stop)")
+    for path, label in PAGES:
+        echo(f"      {label:<18} {base}{path}")
     command = [*HUB, "serve", "--data-dir", str(paths.data_dir), "--host", host, "--port", str(port), "--demo"]
     try:
         return subprocess.run(command, check=False).returncode == 0
