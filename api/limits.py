@@ -178,7 +178,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._in_head, self._head_bytes = True, 0
 
+    LINGER_SECONDS = 2.0  # after the 431, what the client still sends is read and dropped for this long
+    LINGER_BYTES = 16 * 1024 * 1024  # or up to this much, so that it reads the answer instead of a reset
+
     def data_received(self, data: bytes) -> None:
+        if getattr(self, "_lingering", 0):
+            self._lingering += len(data)  # dropped unparsed: the answer has been sent
+            if self._lingering > self.LINGER_BYTES:
+                self.transport.close()
+            return
         if self._in_head:
             self._head_bytes += len(data)
         super().data_received(data)
@@ -188,7 +196,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 k + b": " + v + b"\r\n" for k, v in [*headers, (b"connection", b"close")]
             )
             self.transport.write(head + b"\r\n" + body)
-            self.transport.close()
+            self._lingering = 1
+            self.loop.call_later(self.LINGER_SECONDS, self.transport.close)
 
 
 def raised_while_decoding_body(exc: BaseException) -> bool:

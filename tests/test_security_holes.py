@@ -77,6 +77,16 @@ def test_a_20_mb_header_is_refused_with_431_before_it_is_read(server: LiveServer
         assert c.get("/api/tables").status_code == 200
 
 
+def test_an_ordinary_client_sending_a_huge_header_reads_the_431(server: LiveServer) -> None:
+    """The server reads and drops what the client still sends after the 431, so the client gets the answer,
+    not a connection reset."""
+    for _ in range(3):
+        response = httpx.get(f"{server.base_url}/api/tables", timeout=30,
+                             headers={"Authorization": f"Bearer {server.keys['analyst']}", "X-Filler": "a" * 300_000})
+        assert response.status_code == 431
+        assert response.json()["code"] == "headers_too_large"
+
+
 def test_the_app_itself_refuses_oversized_headers(tmp_path: Path) -> None:
     """The same cap inside the app, for an ASGI server other than ``hub serve``'s."""
     publish_fixture_snapshot(tmp_path)
