@@ -328,3 +328,47 @@ def test_assessment_pages_in_a_browser(server: LiveServer) -> None:
             page.screenshot(path=str(ARTIFACTS / "assessment_notice.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_the_month_partitioned_dagster_asset(built: dict[str, Any]) -> None:
+    import dagster as dg
+
+    from orchestration.assessment.assets import assessment_month
+    from orchestration.resources import HubSettings
+
+    resources = {"hub_settings": HubSettings(data_dir=str(built["paths"].data_dir))}
+    assert assessment_month.partitions_def is not None
+    assert str(assessment_month.partitions_def.timezone) == "Asia/Shanghai"
+    # 2025-05 closed long ago and kept as of 2025-05-31: the partition run keeps it as it is
+    result = dg.materialize([assessment_month], partition_key="2025-05-01", resources=resources)
+    metadata = result.asset_materializations_for_node("assessment_month")[0].metadata
+    assert metadata["month"].value == "2025-05" and metadata["as_of"].value == "2025-05-31"
+    assert metadata["skipped"].value is True and metadata["closed"].value is True
+    assert town(built, "2025-05", G)["total_score"] == pytest.approx(48.5)
+    # a run without a month (the whole pipeline) computes nothing
+    whole = dg.materialize([assessment_month], resources=resources)
+    assert whole.asset_materializations_for_node("assessment_month")[0].metadata["skipped"].value is True
+
+
+def test_the_daily_schedule_recomputes_this_month_and_closes_the_last() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import dagster as dg
+
+    from orchestration.assessment.assets import assessment_daily, assessment_month
+    from orchestration.resources import HubSettings
+
+    repository = dg.Definitions(assets=[assessment_month], schedules=[assessment_daily],
+                                resources={"hub_settings": HubSettings(data_dir="unused")}).get_repository_def()
+
+    def requested(when: datetime) -> list[str | None]:
+        context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=repository)
+        return [r.partition_key for r in assessment_daily.evaluate_tick(context).run_requests or []]
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert assessment_daily.cron_schedule == "0 8 * * *" and assessment_daily.execution_timezone == "Asia/Shanghai"
+    assert requested(datetime(2025, 7, 2, 8, tzinfo=shanghai)) == ["2025-06-01", "2025-07-01"]
+    assert requested(datetime(2025, 7, 10, 8, tzinfo=shanghai)) == ["2025-07-01"]
+    # 00:30 on 1 August in Shanghai is still 31 July in UTC: the Shanghai date decides
+    assert requested(datetime(2025, 7, 31, 16, 30, tzinfo=ZoneInfo("UTC"))) == ["2025-07-01", "2025-08-01"]
