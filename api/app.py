@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,22 +118,24 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
     if swagger_dir is not None:
         routers.append(create_static_files_router(path="/static/swagger", directories=[swagger_dir], name="swagger"))
 
-    def close_resources() -> None:
-        hub.snapshots.close()
-        hub.search.close()
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        """The app's resources for its lifetime: the search index warms up at start; snapshots and index close."""
+        hub.search.warm_up_in_background()
+        try:
+            yield
+        finally:
+            hub.snapshots.close()
+            hub.search.close()
 
     return Litestar(
         route_handlers=[
-            meta.health,
-            tables.list_tables,
-            tables.get_table,
-            sql.run_sql,
+            meta.MetaController,
+            tables.TablesController,
+            sql.SqlController,
             *search.SEARCH_ROUTES,
-            quality.quality_reports,
-            quality.latest_quality_report,
-            quality.quality_report,
-            towns.list_towns,
-            towns.get_town,
+            quality.QualityController,
+            towns.TownsController,
             *PAGE_ROUTES,
             assessment.AssessmentController,
             *routers,
@@ -155,8 +159,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         ],
         before_send=[security_headers],
         request_max_body_size=settings.max_body_bytes,
-        on_startup=[hub.search.warm_up_in_background],
-        on_shutdown=[close_resources],
+        lifespan=[lifespan],
         exception_handlers={
             Exception: _unexpected_error,
             ValidationException: _invalid_request,

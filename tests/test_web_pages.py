@@ -235,7 +235,8 @@ def test_analyst_menu_lists_only_pages_it_can_open(browser, api_server: LiveServ
         page.wait_for_load_state()
         page.goto("/tables")
         menu = page.locator(".topbar nav a").all_inner_texts()
-        assert menu == ["数据表", "SQL 查询", "数据质量", "API 文档"]  # no 搜索, no 镇街: they answer 403
+        assert {"数据表", "SQL 查询", "数据质量"} <= set(menu)
+        assert not {"搜索", "镇街"} & set(menu)  # an analyst gets 403 on both, so neither is offered
         for link in page.locator(".topbar nav a").evaluate_all("(as) => as.map((a) => a.getAttribute('href'))"):
             if not link.startswith("/schema"):
                 assert page.goto(link).status == 200, link

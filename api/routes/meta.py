@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
-from litestar import get
-from litestar.datastructures import State
+from litestar import Controller, get
+from litestar.di import Provide
+
+from api.dependencies import SEARCH, SETTINGS, SNAPSHOTS
+from api.dto import HealthStatus
+from api.search_service import SearchHolder
+from api.serving_db import ServingDb
+from api.settings import ApiSettings
+from api.versioned import VersionedResource
 
 
-@get("/api/health", tags=["meta"], summary="服务状态 / health", sync_to_thread=True)
-def health(state: State) -> dict[str, Any]:
-    snapshot = state.snapshots.current_path()
-    index = state.search.versions.current_path()
-    return {
-        "status": "ok" if snapshot else "no_snapshot",
-        "snapshot": snapshot.name if snapshot else None,
-        "search_index": index.name if index else None,
-        "demo_mode": state.settings.demo_mode,
-    }
+class MetaController(Controller):
+    path = "/api/health"
+    tags = ("meta",)
+    dependencies: ClassVar[dict[str, Provide]] = {**SETTINGS, **SNAPSHOTS, **SEARCH}
+
+    @get("/", summary="服务状态 / health", sync_to_thread=True)
+    def health(
+        self, settings: ApiSettings, snapshots: VersionedResource[ServingDb], search_holder: SearchHolder
+    ) -> HealthStatus:
+        snapshot = snapshots.current_path()
+        index = search_holder.versions.current_path()
+        return HealthStatus(
+            status="ok" if snapshot else "no_snapshot",
+            snapshot=snapshot.name if snapshot else None,
+            search_index=index.name if index else None,
+            demo_mode=settings.demo_mode,
+        )

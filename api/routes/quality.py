@@ -2,60 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
-from litestar import Request, get
-from litestar.datastructures import State
+import msgspec
+from litestar import Controller, get
+from litestar.di import Provide
 
-from api.auth import require
+from api.auth import Principal, require
+from api.dependencies import PRINCIPAL, SETTINGS
+from api.dto import QualityReport, QualityReportFile, QualityReportList
 from api.errors import problem
 from api.quality_reports import find_report, list_reports, load_report
+from api.settings import ApiSettings
 from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED
 
 NO_REPORT = ("还没有数据质量报告（运行 hub quality 生成）", "no data-quality report yet (run `hub quality`)")
 
 
-@get(
-    "/api/quality/reports",
-    guards=[require("quality")],
-    security=SECURED,
-    responses=ERROR_RESPONSES,
-    tags=["quality"],
-    summary="数据质量报告列表 / data-quality reports",
-    sync_to_thread=True,
-)
-def quality_reports(state: State) -> dict[str, Any]:
-    reports = list_reports(state.settings.paths.quality_reports)
-    return {"reports": [r.summary() for r in reports], "message": None if reports else " / ".join(NO_REPORT)}
+class QualityController(Controller):
+    path = "/api/quality/reports"
+    tags = ("quality",)
+    guards = (require("quality"),)
+    security = SECURED
+    dependencies: ClassVar[dict[str, Provide]] = {**SETTINGS, **PRINCIPAL}
 
+    @get("/", responses=ERROR_RESPONSES, summary="数据质量报告列表 / data-quality reports", sync_to_thread=True)
+    def quality_reports(self, settings: ApiSettings) -> QualityReportList:
+        reports = list_reports(settings.paths.quality_reports)
+        return QualityReportList(
+            reports=[msgspec.convert(r.summary(), QualityReportFile) for r in reports],
+            message=None if reports else " / ".join(NO_REPORT),
+        )
 
-@get(
-    "/api/quality/reports/latest",
-    guards=[require("quality")],
-    security=SECURED,
-    responses={**ERROR_RESPONSES, **NOT_FOUND},
-    tags=["quality"],
-    summary="最新数据质量报告 / the latest data-quality report (JSON)",
-    sync_to_thread=True,
-)
-def latest_quality_report(request: Request[Any, Any, Any], state: State) -> Any:
-    with_json = [r for r in list_reports(state.settings.paths.quality_reports) if r.json_path]
-    if not with_json:
-        raise problem(404, "no_quality_report", *NO_REPORT)
-    return load_report(with_json[0], request.state.principal.role)  # personal data masked as in tables
+    @get(
+        "/latest",
+        responses={**ERROR_RESPONSES, **NOT_FOUND},
+        summary="最新数据质量报告 / the latest data-quality report (JSON)",
+        sync_to_thread=True,
+    )
+    def latest_quality_report(self, settings: ApiSettings, principal: Principal) -> QualityReport:
+        with_json = [r for r in list_reports(settings.paths.quality_reports) if r.json_path]
+        if not with_json:
+            raise problem(404, "no_quality_report", *NO_REPORT)
+        # personal data masked as in tables
+        return msgspec.convert(load_report(with_json[0], principal.role), QualityReport)
 
-
-@get(
-    "/api/quality/reports/{name:str}",
-    guards=[require("quality")],
-    security=SECURED,
-    responses={**ERROR_RESPONSES, **NOT_FOUND},
-    tags=["quality"],
-    summary="一份数据质量报告 / one data-quality report (JSON)",
-    sync_to_thread=True,
-)
-def quality_report(request: Request[Any, Any, Any], state: State, name: str) -> Any:
-    report = find_report(state.settings.paths.quality_reports, name)
-    if report is None or report.json_path is None:
-        raise problem(404, "no_quality_report", f"没有名为 {name!r} 的报告", f"no report named {name!r}")
-    return load_report(report, request.state.principal.role)  # personal data masked as in tables
+    @get(
+        "/{name:str}",
+        responses={**ERROR_RESPONSES, **NOT_FOUND},
+        summary="一份数据质量报告 / one data-quality report (JSON)",
+        sync_to_thread=True,
+    )
+    def quality_report(self, name: str, settings: ApiSettings, principal: Principal) -> QualityReport:
+        report = find_report(settings.paths.quality_reports, name)
+        if report is None or report.json_path is None:
+            raise problem(404, "no_quality_report", f"没有名为 {name!r} 的报告", f"no report named {name!r}")
+        return msgspec.convert(load_report(report, principal.role), QualityReport)  # personal data masked

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
-from litestar import Request, post
-from litestar.datastructures import State
+from litestar import Controller, post
+from litestar.di import Provide
 from litestar.params import JSONBody
 
+from api.audit import AuditLog
 from api.auth import Principal, require
+from api.dependencies import AUDIT, PRINCIPAL, SETTINGS, SNAPSHOTS, lease
+from api.serving_db import ServingDb
+from api.settings import ApiSettings
 from api.sql_runner import check_params, run_select
-from api.state import ERROR_RESPONSES, SECURED, TOO_LARGE, UNAVAILABLE, serving_db
+from api.state import ERROR_RESPONSES, SECURED, TOO_LARGE, UNAVAILABLE
+from api.versioned import VersionedResource
 
 
 class SqlRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -29,37 +34,42 @@ class SqlResponse(msgspec.Struct):
     snapshot: str
 
 
-@post(
-    "/api/sql",
-    guards=[require("sql")],
-    security=SECURED,
-    responses={**ERROR_RESPONSES, **UNAVAILABLE, **TOO_LARGE},
-    tags=["sql"],
-    status_code=200,
-    summary="只读 SQL / read-only SQL",
-    description="只接受一条 SELECT；有时间、行数、内存限制；参数用 $name 绑定。不能查看个人信息的角色在已脱敏的"
-    "快照副本上查询。Exactly one SELECT, time/row/memory limited; bind parameters as $name. Roles that get "
-    "personal data masked query a copy of the snapshot in which it is masked.",
-    sync_to_thread=True,
-)
-def run_sql(
-    request: Request[Any, Any, Any],
-    state: State,
-    data: JSONBody[SqlRequest],
-) -> SqlResponse:
-    principal: Principal = request.state.principal
-    settings = state.settings
-    check_params(data.params)  # before the audit log writes them
-    with serving_db(state) as db:
-        state.audit.write(principal.name, "sql", data.sql, params=data.params, snapshot=db.path.name)
-        result = run_select(db.sql_cursor(principal.role), data.sql, data.params, settings.sql_row_limit,
-                            settings.sql_timeout_ms, settings.sql_max_result_bytes)
-        return SqlResponse(
-            columns=result.columns,
-            rows=result.rows,
-            row_count=len(result.rows),
-            truncated=result.truncated,
-            row_limit=settings.sql_row_limit,
-            elapsed_ms=result.elapsed_ms,
-            snapshot=db.path.name,
-        )
+class SqlController(Controller):
+    path = "/api/sql"
+    tags = ("sql",)
+    guards = (require("sql"),)
+    security = SECURED
+    dependencies: ClassVar[dict[str, Provide]] = {**SETTINGS, **SNAPSHOTS, **AUDIT, **PRINCIPAL}
+
+    @post(
+        "/",
+        responses={**ERROR_RESPONSES, **UNAVAILABLE, **TOO_LARGE},
+        status_code=200,
+        summary="只读 SQL / read-only SQL",
+        description="只接受一条 SELECT；有时间、行数、内存限制；参数用 $name 绑定。不能查看个人信息的角色在已脱敏的"
+        "快照副本上查询。Exactly one SELECT, time/row/memory limited; bind parameters as $name. Roles that get "
+        "personal data masked query a copy of the snapshot in which it is masked.",
+        sync_to_thread=True,
+    )
+    def run_sql(
+        self,
+        data: JSONBody[SqlRequest],
+        settings: ApiSettings,
+        snapshots: VersionedResource[ServingDb],
+        audit: AuditLog,
+        principal: Principal,
+    ) -> SqlResponse:
+        check_params(data.params)  # before the audit log writes them
+        with lease(snapshots) as db:
+            audit.write(principal.name, "sql", data.sql, params=data.params, snapshot=db.path.name)
+            result = run_select(db.sql_cursor(principal.role), data.sql, data.params, settings.sql_row_limit,
+                                settings.sql_timeout_ms, settings.sql_max_result_bytes)
+            return SqlResponse(
+                columns=result.columns,
+                rows=result.rows,
+                row_count=len(result.rows),
+                truncated=result.truncated,
+                row_limit=settings.sql_row_limit,
+                elapsed_ms=result.elapsed_ms,
+                snapshot=db.path.name,
+            )

@@ -60,7 +60,12 @@ def _run(request: Request[Any, Any, Any], state: State, sql: str, action: str) -
     with serving_db(state) as db:
         state.audit.write(principal.name, action, sql, snapshot=db.path.name)
         result = run_select(
-            db.sql_cursor(principal.role), sql, None, settings.sql_row_limit, settings.sql_timeout_ms
+            db.sql_cursor(principal.role),
+            sql,
+            None,
+            settings.sql_row_limit,
+            settings.sql_timeout_ms,
+            settings.sql_max_result_bytes,
         )
         return principal, result, db.path.name
 

@@ -2,119 +2,127 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from litestar import Request, Response, get
-from litestar.datastructures import State
+from litestar import Controller, Request, Response, get
+from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from api.audit import AuditLog
 from api.auth import Principal, require
+from api.dependencies import AUDIT, PRINCIPAL, SETTINGS, SNAPSHOTS, acquire, lease
+from api.dto import ColumnInfo, TableList, TablePage, TableSummary
 from api.errors import problem
 from api.masking import check_table_request, row_mask
-from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE, acquire_db, serving_db
+from api.serving_db import ServingDb
+from api.settings import ApiSettings
+from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE
 from api.table_query import parse_table_request
 from api.tables_service import csv_chunks, parquet_bytes, table_page
+from api.versioned import VersionedResource
 
 
-@get(
-    "/api/tables",
-    guards=[require("tables")],
-    security=SECURED,
-    responses={**ERROR_RESPONSES, **UNAVAILABLE},
-    tags=["tables"],
-    summary="已发布的数据表及字段说明 / published tables with their data dictionary",
-    sync_to_thread=True,
-)
-def list_tables(state: State) -> dict[str, Any]:
-    with serving_db(state) as db:
-        return {
-            "snapshot": db.path.name,
-            "built": db.catalog.snapshot,
-            "tables": [
-                {
-                    "name": t.name,
-                    "description": t.description,
-                    "rows": t.row_count,
-                    "columns": [{"name": c.name, "type": c.type, "description": c.description} for c in t.columns],
-                }
-                for t in db.catalog.tables.values()
-            ],
-        }
+class TablesController(Controller):
+    path = "/api/tables"
+    tags = ("tables",)
+    guards = (require("tables"),)
+    security = SECURED
+    dependencies: ClassVar[dict[str, Provide]] = {**SETTINGS, **SNAPSHOTS, **AUDIT, **PRINCIPAL}
 
-
-@get(
-    "/api/tables/{name:str}",
-    guards=[require("tables")],
-    security=SECURED,
-    responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
-    tags=["tables"],
-    summary="查询一张表 / rows of one table",
-    description=(
-        "列筛选 / column filters: `col=value`, `col__ne`, `col__gt`, `col__gte`, `col__lt`, `col__lte`, "
-        "`col__in=a,b`, `col__contains`, `col__isnull=true|false`. 排序 `_sort` / `_sort_desc`; 分页 `_size`, "
-        "`_offset` 或游标 `_after`; 分面 `_facet=col`; 导出 `_format=json|csv|parquet`。"
-    ),
-    sync_to_thread=True,
-)
-def get_table(
-    request: Request[Any, Any, Any],
-    state: State,
-    name: str,
-    sort: Annotated[str | None, Parameter(query="_sort", description="升序排序列 / sort column")] = None,
-    sort_desc: Annotated[str | None, Parameter(query="_sort_desc", description="降序排序列")] = None,
-    size: Annotated[int | None, Parameter(query="_size", ge=1, le=100000, description="每页行数 / page size")] = None,
-    offset: Annotated[int | None, Parameter(query="_offset", gt=-1, description="偏移 / offset")] = None,
-    after: Annotated[str | None, Parameter(query="_after", description="游标 / keyset cursor (next_after)")] = None,
-    facet: Annotated[list[str] | None, Parameter(query="_facet", description="分面列 / facet columns")] = None,
-    fmt: Annotated[
-        Literal["json", "csv", "parquet"] | None, Parameter(query="_format", description="json | csv | parquet")
-    ] = None,
-) -> Response[Any]:
-    # The named parameters above document the reserved keys in OpenAPI; parsing reads the raw query string
-    # so column filters (any column name) and the reserved keys are validated together against the catalog.
-    principal: Principal = request.state.principal
-    settings = state.settings
-    version = acquire_db(state)
-    released = False
-    try:
-        db = version.resource
-        table = db.catalog.table(name)
-        if table is None:
-            raise problem(
-                404, "unknown_table", f"没有名为 {name!r} 的数据表", f"no published table named {name!r}", table=name
-            )
-        req = parse_table_request(
-            table, request.query_params.multi_items(), settings.page_size_default, settings.page_size_max
-        )
-        check_table_request(table, principal.role, [f.column for f in req.filters], req.sort, req.facets)
-        mask = row_mask(table, principal.role)
-        if req.format == "json":
-            return Response(table_page(db, req, mask))
-        state.audit.write(
-            principal.name,
-            f"export_{req.format}",
-            str(request.url.path) + "?" + request.url.query,
-            table=name,
-            snapshot=db.path.name,
-        )
-        filename = f"{name}.{req.format}"
-        disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
-        if req.format == "parquet":
-            return Response(
-                parquet_bytes(db, req, settings.export_row_limit, mask),
-                media_type="application/vnd.apache.parquet",
-                headers=disposition,
+    @get(
+        "/",
+        responses={**ERROR_RESPONSES, **UNAVAILABLE},
+        summary="已发布的数据表及字段说明 / published tables with their data dictionary",
+        sync_to_thread=True,
+    )
+    def list_tables(self, snapshots: VersionedResource[ServingDb]) -> TableList:
+        with lease(snapshots) as db:
+            return TableList(
+                snapshot=db.path.name,
+                built=db.catalog.snapshot,
+                tables=[
+                    TableSummary(
+                        name=t.name,
+                        description=t.description,
+                        rows=t.row_count,
+                        columns=[ColumnInfo(c.name, c.type, c.description) for c in t.columns],
+                    )
+                    for t in db.catalog.tables.values()
+                ],
             )
 
-        def stream() -> Any:
-            try:
-                yield from csv_chunks(db, req, settings.export_row_limit, mask)
-            finally:
-                state.snapshots.release(version)
+    @get(
+        "/{name:str}",
+        responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
+        summary="查询一张表 / rows of one table",
+        description=(
+            "列筛选 / column filters: `col=value`, `col__ne`, `col__gt`, `col__gte`, `col__lt`, `col__lte`, "
+            "`col__in=a,b`, `col__contains`, `col__isnull=true|false`. 排序 `_sort` / `_sort_desc`; 分页 `_size`, "
+            "`_offset` 或游标 `_after`; 分面 `_facet=col`; 导出 `_format=json|csv|parquet`（CSV 与 Parquet 含全部"
+            "符合条件的行 / CSV and Parquet hold every matching row unless `_size` is given）。"
+        ),
+        sync_to_thread=True,
+    )
+    def get_table(
+        self,
+        request: Request[Any, Any, Any],
+        name: str,
+        settings: ApiSettings,
+        snapshots: VersionedResource[ServingDb],
+        audit: AuditLog,
+        principal: Principal,
+        sort: Annotated[str | None, Parameter(query="_sort", description="升序排序列 / sort column")] = None,
+        sort_desc: Annotated[str | None, Parameter(query="_sort_desc", description="降序排序列")] = None,
+        size: Annotated[int | None, Parameter(query="_size", ge=1, le=100000, description="每页行数")] = None,
+        offset: Annotated[int | None, Parameter(query="_offset", gt=-1, description="偏移 / offset")] = None,
+        after: Annotated[str | None, Parameter(query="_after", description="游标 / keyset cursor (next_after)")] = None,
+        facet: Annotated[list[str] | None, Parameter(query="_facet", description="分面列 / facet columns")] = None,
+        fmt: Annotated[
+            Literal["json", "csv", "parquet"] | None, Parameter(query="_format", description="json | csv | parquet")
+        ] = None,
+    ) -> Response[TablePage]:
+        # The named parameters above document the reserved keys in OpenAPI; parsing reads the raw query string
+        # so column filters (any column name) and the reserved keys are validated together against the catalog.
+        version = acquire(snapshots)
+        released = False
+        try:
+            db = version.resource
+            table = db.catalog.table(name)
+            if table is None:
+                zh, en = f"没有名为 {name!r} 的数据表", f"no published table named {name!r}"
+                raise problem(404, "unknown_table", zh, en, table=name)
+            req = parse_table_request(
+                table, request.query_params.multi_items(), settings.page_size_default, settings.page_size_max
+            )
+            check_table_request(table, principal.role, [f.column for f in req.filters], req.sort, req.facets)
+            mask = row_mask(table, principal.role)
+            if req.format == "json":
+                return Response(TablePage(**table_page(db, req, mask)))
+            audit.write(
+                principal.name,
+                f"export_{req.format}",
+                str(request.url.path) + "?" + request.url.query,
+                table=name,
+                snapshot=db.path.name,
+            )
+            filename = f"{name}.{req.format}"
+            disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+            if req.format == "parquet":
+                return Response(
+                    parquet_bytes(db, req, settings.export_row_limit, mask),  # type: ignore[arg-type]
+                    media_type="application/vnd.apache.parquet",
+                    headers=disposition,
+                )
 
-        released = True  # the stream releases the lease when it ends
-        return Stream(stream(), media_type="text/csv", headers=disposition)
-    finally:
-        if not released:
-            state.snapshots.release(version)
+            def stream() -> Any:
+                try:
+                    yield from csv_chunks(db, req, settings.export_row_limit, mask)
+                finally:
+                    snapshots.release(version)
+
+            released = True  # the stream releases the lease when it ends
+            return Stream(stream(), media_type="text/csv", headers=disposition)  # type: ignore[return-value]
+        finally:
+            if not released:
+                snapshots.release(version)

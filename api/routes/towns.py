@@ -2,56 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from litestar import get
+from litestar import Controller, get
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.plugins.problem_details import ProblemDetailsException
 
 from api.auth import require
+from api.dependencies import SEARCH, SNAPSHOTS, lease
+from api.dto import TownList, TownSummary
 from api.errors import problem
 from api.search_service import SearchHolder
-from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE, serving_db
+from api.serving_db import ServingDb
+from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE
 from api.towns_service import link_documents, town_dossier, town_list
+from api.versioned import VersionedResource
 
 
-@get(
-    "/api/towns",
-    guards=[require("towns")],
-    security=SECURED,
-    responses={**ERROR_RESPONSES, **UNAVAILABLE},
-    tags=["towns"],
-    summary="镇街列表 / towns",
-    sync_to_thread=True,
-)
-def list_towns(state: State) -> dict[str, Any]:
-    with serving_db(state) as db:
-        return {"towns": town_list(db), "snapshot": db.path.name}
+class TownsController(Controller):
+    path = "/api/towns"
+    tags = ("towns",)
+    guards = (require("towns"),)
+    security = SECURED
+    dependencies: ClassVar[dict[str, Provide]] = {**SNAPSHOTS, **SEARCH}
+
+    @get("/", responses={**ERROR_RESPONSES, **UNAVAILABLE}, summary="镇街列表 / towns", sync_to_thread=True)
+    def list_towns(self, snapshots: VersionedResource[ServingDb]) -> TownList:
+        with lease(snapshots) as db:
+            towns = [TownSummary(**t) for t in town_list(db)]
+            return TownList(towns=towns, snapshot=db.path.name)
+
+    @get(
+        "/{code:str}",
+        responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
+        summary="镇街档案 / town dossier",
+        sync_to_thread=True,
+    )
+    def get_town(
+        self, code: str, snapshots: VersionedResource[ServingDb], search_holder: SearchHolder
+    ) -> dict[str, Any]:
+        with lease(snapshots) as db:
+            found = town_dossier(db, code)
+        if found is None:
+            raise problem(404, "unknown_town", f"没有镇街代码 {code!r}", f"no town with code {code!r}", town_code=code)
+        link_documents(found, documents(search_holder))
+        return found
 
 
-@get(
-    "/api/towns/{code:str}",
-    guards=[require("towns")],
-    security=SECURED,
-    responses={**ERROR_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
-    tags=["towns"],
-    summary="镇街档案 / town dossier",
-    sync_to_thread=True,
-)
-def get_town(state: State, code: str) -> dict[str, Any]:
-    with serving_db(state) as db:
-        found = town_dossier(db, code)
-    if found is None:
-        raise problem(404, "unknown_town", f"没有镇街代码 {code!r}", f"no town with code {code!r}", town_code=code)
-    link_documents(found, kb_documents(state))
-    return found
-
-
-def kb_documents(state: State) -> list[dict[str, Any]]:
+def documents(holder: SearchHolder) -> list[dict[str, Any]]:
     """Every document of the published index; none when no index is published (the dossier still works)."""
-    holder: SearchHolder = state.search
     try:
         with holder.lease() as index:
             return list(index.list_documents())
     except ProblemDetailsException:
         return []
+
+
+def kb_documents(state: State) -> list[dict[str, Any]]:
+    return documents(state.search)
