@@ -35,11 +35,14 @@ run_coordinator:
   module: dagster._core.run_coordinator
   class: QueuedRunCoordinator
 
+# A run whose worker died is failed (by the code server that launched it, or here when it never started),
+# and the pool slots a failed run still holds are given back after 10 s.
 run_monitoring:
   enabled: true
   start_timeout_seconds: 180
   poll_interval_seconds: 5
   max_resume_run_attempts: 0
+  free_slots_after_run_end_seconds: 10
 """
 
 POSTGRES = """\

@@ -138,7 +138,7 @@ def test_a_new_file_is_served_without_any_run_started_by_hand(deployment: dict[s
     records: Records = deployment["records"]
     api, data_dir = deployment["api"], deployment["data_dir"]
     initial = wait_for("the catch-up snapshot to be served", lambda: served_snapshot(api), 60)
-    assert httpx.get(f"{deployment['web']}/server_info", timeout=10).status_code == 200  # the webserver runs
+    assert httpx.get(f"{deployment['web']}/", timeout=30).status_code == 200  # the webserver serves its UI
     # The daemon settles: the KB sensor's first look re-indexes nothing new; no run left in progress.
     wait_for("the daemon to go idle", lambda: not records.started_runs() and not any(
         s in ("QUEUED", "STARTING", "NOT_STARTED") for s in records.runs().values()), 300, every=5)
@@ -152,7 +152,7 @@ def test_a_new_file_is_served_without_any_run_started_by_hand(deployment: dict[s
     wanted = {"events", "serving_snapshot", "quality_report", "kb_index"}
     started = time.monotonic()
     wait_for("ingest, dbt, publish, quality report and KB index under the daemon",
-             lambda: wanted <= records.materialized_since(mark), 600, every=5)
+             lambda: wanted <= records.materialized_since(mark), 1200, every=5)
     print(f"file landed → published under the daemon in {time.monotonic() - started:.0f} s")
     materialized = records.materialized_since(mark)
     assert any(k.startswith("stg_four_platforms") for k in materialized), materialized  # the dbt models
@@ -191,7 +191,7 @@ def test_a_killed_daemon_leaves_a_whole_snapshot_and_the_next_file_completes(dep
     mark = records.last_event_id()
     assert hub("sample", "add-day", "--out", str(deployment["landing"])).returncode == 0
     wait_for("the next file to be published", lambda: "serving_snapshot" in records.materialized_since(mark),
-             600, every=5)
+             1200, every=5)
     latest = read_current(data_dir / "serving")
     assert latest is not None and latest != before
     assert wait_for("the API to serve it", lambda: served_snapshot(api) == latest.name, 60)
