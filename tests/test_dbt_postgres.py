@@ -90,6 +90,17 @@ def test_dbt_build_on_postgres_runs_every_node(pg_dbt_build: dict[str, Any]) -> 
     assert "target='postgres'" in pg_dbt_build["result"].stdout
 
 
+def test_try_cast_helpers_work_in_a_query_planned_in_parallel(pg_dbt_build: dict[str, Any]) -> None:
+    """At scale PostgreSQL plans the flows model in parallel; a PARALLEL SAFE function with an exception block
+    then fails ("cannot start subtransactions during a parallel operation"). Forced parallel mode shows it."""
+    with pg_connect(pg_dbt_build["url"]) as con:
+        con.execute("SET force_parallel_mode = on")
+        values = con.execute(
+            "SELECT main.hub_try_integer(v), main.hub_try_timestamp(v), main.hub_try_timestamptz(v), "
+            "main.hub_try_date(v, 'YYYYMMDD') FROM (VALUES ('12'), ('x'), ('2025-02-30 10:00')) AS t(v)").fetchall()
+    assert [r[0] for r in values] == [12, None, None] and all(r[1] is None for r in values)
+
+
 def test_every_model_has_the_same_rows_on_both_engines(pg_dbt_build: dict[str, Any], duck_built: Path) -> None:
     tables = built_models(duck_built)
     assert len(tables) >= 60

@@ -4,7 +4,9 @@
     dbt.listagg, dbt.date_trunc, dbt.type_string). The DuckDB versions are the SQL the project used before. -#}
 
 {#- PostgreSQL has no try_cast: these functions (in the target schema, created by the on-run-start hook
-    hub_create_functions) return NULL where a cast would fail, as DuckDB's try_cast does. DuckDB needs none. -#}
+    hub_create_functions) return NULL where a cast would fail, as DuckDB's try_cast does. DuckDB needs none.
+    They are PARALLEL UNSAFE (the default): an exception block starts a subtransaction, which a parallel query
+    may not ("cannot start subtransactions during a parallel operation"), so queries using them run serially. -#}
 {% macro hub_create_functions() -%}
     {{ return(adapter.dispatch('hub_create_functions')()) }}
 {%- endmacro %}
@@ -14,7 +16,7 @@
 {% macro postgres__hub_create_functions() -%}
 create schema if not exists {{ target.schema }};
 create or replace function {{ target.schema }}.hub_try_timestamp(value text) returns timestamp
-language plpgsql immutable parallel safe as $fn$
+language plpgsql immutable as $fn$
 begin
     return value::timestamp;
 exception when others then
@@ -22,7 +24,7 @@ exception when others then
 end
 $fn$;
 create or replace function {{ target.schema }}.hub_try_timestamptz(value text) returns timestamptz
-language plpgsql stable parallel safe as $fn$
+language plpgsql stable as $fn$
 begin
     return value::timestamptz;
 exception when others then
@@ -30,7 +32,7 @@ exception when others then
 end
 $fn$;
 create or replace function {{ target.schema }}.hub_try_integer(value text) returns integer
-language plpgsql immutable parallel safe as $fn$
+language plpgsql immutable as $fn$
 begin
     return round(value::numeric)::integer;
 exception when others then
@@ -38,7 +40,7 @@ exception when others then
 end
 $fn$;
 create or replace function {{ target.schema }}.hub_try_date(value text, format text) returns date
-language plpgsql immutable parallel safe as $fn$
+language plpgsql immutable as $fn$
 begin
     return to_date(value, format);
 exception when others then
