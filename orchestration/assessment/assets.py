@@ -42,7 +42,9 @@ def assessment_month(context: dg.AssetExecutionContext, config: AssessmentMonthC
         context.log.info("未指定月份分区，跳过 / no month partition in this run: nothing computed")
         return dg.MaterializeResult(metadata={"skipped": True, "reason": "no partition key"})
     month = month_key(context.partition_key)
-    result = compute_month(hub_settings.paths, month, today_in_shanghai(), recompute_closed=config.recompute_closed)
+    # today, unless the deployment runs as of a fixed date (HubSettings.as_of)
+    result = compute_month(hub_settings.paths, month, hub_settings.as_of_date(),
+                           recompute_closed=config.recompute_closed)
     if result.skipped:
         context.log.info(f"{month} 已结月并保存，不重算 / closed and kept as of {result.as_of}: not recomputed")
     return dg.MaterializeResult(metadata={
