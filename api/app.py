@@ -20,6 +20,7 @@ from litestar.template.config import TemplateConfig
 
 from api.audit import AuditLog
 from api.auth import AuthFailureLimiter
+from api.authn import authentication_middleware
 from api.errors import problem
 from api.highlight import mark_terms
 from api.keys import KeyStore
@@ -156,6 +157,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         middleware=[
             header_limit(settings.max_header_bytes),
             rate_limit_config(settings.rate_limit_per_minute).middleware,
+            authentication_middleware(),
         ],
         before_send=[security_headers],
         request_max_body_size=settings.max_body_bytes,

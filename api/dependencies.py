@@ -37,8 +37,8 @@ def _search(state: State) -> SearchHolder:
 
 
 def _principal(request: Request[Any, Any, Any]) -> Principal:
-    """The caller the controller's guard authorised (set on the request by ``api.auth.authorize``)."""
-    return request.state.principal  # type: ignore[no-any-return]
+    """The caller: ``request.user``, set by the authentication middleware and authorised by the controller's guard."""
+    return request.user  # type: ignore[no-any-return]
 
 
 SETTINGS = {"settings": Provide(_settings, sync_to_thread=False)}
