@@ -114,7 +114,8 @@ def warm_up(base: str, queries: list[str]) -> None:
         async with httpx.AsyncClient(base_url=base, timeout=600) as client:
             for path in SCENARIOS.values():
                 urls = [path.format(q=quote(q)) if "{q}" in path else path for q in queries[:8]]
-                await asyncio.gather(*(client.get(url) for url in urls))
+                # failures here are not measured; the rows below count their errors
+                await asyncio.gather(*(client.get(url) for url in urls), return_exceptions=True)
 
     asyncio.run(go())
 
