@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from orchestration.assessment.monthly import KEPT_TABLES, compute_month, month_key
+from orchestration.assessment.monthly import KEPT_TABLES, compute_month, month_key, republish
 from orchestration.assessment.notices import send_notices
 from orchestration.resources import DUCKDB_WRITER_POOL, HubSettings, today_in_shanghai
 
@@ -47,6 +47,9 @@ def assessment_month(context: dg.AssetExecutionContext, config: AssessmentMonthC
                            recompute_closed=config.recompute_closed)
     if result.skipped:
         context.log.info(f"{month} 已结月并保存，不重算 / closed and kept as of {result.as_of}: not recomputed")
+    else:
+        published = republish(hub_settings.paths)  # the pages show the month now, not after the next publish
+        context.log.info(f"{month} kept as of {result.as_of}; published {published}")
     return dg.MaterializeResult(metadata={
         "month": month, "as_of": result.as_of.isoformat(), "closed": result.closed, "skipped": result.skipped,
         "row_counts": dg.MetadataValue.json(result.row_counts),

@@ -185,6 +185,29 @@ def refresh_history_models(paths: HubPaths, *, as_of: date, project_dir: Path = 
          project_dir=project_dir)
 
 
+def republish(paths: HubPaths, manifest_path: Path | None = None) -> Path | None:
+    """A new serving snapshot with the kept months (same published models and as-of date as the current one), so
+    the pages show a month as soon as it is kept instead of after the next daily publish. None when nothing was
+    published yet (the pipeline's first publish will carry them)."""
+    from hub.core.pointer import read_current
+    from orchestration.publish import load_manifest, publish_snapshot, published_models
+
+    current = read_current(paths.serving)
+    if current is None:
+        return None
+    con = duckdb.connect(str(current), read_only=True)
+    try:
+        row = con.execute("SELECT as_of FROM _snapshot").fetchone()
+    finally:
+        con.close()
+    if manifest_path is None:
+        from orchestration.dbt_project import MANIFEST_PATH
+
+        manifest_path = MANIFEST_PATH
+    models = published_models(load_manifest(manifest_path))
+    return publish_snapshot(paths.build_db, paths.serving, models, as_of=row[0] if row else None).path
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m orchestration.assessment.monthly --data-dir DIR --month YYYY-MM [--today YYYY-MM-DD]``: compute
     and keep one month outside Dagster (the same code as the asset; stop other writers of the build database)."""
@@ -195,12 +218,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--month", required=True, help="YYYY-MM")
     parser.add_argument("--today", help="YYYY-MM-DD (default: today in Asia/Shanghai)")
     parser.add_argument("--recompute-closed", action="store_true")
+    parser.add_argument("--no-publish", action="store_true", help="leave the serving snapshot to the next publish")
     args = parser.parse_args(argv)
     today = date.fromisoformat(args.today) if args.today else today_in_shanghai()
-    result = compute_month(HubPaths(Path(args.data_dir).resolve()), args.month, today,
-                           recompute_closed=args.recompute_closed)
+    paths = HubPaths(Path(args.data_dir).resolve())
+    result = compute_month(paths, args.month, today, recompute_closed=args.recompute_closed)
     state = "已保存，未重算 / kept, not recomputed" if result.skipped else f"rows {result.row_counts}"
     print(f"{result.month} as of {result.as_of} ({'closed' if result.closed else 'open'}): {state}")
+    if not args.no_publish and not result.skipped:
+        published = republish(paths)
+        print(f"published {published}" if published else "nothing published yet: the next publish carries it")
     return 0
 
 
