@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import msgspec
-from litestar import Request, Response, Router, get, post
+from litestar import Controller, Request, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
@@ -30,6 +30,7 @@ from api.auth import (
     client_address,
     identify,
     identify_quietly,
+    require,
 )
 from api.catalog import Column
 from api.errors import problem
@@ -214,97 +215,6 @@ def document_page(request: Request[Any, Any, Any], state: State, doc_path: str, 
     return _page(request, "document.html", principal, **document_page_context(state, doc_path, hit))
 
 
-@get("/tables", include_in_schema=False, sync_to_thread=True)
-def tables_page(request: Request[Any, Any, Any], state: State) -> Template:
-    principal = authorize(request, "tables")
-    with serving_db(state) as db:
-        tables = table_order(list(db.catalog.tables.values()))
-        cards = [(t, table_label(t), plain_description(t), table_group(t)) for t in tables]
-        return _page(request, "tables.html", principal, tables=cards, snapshot=db.path.name)
-
-
-DEFAULT_FACETS = 3  # facets shown on a table page that asks for none: the first columns its metadata suggests
-
-
-@get("/tables/{name:str}", include_in_schema=False, sync_to_thread=True)
-def table_page_view(request: Request[Any, Any, Any], state: State, name: str) -> Template:
-    principal = authorize(request, "tables")
-    settings = state.settings
-    query = page_query(list(request.query_params.multi_items()))
-    with serving_db(state) as db:
-        table = db.catalog.table(name)
-        if table is None:
-            raise problem(404, "unknown_table", f"没有名为 {name!r} 的数据表", f"no published table named {name!r}")
-        req = parse_table_request(table, query, settings.page_size_default, settings.page_size_max)
-        check_table_request(table, principal.role, [f.column for f in req.filters], req.sort, req.facets)
-        request_facets = any(k == "_facet" for k, _ in query)
-        if not request_facets:
-            protected = protected_columns(table) if not sees_personal_data(principal.role) else set()
-            filtered = {f.column for f in req.filters}
-            req.facets = [
-                c.name for c in suggested_facets(table, []) if c.name not in protected and c.name not in filtered
-            ][:DEFAULT_FACETS]
-        page = table_page(db, req, row_mask(table, principal.role))
-        tables = table_order(list(db.catalog.tables.values()))
-    base = [(k, v) for k, v in query if k not in ("_offset", "_after")]
-    # An export holds every matching row: the page's size, offset, cursor and facets stay on the page.
-    export = [(k, v) for k, v in query if k not in ("_offset", "_after", "_size", "_facet")]
-    links = {
-        "next": f"?{urlencode([*base, ('_offset', page['next_offset'])])}" if page["next_offset"] else None,
-        "prev": f"?{urlencode([*base, ('_offset', max(0, req.offset - req.size))])}" if req.offset else None,
-        "csv": f"/api/tables/{name}?{urlencode([*export, ('_format', 'csv')])}",
-        "parquet": f"/api/tables/{name}?{urlencode([*export, ('_format', 'parquet')])}",
-        "json": f"/api/tables/{name}?{urlencode([*export, ('_size', settings.page_size_max)])}",
-    }
-    sort_links = {}
-    for col in table.column_names:
-        rest = [(k, v) for k, v in base if k not in ("_sort", "_sort_desc")]
-        direction = "_sort_desc" if req.sort == col and not req.descending else "_sort"
-        sort_links[col] = f"?{urlencode([*rest, (direction, col)])}"
-    columns = ordered_columns(table)
-    rows = [[display_cell(c, row.get(c.name), row, display_value) for c in columns] for row in page["rows"]]
-    facets = [
-        {
-            "column": table.column(col),
-            "items": [
-                {**item, "text": value_text(table.column(col), item["value"]),  # type: ignore[arg-type]
-                 "href": facet_link(base, col, item["value"])}
-                for item in counts
-            ],
-            "remove": "?" + urlencode([(k, v) for k, v in base if not (k == "_facet" and v == col)]),
-        }
-        for col, counts in page["facets"].items()
-    ]
-    active = {f.column for f in req.filters}
-    suggestions = [
-        (c, "?" + urlencode([*base, ("_facet", c.name)]))
-        for c in suggested_facets(table, req.facets)
-        if c.name not in active
-    ]
-    return _page(
-        request,
-        "table.html",
-        principal,
-        table=table,
-        label=table_label(table),
-        description=plain_description(table),
-        tables=[(t, table_label(t), table_group(t)) for t in tables],
-        page=page,
-        req=req,
-        links=links,
-        sort_links=sort_links,
-        columns=columns,
-        rows=rows,
-        operators=OPERATORS,
-        operator_labels=OPERATOR_LABELS,
-        filters=[f for f in req.filters],
-        facets=facets,
-        request_facets=request_facets,
-        suggestions=suggestions,
-        summary=filter_summary(table, req.filters, page["total"]),
-    )
-
-
 def page_query(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The filter form's rows (col, op, val) and sort picker as API query keys, empty fields dropped."""
     cols = [v for k, v in items if k == "col"]
@@ -319,19 +229,6 @@ def page_query(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
         descending = any(k == "_desc" and v for k, v in items)
         query.append(("_sort_desc" if descending else "_sort", pick))
     return query
-
-
-@get("/towns", include_in_schema=False, sync_to_thread=True)
-def towns_page(request: Request[Any, Any, Any], state: State, code: str | None = None) -> Template | Redirect:
-    principal = authorize(request, "towns")
-    if code:  # the town picker without JavaScript
-        return Redirect(path=f"/towns/{quote(code, safe='')}")
-    with serving_db(state) as db:
-        towns = town_list(db)
-    for town in towns:
-        town["score_class"] = score_class(town.get("readiness_score"), 0, READINESS_MAX)
-    chart = charts.readiness_bars(towns, READINESS_MAX) if towns else None
-    return _page(request, "towns.html", principal, towns=towns, chart=Markup(chart) if chart else None)
 
 
 READINESS_MAX = len(READINESS_ITEMS)
@@ -371,64 +268,6 @@ def _section(db: Any, table_name: str, rows: list[dict[str, Any]], wanted: list[
     }
 
 
-@get("/towns/{code:str}", include_in_schema=False, sync_to_thread=True)
-def town_page(request: Request[Any, Any, Any], state: State, code: str) -> Template:
-    principal = authorize(request, "towns")
-    with serving_db(state) as db:
-        found = town_dossier(db, code)
-        if found is None:
-            raise problem(404, "unknown_town", f"没有镇街代码 {code!r}", f"no town with code {code!r}")
-        towns = town_list(db)
-        totals = section_totals(db, code)
-        monthly = events_by_month(db, code)
-        overdue = overdue_days(db, code)
-        found["events"] = found["events"][:EVENTS_SHOWN]
-        sections = {key: _section(db, table, found.get(key, []), wanted) for key, table, wanted in DOSSIER_SECTIONS}
-        dossier_table = db.catalog.table("town_dossier")
-        facts = []
-        if dossier_table:
-            for column in dossier_table.columns:
-                key = column.name
-                if key in ("town_code", "town_name", "readiness_score", "as_of_date") or key.startswith("has_"):
-                    continue
-                if key.endswith("_evidence"):
-                    continue
-                facts.append((column, display_cell(column, found["dossier"].get(key), found["dossier"], display_value)))
-    link_documents(found, kb_documents(state))
-    dossier = found["dossier"]
-    # (label, met?, evidence): the dbt view names the row that meets each item as ``<item>_evidence``.
-    items = [
-        (label, dossier.get(col), dossier.get(col.removeprefix("has_") + "_evidence")) for col, label in READINESS_ITEMS
-    ]
-    town_charts = {
-        "evidence": charts.readiness_evidence(items),
-        "events": charts.events_by_month(monthly),
-        "overdue": charts.overdue_by_age(overdue),
-    }
-    return _page(
-        request,
-        "town.html",
-        principal,
-        town=found,
-        dossier=dossier,
-        items=items,
-        towns=towns,
-        facts=facts,
-        sections=sections,
-        totals=totals,
-        events_shown=EVENTS_SHOWN,
-        score_css=score_class(dossier.get("readiness_score"), 0, READINESS_MAX),
-        charts={k: Markup(v) for k, v in town_charts.items()},
-        links={
-            "dangers": f"/tables/hidden_danger_register?{urlencode({'town_code': code})}",
-            "overdue": f"/tables/hidden_danger_register?{urlencode({'town_code': code, 'is_overdue': 'true'})}",
-            "events": f"/tables/town_events?{urlencode({'town_code': code, '_sort_desc': 'report_time'})}",
-            "teams": f"/tables/rescue_teams?{urlencode({'town_code': code})}",
-            "grid": f"/tables/grid_coverage?{urlencode({'town_code': code})}",
-        },
-    )
-
-
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _REPORT_TIME = re.compile(r"(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})")
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
@@ -443,37 +282,219 @@ def report_time(report: ReportFile) -> str:
     return report.modified.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
-@get("/quality", include_in_schema=False, sync_to_thread=True)
-def quality_page(request: Request[Any, Any, Any], state: State) -> Template:
-    """The latest report inline in the page (its body, its styles from /static/quality-report.css), not in a frame."""
-    principal = authorize(request, "quality")
-    reports = list_reports(state.settings.paths.quality_reports)
-    latest = reports[0] if reports else None
-    summary = load_report(latest, principal.role) if latest and latest.json_path else None  # masked per role
-    body = None
-    if latest and latest.html_path and (latest.json_path or sees_personal_data(principal.role)):
-        found = _BODY.search(report_html(latest, principal.role))
-        body = found.group(1) if found else None
-    return _page(
-        request,
-        "quality.html",
-        principal,
-        reports=[(r, report_time(r)) for r in reports],
-        latest=latest,
-        latest_time=report_time(latest) if latest else None,
-        summary=summary,
-        report_body=Markup(body) if body else None,  # our own report, escaped when it was rendered
-    )
+DEFAULT_FACETS = 3  # facets shown on a table page that asks for none: the first columns its metadata suggests
 
 
-@get("/quality/reports/{name:str}", include_in_schema=False, sync_to_thread=True)
-def quality_report_html(request: Request[Any, Any, Any], state: State, name: str) -> Response[str]:
-    principal = authorize(request, "quality")
-    report = find_report(state.settings.paths.quality_reports, name)
-    if report is None or report.html_path is None:
-        raise problem(404, "no_quality_report", f"没有名为 {name!r} 的报告", f"no report named {name!r}")
-    # Personal data masked per role, exactly as in the JSON and in tables.
-    return Response(report_html(report, principal.role), media_type="text/html; charset=utf-8")
+class TablesPages(Controller):
+    """数据表: the list of published tables and one table's page."""
+
+    path = "/tables"
+    guards = (require("tables"),)
+    include_in_schema = False
+
+    @get("/", sync_to_thread=True)
+    def tables_page(self, request: Request[Any, Any, Any], state: State) -> Template:
+        principal: Principal = request.user  # authorised by the controller's guard
+        with serving_db(state) as db:
+            tables = table_order(list(db.catalog.tables.values()))
+            cards = [(t, table_label(t), plain_description(t), table_group(t)) for t in tables]
+            return _page(request, "tables.html", principal, tables=cards, snapshot=db.path.name)
+
+    @get("/{name:str}", sync_to_thread=True)
+    def table_page_view(self, request: Request[Any, Any, Any], state: State, name: str) -> Template:
+        principal: Principal = request.user  # authorised by the controller's guard
+        settings = state.settings
+        query = page_query(list(request.query_params.multi_items()))
+        with serving_db(state) as db:
+            table = db.catalog.table(name)
+            if table is None:
+                raise problem(404, "unknown_table", f"没有名为 {name!r} 的数据表", f"no published table named {name!r}")
+            req = parse_table_request(table, query, settings.page_size_default, settings.page_size_max)
+            check_table_request(table, principal.role, [f.column for f in req.filters], req.sort, req.facets)
+            request_facets = any(k == "_facet" for k, _ in query)
+            if not request_facets:
+                protected = protected_columns(table) if not sees_personal_data(principal.role) else set()
+                filtered = {f.column for f in req.filters}
+                req.facets = [
+                    c.name for c in suggested_facets(table, []) if c.name not in protected and c.name not in filtered
+                ][:DEFAULT_FACETS]
+            page = table_page(db, req, row_mask(table, principal.role))
+            tables = table_order(list(db.catalog.tables.values()))
+        base = [(k, v) for k, v in query if k not in ("_offset", "_after")]
+        # An export holds every matching row: the page's size, offset, cursor and facets stay on the page.
+        export = [(k, v) for k, v in query if k not in ("_offset", "_after", "_size", "_facet")]
+        links = {
+            "next": f"?{urlencode([*base, ('_offset', page['next_offset'])])}" if page["next_offset"] else None,
+            "prev": f"?{urlencode([*base, ('_offset', max(0, req.offset - req.size))])}" if req.offset else None,
+            "csv": f"/api/tables/{name}?{urlencode([*export, ('_format', 'csv')])}",
+            "parquet": f"/api/tables/{name}?{urlencode([*export, ('_format', 'parquet')])}",
+            "json": f"/api/tables/{name}?{urlencode([*export, ('_size', settings.page_size_max)])}",
+        }
+        sort_links = {}
+        for col in table.column_names:
+            rest = [(k, v) for k, v in base if k not in ("_sort", "_sort_desc")]
+            direction = "_sort_desc" if req.sort == col and not req.descending else "_sort"
+            sort_links[col] = f"?{urlencode([*rest, (direction, col)])}"
+        columns = ordered_columns(table)
+        rows = [[display_cell(c, row.get(c.name), row, display_value) for c in columns] for row in page["rows"]]
+        facets = [
+            {
+                "column": table.column(col),
+                "items": [
+                    {**item, "text": value_text(table.column(col), item["value"]),  # type: ignore[arg-type]
+                     "href": facet_link(base, col, item["value"])}
+                    for item in counts
+                ],
+                "remove": "?" + urlencode([(k, v) for k, v in base if not (k == "_facet" and v == col)]),
+            }
+            for col, counts in page["facets"].items()
+        ]
+        active = {f.column for f in req.filters}
+        suggestions = [
+            (c, "?" + urlencode([*base, ("_facet", c.name)]))
+            for c in suggested_facets(table, req.facets)
+            if c.name not in active
+        ]
+        return _page(
+            request,
+            "table.html",
+            principal,
+            table=table,
+            label=table_label(table),
+            description=plain_description(table),
+            tables=[(t, table_label(t), table_group(t)) for t in tables],
+            page=page,
+            req=req,
+            links=links,
+            sort_links=sort_links,
+            columns=columns,
+            rows=rows,
+            operators=OPERATORS,
+            operator_labels=OPERATOR_LABELS,
+            filters=[f for f in req.filters],
+            facets=facets,
+            request_facets=request_facets,
+            suggestions=suggestions,
+            summary=filter_summary(table, req.filters, page["total"]),
+        )
+
+
+class TownsPages(Controller):
+    """镇街: the towns with their readiness bars, and one town's dossier."""
+
+    path = "/towns"
+    guards = (require("towns"),)
+    include_in_schema = False
+
+    @get("/", sync_to_thread=True)
+    def towns_page(self, request: Request[Any, Any, Any], state: State, code: str | None = None) -> Template | Redirect:
+        principal: Principal = request.user  # authorised by the controller's guard
+        if code:  # the town picker without JavaScript
+            return Redirect(path=f"/towns/{quote(code, safe='')}")
+        with serving_db(state) as db:
+            towns = town_list(db)
+        for town in towns:
+            town["score_class"] = score_class(town.get("readiness_score"), 0, READINESS_MAX)
+        chart = charts.readiness_bars(towns, READINESS_MAX) if towns else None
+        return _page(request, "towns.html", principal, towns=towns, chart=Markup(chart) if chart else None)
+
+    @get("/{code:str}", sync_to_thread=True)
+    def town_page(self, request: Request[Any, Any, Any], state: State, code: str) -> Template:
+        principal: Principal = request.user  # authorised by the controller's guard
+        with serving_db(state) as db:
+            found = town_dossier(db, code)
+            if found is None:
+                raise problem(404, "unknown_town", f"没有镇街代码 {code!r}", f"no town with code {code!r}")
+            towns = town_list(db)
+            totals = section_totals(db, code)
+            monthly = events_by_month(db, code)
+            overdue = overdue_days(db, code)
+            found["events"] = found["events"][:EVENTS_SHOWN]
+            sections = {key: _section(db, table, found.get(key, []), wanted) for key, table, wanted in DOSSIER_SECTIONS}
+            dossier_table = db.catalog.table("town_dossier")
+            facts = []
+            if dossier_table:
+                for column in dossier_table.columns:
+                    key = column.name
+                    if key in ("town_code", "town_name", "readiness_score", "as_of_date") or key.startswith("has_"):
+                        continue
+                    if key.endswith("_evidence"):
+                        continue
+                    cell = display_cell(column, found["dossier"].get(key), found["dossier"], display_value)
+                    facts.append((column, cell))
+        link_documents(found, kb_documents(state))
+        dossier = found["dossier"]
+        # (label, met?, evidence): the dbt view names the row that meets each item as ``<item>_evidence``.
+        items = [
+            (label, dossier.get(col), dossier.get(col.removeprefix("has_") + "_evidence"))
+            for col, label in READINESS_ITEMS
+        ]
+        town_charts = {
+            "evidence": charts.readiness_evidence(items),
+            "events": charts.events_by_month(monthly),
+            "overdue": charts.overdue_by_age(overdue),
+        }
+        return _page(
+            request,
+            "town.html",
+            principal,
+            town=found,
+            dossier=dossier,
+            items=items,
+            towns=towns,
+            facts=facts,
+            sections=sections,
+            totals=totals,
+            events_shown=EVENTS_SHOWN,
+            score_css=score_class(dossier.get("readiness_score"), 0, READINESS_MAX),
+            charts={k: Markup(v) for k, v in town_charts.items()},
+            links={
+                "dangers": f"/tables/hidden_danger_register?{urlencode({'town_code': code})}",
+                "overdue": f"/tables/hidden_danger_register?{urlencode({'town_code': code, 'is_overdue': 'true'})}",
+                "events": f"/tables/town_events?{urlencode({'town_code': code, '_sort_desc': 'report_time'})}",
+                "teams": f"/tables/rescue_teams?{urlencode({'town_code': code})}",
+                "grid": f"/tables/grid_coverage?{urlencode({'town_code': code})}",
+            },
+        )
+
+
+class QualityPages(Controller):
+    """数据质量: the latest report inline, and each report's own HTML file."""
+
+    path = "/quality"
+    guards = (require("quality"),)
+    include_in_schema = False
+
+    @get("/", sync_to_thread=True)
+    def quality_page(self, request: Request[Any, Any, Any], state: State) -> Template:
+        """The latest report inline in the page (its body; its styles from /static/quality-report.css)."""
+        principal: Principal = request.user  # authorised by the controller's guard
+        reports = list_reports(state.settings.paths.quality_reports)
+        latest = reports[0] if reports else None
+        summary = load_report(latest, principal.role) if latest and latest.json_path else None  # masked per role
+        body = None
+        if latest and latest.html_path and (latest.json_path or sees_personal_data(principal.role)):
+            found = _BODY.search(report_html(latest, principal.role))
+            body = found.group(1) if found else None
+        return _page(
+            request,
+            "quality.html",
+            principal,
+            reports=[(r, report_time(r)) for r in reports],
+            latest=latest,
+            latest_time=report_time(latest) if latest else None,
+            summary=summary,
+            report_body=Markup(body) if body else None,  # our own report, escaped when it was rendered
+        )
+
+    @get("/reports/{name:str}", sync_to_thread=True)
+    def quality_report_html(self, request: Request[Any, Any, Any], state: State, name: str) -> Response[str]:
+        principal: Principal = request.user  # authorised by the controller's guard
+        report = find_report(state.settings.paths.quality_reports, name)
+        if report is None or report.html_path is None:
+            raise problem(404, "no_quality_report", f"没有名为 {name!r} 的报告", f"no report named {name!r}")
+        # Personal data masked per role, exactly as in the JSON and in tables.
+        return Response(report_html(report, principal.role), media_type="text/html; charset=utf-8")
 
 
 PAGE_ROUTES = [
@@ -486,12 +507,9 @@ PAGE_ROUTES = [
             logout,
             search_page,
             document_page,
-            tables_page,
-            table_page_view,
-            towns_page,
-            town_page,
-            quality_page,
-            quality_report_html,
+            TablesPages,
+            TownsPages,
+            QualityPages,
             *SQL_PAGE_ROUTES,
         ],
         exception_handlers={ProblemDetailsException: page_error},

@@ -13,12 +13,12 @@ import io
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Template
 
-from api.auth import authorize
+from api.auth import Principal, require
 from api.sql_runner import run_select
 from api.state import serving_db
 from api.tables_service import UTF8_BOM, _csv_cell
@@ -55,7 +55,7 @@ EXAMPLES = (
 
 
 def _run(request: Request[Any, Any, Any], state: State, sql: str, action: str) -> Any:
-    principal = authorize(request, "sql")
+    principal: Principal = request.user  # authorised by the controller's guard
     settings = state.settings
     with serving_db(state) as db:
         state.audit.write(principal.name, action, sql, snapshot=db.path.name)
@@ -67,53 +67,57 @@ def _run(request: Request[Any, Any, Any], state: State, sql: str, action: str) -
             settings.sql_timeout_ms,
             settings.sql_max_result_bytes,
         )
-        return principal, result, db.path.name
+        return result, db.path.name
 
 
-@get("/sql", include_in_schema=False, sync_to_thread=True)
-def sql_page(request: Request[Any, Any, Any], state: State, q: str = "") -> Template:
-    from api.routes.pages import _context  # the page layout's shared context (menu, who is signed in)
+class SqlPages(Controller):
+    """SQL 查询: the editor and results page, and its CSV export."""
 
-    principal = authorize(request, "sql")
-    sql = q.strip()[:MAX_SQL_CHARS]
-    result, error, snapshot = None, None, None
-    if sql:
-        try:
-            principal, result, snapshot = _run(request, state, sql, "sql_page")
-        except ProblemDetailsException as exc:
-            extra = exc.extra if isinstance(exc.extra, dict) else {}
-            error = extra.get("message_zh") or exc.detail
-    rows = result.rows if result else []
-    context = _context(
-        request,
-        principal,
-        sql=sql,
-        result=result,
-        rows=rows,
-        error=error,
-        snapshot=snapshot,
-        row_limit=state.settings.sql_row_limit,
-        examples=[(title, text, "/sql?" + urlencode({"q": text})) for title, text in EXAMPLES],
-        share=("/sql?" + urlencode({"q": sql})) if sql else None,
-        export=("/sql/export.csv?" + urlencode({"q": sql})) if sql else None,
-    )
-    return Template(template_name="sql.html", context=context, status_code=400 if error else 200)
+    path = "/sql"
+    guards = (require("sql"),)
+    include_in_schema = False
+
+    @get("/", sync_to_thread=True)
+    def sql_page(self, request: Request[Any, Any, Any], state: State, q: str = "") -> Template:
+        from api.routes.pages import _context  # the page layout's shared context (menu, who is signed in)
+
+        sql = q.strip()[:MAX_SQL_CHARS]
+        result, error, snapshot = None, None, None
+        if sql:
+            try:
+                result, snapshot = _run(request, state, sql, "sql_page")
+            except ProblemDetailsException as exc:
+                extra = exc.extra if isinstance(exc.extra, dict) else {}
+                error = extra.get("message_zh") or exc.detail
+        context = _context(
+            request,
+            request.user,
+            sql=sql,
+            result=result,
+            rows=result.rows if result else [],
+            error=error,
+            snapshot=snapshot,
+            row_limit=state.settings.sql_row_limit,
+            examples=[(title, text, "/sql?" + urlencode({"q": text})) for title, text in EXAMPLES],
+            share=("/sql?" + urlencode({"q": sql})) if sql else None,
+            export=("/sql/export.csv?" + urlencode({"q": sql})) if sql else None,
+        )
+        return Template(template_name="sql.html", context=context, status_code=400 if error else 200)
+
+    @get("/export.csv", sync_to_thread=True)
+    def sql_export(self, request: Request[Any, Any, Any], state: State, q: str = "") -> Response[bytes]:
+        """The query's result as CSV (UTF-8 with a BOM for spreadsheet software), up to the SQL row limit."""
+        result, _ = _run(request, state, q.strip()[:MAX_SQL_CHARS], "export_sql_csv")
+        buffer = io.StringIO()
+        buffer.write(UTF8_BOM)
+        writer = csv.writer(buffer)
+        writer.writerow([c["name"] for c in result.columns])
+        writer.writerows([_csv_cell(v) for v in row] for row in result.rows)
+        return Response(
+            buffer.getvalue().encode("utf-8"),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="query.csv"'},
+        )
 
 
-@get("/sql/export.csv", include_in_schema=False, sync_to_thread=True)
-def sql_export(request: Request[Any, Any, Any], state: State, q: str = "") -> Response[bytes]:
-    """The query's result as CSV (UTF-8 with a BOM for spreadsheet software), up to the SQL row limit."""
-    _, result, _ = _run(request, state, q.strip()[:MAX_SQL_CHARS], "export_sql_csv")
-    buffer = io.StringIO()
-    buffer.write(UTF8_BOM)
-    writer = csv.writer(buffer)
-    writer.writerow([c["name"] for c in result.columns])
-    writer.writerows([_csv_cell(v) for v in row] for row in result.rows)
-    return Response(
-        buffer.getvalue().encode("utf-8"),
-        media_type="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="query.csv"'},
-    )
-
-
-SQL_PAGE_ROUTES = [sql_page, sql_export]
+SQL_PAGE_ROUTES = [SqlPages]
