@@ -122,7 +122,12 @@ def _copy_model(con: duckdb.DuckDBPyConnection, model: PublishedModel) -> tuple[
         [model.name],
     ).fetchall()
     columns: list[dict[str, Any]] = [
-        {"name": name, "type": dtype, "description": docs.get(name, ""), **({"meta": metas[name]} if name in metas else {})}
+        {
+            "name": name,
+            "type": dtype,
+            "description": docs.get(name, ""),
+            **({"meta": metas[name]} if name in metas else {}),
+        }
         for name, dtype in described
     ]
     return int(rows[0] if rows else 0), columns
