@@ -3,7 +3,8 @@ evaluates them.
 
 - a new file in the landing folder starts its ingest asset (the landing sensors); everything downstream
   of it (dbt models, publish, quality report) is then requested by ``eager`` in one run on the next tick;
-- a dbt model whose code changed (its code version is the dbt node checksum) is rebuilt with what depends on it;
+- a dbt model whose code changed (its code version is a hash of its SQL, dagster-dbt's default) is rebuilt with
+  what depends on it;
 - at 07:00 Asia/Shanghai the ingest assets run (the four-platforms feed, anything the sensors missed), the
   models computed as of a date (dbt tag ``as_of``) roll over to the new day, and the morning quality
   report is written; the knowledge base is re-indexed (incremental: only changed documents are embedded).

@@ -2,8 +2,8 @@
 
 The manifest is dbt_project/target/manifest.json, prepared by set-up (orchestration/dbt_project.py);
 nothing here runs ``dbt parse``. dbt source keys are ``[<source>, <entity>]``, the same keys as the
-ingest assets, so ingest and dbt form one lineage graph. Each asset's code version is its dbt node
-checksum (dagster-dbt's default) and its automation condition comes from orchestration/automation.py.
+ingest assets, so ingest and dbt form one lineage graph. Each asset's code version is a hash of its
+SQL (dagster-dbt's default) and its automation condition comes from orchestration/automation.py.
 """
 
 import json
@@ -111,7 +111,7 @@ def prune_dbt_runs(runs_dir: Path, keep: int = KEEP_DBT_RUNS) -> None:
 
 def code_changed_keys(instance: dg.DagsterInstance, assets_def: dg.AssetsDefinition,
                       keys: Iterable[dg.AssetKey]) -> list[dg.AssetKey]:
-    """Selected models never built, or last built from other code (Dagster's code version = dbt checksum)."""
+    """Selected models never built, or last built from other code (Dagster's code version: a hash of the SQL)."""
     keys = list(keys)
     latest = instance.get_latest_materialization_events(keys)
     changed = []

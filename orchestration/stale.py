@@ -1,7 +1,7 @@
 """What a one-shot run must materialize: the stale part of the asset graph, by Dagster's own records.
 
 An asset is stale when it was never materialized, when its code version (for dbt models: the node's
-checksum) differs from the one its last materialization ran, when a parent's data version differs from
+SQL) differs from the one its last materialization ran, when a parent's data version differs from
 the one its last materialization read (Dagster records both on every materialization), or, for a model
 computed as of a date (dbt tag ``as_of``), when it was last built as of another date. Ingest assets are
 stale when their landing folder holds files not loaded yet (orchestration/ingest/pending.py). What a
