@@ -151,6 +151,10 @@ def test_row_links_to_the_town_dossier_and_related_rows(client, keys) -> None:
     page = get(client, keys, "/tables/hidden_danger_register?town_code=330109113&_size=5").text
     assert '<a href="/towns/330109113">330109113</a>' in page
     assert re.search(r'<a href="/tables/dim_units\?unit_name=[^"]+">', page)  # danger → its responsible unit
+    # an analyst cannot open the town pages: its link goes to the town's row of the dossier table instead
+    analyst = get(client, keys, "/tables/hidden_danger_register?town_code=330109113&_size=5", "analyst").text
+    assert '<a href="/tables/town_dossier?town_code=330109113">330109113</a>' in analyst
+    assert 'href="/towns/' not in analyst
     events = get(client, keys, "/tables/town_events?town_code=330109113&_size=5").text
     assert re.search(r'<a href="/tables/event_handling\?dept=[^"&]+&amp;month=\d{4}-\d{2}">', events)
 

@@ -44,6 +44,7 @@ from api.state import serving_db
 from api.table_display import (
     display_cell,
     display_value,
+    dossier_row_link,
     facet_link,
     filter_summary,
     ordered_columns,
@@ -337,6 +338,8 @@ class TablesPages(Controller):
             sort_links[col] = f"?{urlencode([*rest, (direction, col)])}"
         columns = ordered_columns(table)
         rows = [[display_cell(c, row.get(c.name), row, display_value) for c in columns] for row in page["rows"]]
+        if principal.role not in AREA_ROLES["towns"]:  # no dossier page for this role: link the dossier's row
+            rows = [[dossier_row_link(cell) for cell in row] for row in rows]
         facets = [
             {
                 "column": table.column(col),
