@@ -46,6 +46,8 @@ def render(spec: dict[str, Any], label: str, css_class: str = "chart") -> str:
     full = {"$schema": SCHEMA, "config": _CONFIG, **spec}
     svg = _render(json.dumps(full, ensure_ascii=False, sort_keys=True, default=str)).strip()
     svg = svg.replace('class="marks"', f'class="marks {escape(css_class)}"', 1)
+    if "xlink:" not in svg.replace("xmlns:xlink", ""):  # an unused namespace: the page names no other address
+        svg = svg.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "", 1)
     return re.sub(r"^<svg ", f'<svg role="img" aria-label="{escape(label)}" ', svg, count=1)
 
 
