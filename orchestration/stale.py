@@ -37,6 +37,7 @@ class StalePlan:
     selection: set[dg.AssetKey] = field(default_factory=set)  # roots and everything downstream of them
     sources: tuple[str, ...] = ()  # ingest sources with new files
     everything: bool = False
+    total: int = 0  # materializable assets considered
 
     def describe(self) -> str:
         if self.everything:
@@ -47,6 +48,8 @@ class StalePlan:
         for reason in self.reasons.values():
             counts[reason] = counts.get(reason, 0) + 1
         why = "; ".join(f"{reason}: {n}" for reason, n in counts.items())
+        if len(self.selection) >= self.total:
+            return f"全部 / everything ({len(self.selection)} assets; {why})"
         changed = ", ".join(self.sources) or "无 / none"
         return (f"增量 / incremental: {len(self.selection)} assets, models downstream of changed sources ({changed}); "
                 f"stale because {why}")
@@ -73,7 +76,7 @@ def stale_plan(graph: Any, instance: dg.DagsterInstance, *, ingest: dict[dg.Asse
     excluded = set(exclude)
     keys = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable and k not in excluded]
     pending = set(pending_sources)
-    plan = StalePlan(sources=tuple(sorted(pending)), everything=everything)
+    plan = StalePlan(sources=tuple(sorted(pending)), everything=everything, total=len(keys))
     if everything:
         plan.selection = set(keys)
         return plan
