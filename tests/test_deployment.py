@@ -92,8 +92,8 @@ class Records:
 
 def served_snapshot(api: str) -> str | None:
     try:
-        return httpx.get(f"{api}/api/health", timeout=10).json().get("snapshot")
-    except httpx.HTTPError:
+        return httpx.get(f"{api}/api/health", timeout=30).json().get("snapshot")
+    except (httpx.HTTPError, ValueError):  # not up yet, or busy starting: ask again
         return None
 
 
