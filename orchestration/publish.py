@@ -103,7 +103,7 @@ def load_manifest(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(
             f"dbt manifest 缺失 / missing: {path} — 请先运行 make install / run `make install` "
-            "(it runs `python -m orchestration.dbt_setup`)"
+            "(it runs `dagster-dbt project prepare-and-package --file orchestration/dbt_project.py`)"
         )
     return json.loads(path.read_text(encoding="utf-8"))
 
