@@ -110,11 +110,14 @@ class KbSettings:
     chroma_url: str = ""  # empty: embedded Chroma in each index version; else a Chroma server (chroma run)
     town_aliases: Path = DEFAULT_TOWN_ALIASES
     cache_path_override: Path | None = None
+    # The ONNX exports can be shared by several data directories on one machine (HUB_KB_ONNX_DIR).
+    onnx_root_override: Path | None = None
 
     @classmethod
     def from_env(cls) -> KbSettings:
         cache = os.environ.get("HUB_KB_EMBED_CACHE", "").strip()
         aliases = os.environ.get("HUB_KB_TOWN_ALIASES", "").strip()
+        onnx_root = os.environ.get("HUB_KB_ONNX_DIR", "").strip()
         return cls(
             model=os.environ.get("HUB_KB_MODEL", "").strip(),
             backend=_env_choice("HUB_KB_BACKEND", DEFAULT_BACKEND, BACKENDS),
@@ -134,6 +137,7 @@ class KbSettings:
             chroma_url=os.environ.get("HUB_CHROMA_URL", "").strip(),
             town_aliases=Path(aliases) if aliases else DEFAULT_TOWN_ALIASES,
             cache_path_override=Path(cache) if cache else None,
+            onnx_root_override=Path(onnx_root).resolve() if onnx_root else None,
         )
 
     def with_changes(self, **changes: object) -> KbSettings:
@@ -170,7 +174,7 @@ class KbSettings:
         """Where the ONNX exports of the model are written once (the data directory, never downloaded)."""
         name = Path(self.model_id).name or "model"
         digest = hashlib.sha256(self.model_id.encode()).hexdigest()[:8]
-        return self.data_dir / "kb" / "onnx" / f"{name}-{digest}"
+        return (self.onnx_root_override or self.data_dir / "kb" / "onnx") / f"{name}-{digest}"
 
     @property
     def embedding_cache(self) -> Path:
