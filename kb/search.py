@@ -453,8 +453,14 @@ class KnowledgeBase:
             vector, cached = self.query_vector(query)
         ranking = self._rank(query, mode, resolved, None, max(self.settings.candidates, top_k * 2), vector)
         floor = self.settings.dense_floor
+        pattern = term_pattern(ranking.tokens)
         bm25_rows = {row for row, _ in ranking.bm25}
-        dense_ok = {row for row, similarity in ranking.dense if similarity >= floor}
+        # In dense-only mode BM25 did not run: the query's words occurring in a chunk still make it relevant.
+        dense_ok = {
+            row
+            for row, similarity in ranking.dense
+            if similarity >= floor or (pattern is not None and pattern.search(self.chunk_text[row]))
+        }
         relevant = [(row, score) for row, score in ranking.ranked if row in bm25_rows or row in dense_ok]
         # The true count: every chunk the query's words occur in (exact, over the whole index), plus the
         # dense side's chunks above the floor that BM25 did not find. The dense side only ever looks at its
@@ -479,7 +485,6 @@ class KnowledgeBase:
             shown.append((row, score))
             if len(shown) >= top_k:
                 break
-        pattern = term_pattern(ranking.tokens)
         hits = [ranking.hit(self, row, score, pattern) for row, score in shown]
         groups: dict[str, DocumentGroup] = {}
         for hit in hits:
