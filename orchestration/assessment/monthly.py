@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import calendar
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -90,11 +89,12 @@ def kept_months(build_db: Path) -> dict[str, date]:
 def _dbt(args: list[str], *, build_db: Path, as_of: date, work: Path, project_dir: Path) -> None:
     from orchestration.resources import dbt_executable
 
-    env = {**os.environ, "HUB_BUILD_DB": str(build_db), "HUB_AS_OF": as_of.isoformat(),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
-    command = [dbt_executable(), *args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
-               "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=3600)
+    # The build copy and the month's date reach dbt as vars, as the hub's own dbt asset passes them.
+    dbt_vars = json.dumps({"build_db": str(build_db), "as_of": as_of.isoformat()})
+    command = [dbt_executable(), *args, "--vars", dbt_vars, "--project-dir", str(project_dir),
+               "--profiles-dir", str(project_dir), "--target-path", str(work / "target"),
+               "--log-path", str(work / "logs"), "--no-send-anonymous-usage-stats"]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False, timeout=3600)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-30:])
         raise RuntimeError(f"dbt {' '.join(args[:1])} 失败 / failed (as of {as_of}):\n{tail}")
