@@ -149,6 +149,8 @@ def parse_table_request(
         _check_value(table, req.filters[-1])
     if req.after is not None and req.offset:
         raise _bad("_after", "不能与 _offset 同时使用", "cannot be combined with _offset")
+    if req.after is not None:
+        _decode_cursor(req)  # now, not when an export has already started streaming its 200
     return req
 
 
