@@ -28,6 +28,14 @@ def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HubPaths:
     return hub_paths
 
 
+def _resources(paths: HubPaths, **settings: str) -> dict:
+    """The resources the ingest assets and sensors ask for: the build database and the settings."""
+    from orchestration.resources import HubSettings
+
+    hub_settings = HubSettings(data_dir=str(paths.data_dir), landing_dir=str(paths.landing_dir or ""), **settings)
+    return {DUCKDB_RESOURCE_KEY: duckdb_resource(paths), "hub_settings": hub_settings}
+
+
 def test_asset_keys_equal_dbt_source_keys_and_share_the_writer_pool() -> None:
     keys = {key.path[0] + "." + key.path[1] for assets in ingest_assets for key in assets.keys}
     assert keys == {f"{e.source}.{e.name}" for e in ENTITIES}
@@ -37,7 +45,7 @@ def test_asset_keys_equal_dbt_source_keys_and_share_the_writer_pool() -> None:
 
 
 def test_materialize_every_ingest_asset(paths: HubPaths) -> None:
-    resources = {DUCKDB_RESOURCE_KEY: duckdb_resource(paths)}
+    resources = _resources(paths)
     definitions = dg.Definitions(assets=ingest_assets, sensors=ingest_sensors, resources=resources)
     assert definitions.resolve_sensor_def("water_landing_sensor") is not None
     result = dg.materialize(ingest_assets, resources=resources)
@@ -62,16 +70,16 @@ def test_landing_sensor_requests_a_run_for_new_or_changed_files(paths: HubPaths)
     old = time.time() - 60
     for path in paths.landing_for("urban").iterdir():
         os.utime(path, (old, old))
-    first = sensor(dg.build_sensor_context(cursor=None))
+    first = sensor(dg.build_sensor_context(cursor=None, resources=_resources(paths)))
     assert isinstance(first, dg.SensorResult) and len(first.run_requests) == 1
-    unchanged = sensor(dg.build_sensor_context(cursor=first.cursor))
+    unchanged = sensor(dg.build_sensor_context(cursor=first.cursor, resources=_resources(paths)))
     assert isinstance(unchanged, dg.SkipReason)
     new_file = paths.landing_for("urban") / "城管案件_20240502.csv"
     shutil.copy(paths.landing_for("urban") / "城管案件_20240501.csv", new_file)
     # A file still being written (modified just now) waits for the next tick.
-    assert isinstance(sensor(dg.build_sensor_context(cursor=first.cursor)), dg.SkipReason)
+    assert isinstance(sensor(dg.build_sensor_context(cursor=first.cursor, resources=_resources(paths))), dg.SkipReason)
     os.utime(new_file, (old + 1, old + 1))
-    second = sensor(dg.build_sensor_context(cursor=first.cursor))
+    second = sensor(dg.build_sensor_context(cursor=first.cursor, resources=_resources(paths)))
     assert isinstance(second, dg.SensorResult)
     assert "城管案件_20240502.csv" in second.run_requests[0].run_key
     assert "积水点" not in second.run_requests[0].run_key
@@ -89,7 +97,7 @@ def test_four_platforms_asset_reads_files_then_the_feed(paths: HubPaths, monkeyp
     monkeypatch.setenv("HUB_FOUR_PLATFORMS_URL", base_url)
     try:
         four_platforms = next(a for a in ingest_assets if a.node_def.name == "ingest_four_platforms")
-        result = dg.materialize([four_platforms], resources={DUCKDB_RESOURCE_KEY: duckdb_resource(paths)})
+        result = dg.materialize([four_platforms], resources=_resources(paths, four_platforms_url=base_url))
     finally:
         server.shutdown()
         server.server_close()
