@@ -61,10 +61,10 @@ def main() -> None:
     parser.add_argument("--warehouse", help="postgresql://… of an empty database (default: a throw-away server)")
     args = parser.parse_args()
 
+    from hub.core.warehouse import Warehouse
     from hub.sample.generator import generate
     from orchestration.ingest.load import ingest_landing
     from orchestration.publish import publish_snapshot, published_models
-    from orchestration.warehouse import Warehouse
     from orchestration.warehouse.postgres import sync_raw
     from orchestration.warehouse.serving import publish_on_server
 

@@ -381,7 +381,7 @@ def run_dbt(args: list[str], *, build_db: Path, work_dir: Path, as_of: str | Non
             timeout: int = 600, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real dbt CLI on the project against ``build_db``; target and logs go to ``work_dir``
     so parallel runs never share dbt_project/target. ``extra_env`` selects another target
-    (orchestration.warehouse.Warehouse.dbt_env(): PostgreSQL)."""
+    (hub.core.warehouse.Warehouse.dbt_env(): PostgreSQL)."""
     env = {
         **os.environ,
         "HUB_BUILD_DB": str(build_db),

@@ -2,7 +2,7 @@
 
 The raw rows go the way ingest sends them to a server: into a DuckDB build database first, then copied in
 bulk to the server's ``raw`` schema by orchestration.warehouse.postgres.sync_raw. dbt then builds with the
-target ``postgres`` (orchestration.warehouse.Warehouse.dbt_env()).
+target ``postgres`` (hub.core.warehouse.Warehouse.dbt_env()).
 
 Fixtures:
 - ``pg_dbt_build`` (session): one ``dbt build`` on PostgreSQL over ALL_LOADS as of 2025-06-30:
@@ -29,9 +29,9 @@ from dbt_fixtures import ALL_LOADS, FIXTURE_AS_OF, RawLoad, run_dbt, write_raw_f
 from pg_server import PgServer
 
 from api.masking import MASK_RULES
+from hub.core.warehouse import Warehouse
 from orchestration.ingest.load import ingest_landing
 from orchestration.publish import published_models
-from orchestration.warehouse import Warehouse
 from orchestration.warehouse.postgres import SyncResult, sync_raw
 from orchestration.warehouse.serving import publish_on_server
 

@@ -24,7 +24,7 @@ from dbt_fixtures import ALL_LOADS, FOUR_PLATFORMS_LOADS, insert_load, query_row
 from pg_server import PgServer
 from pg_warehouse import load_raw_on_postgres, pg_connect, run_dbt_on_postgres
 
-from orchestration.warehouse import Warehouse
+from hub.core.warehouse import Warehouse
 from orchestration.warehouse.postgres import RAW_TABLES, sync_raw
 
 

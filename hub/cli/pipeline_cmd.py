@@ -125,7 +125,7 @@ def sql(data_dir: Path | None, fmt: str, timeout_s: int, warehouse: str | None, 
     from hub.core.paths import HubPaths
     from hub.core.pointer import read_current
     from hub.core.sql_guard import SqlRejected
-    from orchestration.warehouse import Warehouse
+    from hub.core.warehouse import Warehouse
 
     try:
         chosen = Warehouse.from_setting(warehouse)

@@ -91,7 +91,8 @@ def publish_on_server(url: str, models: Sequence[PublishedModel], masked_columns
                       as_of: date | None = None, build_schema: str = "main",
                       keep: int = KEEP_VERSIONS) -> ServerPublishResult:
     """Copy ``models`` into a new version schema and switch ``serving`` / ``serving_masked`` to it.
-    ``masked_columns``: column name → mask kind (name, phone, text), e.g. from api.masking.MASK_RULES."""
+    ``masked_columns``: column name → mask kind (name, phone, text)
+    (hub.core.personal_data.masked_column_kinds())."""
     import psycopg
 
     if not models:
