@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -121,11 +122,19 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        """The app's resources for its lifetime: the search index warms up at start; snapshots and index close."""
+        """The app's resources for its lifetime: the search index warms up at start; with a server warehouse the
+        replica is brought up to date before the first request and kept so by a background poll; snapshots and
+        index close at the end."""
         hub.search.warm_up_in_background()
+        poll = None
+        if hub.warehouse is not None:
+            await asyncio.to_thread(hub.warehouse.sync_once)
+            poll = asyncio.create_task(hub.warehouse.keep_mirrored())
         try:
             yield
         finally:
+            if poll is not None:
+                poll.cancel()
             hub.snapshots.close()
             hub.search.close()
 

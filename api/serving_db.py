@@ -67,6 +67,8 @@ def _connect_locked(path: Path, settings: ApiSettings) -> duckdb.DuckDBPyConnect
 
 def open_serving_db(path: Path, settings: ApiSettings) -> ServingDb:
     conn = _connect_locked(path, settings)
+    if settings.warehouse_url:  # users' SQL runs on the server (api.warehouse_sql): no masked copy to make
+        return ServingDb(path=path, conn=conn, catalog=load_catalog(conn), masked_conn=None)
     try:
         masked = _connect_locked(masked_copy(path, settings.paths.api_dir), settings)
     except (OSError, duckdb.Error):  # e.g. a read-only data directory: serve the rest, refuse only that SQL

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 
 from hub.core.paths import HubPaths, env_int
+from hub.core.warehouse import Warehouse
 
 
 def _env_flag(name: str) -> bool:
@@ -34,9 +35,14 @@ class ApiSettings:
     session_hours: float = 8.0  # a web login lasts this long
     sql_max_result_bytes: int = 20_000_000  # an SQL answer larger than this is stopped (413), not sent
     max_temp_directory_size: str = "1GB"  # what one snapshot's queries may spill to disk in all
+    # A PostgreSQL warehouse to serve from (api.warehouse_link); None: the DuckDB snapshots of the data directory.
+    warehouse_url: str | None = None
+    warehouse_poll_s: float = 5.0  # how often the server's current version is checked
 
     @classmethod
-    def from_env(cls, data_dir: str | None = None, demo_mode: bool | None = None) -> ApiSettings:
+    def from_env(cls, data_dir: str | None = None, demo_mode: bool | None = None,
+                 warehouse: str | None = None) -> ApiSettings:
+        """``warehouse``: a URL, else HUB_WAREHOUSE, else DuckDB (ValueError on a URL that is not PostgreSQL's)."""
         return cls(
             paths=HubPaths.from_env(data_dir),
             demo_mode=_env_flag("HUB_API_DEMO_MODE") if demo_mode is None else demo_mode,
@@ -55,4 +61,6 @@ class ApiSettings:
             session_hours=float(os.environ.get("HUB_API_SESSION_HOURS", "8")),
             sql_max_result_bytes=env_int("HUB_API_SQL_MAX_RESULT_BYTES", 20_000_000),
             max_temp_directory_size=os.environ.get("HUB_API_MAX_TEMP_DIRECTORY_SIZE", "1GB"),
+            warehouse_url=Warehouse.from_setting(warehouse).url,
+            warehouse_poll_s=float(os.environ.get("HUB_API_WAREHOUSE_POLL_S", "5")),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar.datastructures import State
@@ -19,6 +19,7 @@ from api.search_service import SearchHolder
 from api.serving_db import ServingDb
 from api.settings import ApiSettings
 from api.versioned import NotPublishedError, Version, VersionedResource
+from api.warehouse_link import WarehouseLink
 
 
 @dataclass
@@ -29,6 +30,11 @@ class HubState:
     snapshots: VersionedResource[ServingDb]
     search: SearchHolder
     auth_failures: AuthFailureLimiter
+    # the PostgreSQL warehouse served through a local replica, None when serving DuckDB snapshots
+    warehouse: WarehouseLink | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.warehouse = WarehouseLink.from_settings(self.settings)
 
     def as_state(self) -> State:
         return State(
@@ -39,6 +45,7 @@ class HubState:
                 "snapshots": self.snapshots,
                 "search": self.search,
                 "auth_failures": self.auth_failures,
+                "warehouse": self.warehouse,
             }
         )
 

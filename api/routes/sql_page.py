@@ -1,7 +1,7 @@
 """``/sql``: the read-only SQL page for analysts (editor, results, CSV export, a shareable link).
 
-The query runs through the same sandbox as ``POST /api/sql`` (``api.sql_runner.run_select`` on the role's
-cursor: one SELECT, time, row and memory limits, the masked copy for roles that get personal data masked)
+The query runs through the same sandbox as ``POST /api/sql`` (``api.routes.sql.run_user_sql``: one SELECT, time,
+row and memory limits, the masked copy, or the server's masked views, for roles that get personal data masked)
 and is audited the same way. The query lives in the URL (``/sql?q=…``), so a link shares it; the page is a
 GET form, so the session cookie (sent on GET only) is enough.
 """
@@ -19,8 +19,6 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Template
 
 from api.auth import Principal, require
-from api.sql_runner import run_select
-from api.state import serving_db
 from api.tables_service import UTF8_BOM, _csv_cell
 
 MAX_SQL_CHARS = 20_000  # a query in a URL: long enough for any hand-written query, short of header limits
@@ -55,19 +53,10 @@ EXAMPLES = (
 
 
 def _run(request: Request[Any, Any, Any], state: State, sql: str, action: str) -> Any:
+    from api.routes.sql import run_user_sql
+
     principal: Principal = request.user  # authorised by the controller's guard
-    settings = state.settings
-    with serving_db(state) as db:
-        state.audit.write(principal.name, action, sql, snapshot=db.path.name)
-        result = run_select(
-            db.sql_cursor(principal.role),
-            sql,
-            None,
-            settings.sql_row_limit,
-            settings.sql_timeout_ms,
-            settings.sql_max_result_bytes,
-        )
-        return result, db.path.name
+    return run_user_sql(state, principal, sql, None, action)
 
 
 class SqlPages(Controller):

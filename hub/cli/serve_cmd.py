@@ -26,7 +26,10 @@ BOUNDED_HTTP = "api.limits:BoundedHttpToolsProtocol"
 @click.option("--port", default=8000, show_default=True, type=int, help="端口 / port")
 @click.option("--demo", is_flag=True, default=False, help="演示模式：无需密钥 / open demo mode, no key needed")
 @click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes")
-def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int) -> None:
+@click.option("--warehouse", envvar="HUB_WAREHOUSE", default=None, metavar="URL",
+              help="数仓 / warehouse: postgresql://user:pass@host:port/db, served through a local replica, SQL on the "
+                   "server (default: $HUB_WAREHOUSE, else the DuckDB snapshots of the data directory)")
+def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int, warehouse: str | None) -> None:
     """提供 API 与网页 / serve the API and web pages on the published snapshot and index."""
     import os
 
@@ -34,14 +37,23 @@ def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int) 
 
     from api.app import create_app
     from api.settings import ApiSettings
+    from hub.core.warehouse import redact
 
-    settings = ApiSettings.from_env(data_dir, demo_mode=True if demo else None)
+    try:
+        settings = ApiSettings.from_env(data_dir, demo_mode=True if demo else None, warehouse=warehouse)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--warehouse") from None
     if data_dir:
         os.environ["HUB_DATA_DIR"] = str(settings.paths.data_dir)
     if demo:
         os.environ["HUB_API_DEMO_MODE"] = "1"
+    if settings.warehouse_url:  # the workers of --workers N read their settings from the environment
+        os.environ["HUB_WAREHOUSE"] = settings.warehouse_url
     base = f"http://{host}:{port}"
     click.echo(f"数据目录 / data dir: {settings.paths.data_dir}")
+    if settings.warehouse_url:
+        click.echo(f"数据仓库 / warehouse: {redact(settings.warehouse_url)} (本地副本 / local replica in "
+                   f"{settings.paths.serving}; SQL 在服务器上执行 / SQL runs on the server)")
     click.echo(f"网页 / pages:  {base}/   API 文档 / docs: {base}/schema/swagger   OpenAPI: {base}/schema/openapi.json")
     if settings.demo_mode:
         click.echo("演示模式：所有请求视为 admin，勿用于生产 / DEMO MODE: every request acts as admin")
