@@ -37,9 +37,10 @@ def changed_since_manifest(manifest_path: Path = MANIFEST_PATH) -> list[Path]:
 def prepare_manifest() -> Path:
     """Parse the dbt project again (the ``dbt parse`` of ``dagster-dbt project prepare-and-package``, with the
     venv's dbt, which need not be on PATH) and return the manifest."""
+    from hub.core.warehouse import Warehouse
     from orchestration.resources import dbt_resource
 
-    dbt_resource().cli(["parse", "--quiet"], target_path=HUB_DBT_PROJECT.target_path).wait()
+    dbt_resource(Warehouse()).cli(["parse", "--quiet"], target_path=HUB_DBT_PROJECT.target_path).wait()
     if not MANIFEST_PATH.exists():
         raise RuntimeError(f"dbt parse 失败 / dbt parse failed in {DBT_PROJECT_DIR}: see {MANIFEST_PATH.parent}")
     return MANIFEST_PATH

@@ -11,6 +11,7 @@ quality, the monthly assessment) are wired in when their module exists; a missin
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -108,7 +109,10 @@ def collect_parts(config: HubConfig, manifest_path: Path = MANIFEST_PATH, **sett
     _add_assessment(parts)
     parts.assets = [automation.with_conditions(a) for a in parts.assets]
     parts.sensors.append(automation.automation_sensor)
-    parts.resources["dbt"] = dbt_resource()
+    parts.resources["dbt"] = dbt_resource(config.warehouse_engine)
+    # dbt reads a server's connection from the environment (profiles.yml, target postgres), so the password is
+    # never on a command line or in --vars; set once here, when the code location loads, never by an asset.
+    os.environ.update(config.warehouse_engine.dbt_env())
     parts.resources["hub_settings"] = HubSettings.from_config(config, **settings)
     return parts
 

@@ -26,6 +26,7 @@ import duckdb
 
 from hub.core.paths import HubPaths
 from hub.core.pointer import process_alive, read_current, remove_dead_builds
+from hub.core.warehouse import Warehouse
 from orchestration.instance import ensure_dagster_home
 from orchestration.resources import HUB_TIMEZONE, today_in_shanghai
 from orchestration.run_lock import DataDirBusy, data_dir_lock
@@ -59,7 +60,7 @@ class PipelineOutcome:
     as_of: date
     sources: list[SourceLoad]
     dbt_tests: dict[str, int] | None
-    snapshot: Path | None
+    snapshot: Path | str | None  # the new snapshot file, or on a server warehouse the new version schema
     row_counts: dict[str, int]
     failed_steps: list[str]
     missing_parts: list[str]
@@ -123,9 +124,13 @@ def _dbt_log(paths: HubPaths, run_id: str) -> Path | None:
     return log if log.exists() else None
 
 
-def _snapshot_counts(snapshot: Path | None) -> dict[str, int]:
+def _snapshot_counts(snapshot: Path | str | None, warehouse: Warehouse) -> dict[str, int]:
     if snapshot is None:
         return {}
+    if warehouse.url:
+        from orchestration.warehouse.serving import published_row_counts
+
+        return published_row_counts(warehouse.url)
     con = duckdb.connect(str(snapshot), read_only=True)
     try:
         row = con.execute("SELECT row_counts FROM _snapshot").fetchone()
@@ -142,25 +147,27 @@ def run_pipeline(
     echo: Echo = print,
     rebuild_all: bool = False,
     verbose: bool = False,
+    warehouse: Warehouse | None = None,
 ) -> PipelineOutcome:
     """Ingest ``landing``, then rebuild what is stale, index and publish; report what happened.
 
     ``rebuild_all``: every asset, dbt with --full-refresh. Bad rows are not failures. ``verbose``: also print
-    Dagster's INFO log and every dbt line (they are in dbt.log anyway). Raises PipelineError when another
-    run holds the data directory.
+    Dagster's INFO log and every dbt line (they are in dbt.log anyway). ``warehouse``: the engine (default
+    DuckDB in the data directory). Raises PipelineError when another run holds the data directory.
     """
     keep_sigterm_working()
     landing = (landing or paths.landing).resolve()
     paths = HubPaths(paths.data_dir.resolve(), landing)
     try:
         with data_dir_lock(paths.data_dir):
-            return _run_locked(paths, landing, as_of or today_in_shanghai(), feed_url, echo, rebuild_all, verbose)
+            return _run_locked(paths, landing, as_of or today_in_shanghai(), feed_url, echo, rebuild_all, verbose,
+                               warehouse or Warehouse())
     except DataDirBusy as exc:
         raise PipelineError(str(exc)) from None
 
 
 def _run_locked(paths: HubPaths, landing: Path, as_of: date, feed_url: str | None, echo: Echo,
-                rebuild_all: bool, verbose: bool) -> PipelineOutcome:
+                rebuild_all: bool, verbose: bool, warehouse: Warehouse) -> PipelineOutcome:
     import dagster as dg
 
     from orchestration.definitions import collect_parts, definitions_from_parts
@@ -169,14 +176,15 @@ def _run_locked(paths: HubPaths, landing: Path, as_of: date, feed_url: str | Non
     from orchestration.stale import stale_plan
 
     config = HubConfig(data_dir=paths.data_dir, landing_dir=landing, as_of=as_of.isoformat(),
-                       four_platforms_url=feed_url or "")
+                       four_platforms_url=feed_url or "", warehouse=warehouse.url or "")
     home = ensure_dagster_home(paths, config.dagster_pg_url or None)
     _refresh_manifest_if_stale(echo)
     try:
         parts = collect_parts(config, full_refresh=rebuild_all)
     except FileNotFoundError as exc:
         raise PipelineError(str(exc)) from None
-    echo(f"数据目录 / data dir: {paths.data_dir}\n落地目录 / landing: {landing}\n基准日 / as of: {as_of}")
+    echo(f"数据目录 / data dir: {paths.data_dir}\n落地目录 / landing: {landing}\n基准日 / as of: {as_of}\n"
+         f"数仓 / warehouse: {warehouse}")
     for part in parts.missing:
         echo(f"跳过 / skipped: {part} (该部分尚未提供 / that part is not available yet)")
     skip_groups: tuple[str, ...] = ()
@@ -187,15 +195,17 @@ def _run_locked(paths: HubPaths, landing: Path, as_of: date, feed_url: str | Non
     graph = defs.resolve_asset_graph()
     ingest = {dg.AssetKey([e.source, e.name]): e.source for e in ENTITIES}
     pending = sources_with_new_files(paths.build_db, landing) | ({"four_platforms"} if feed_url else set())
+    pending |= _sources_behind_server(paths, warehouse)
     kb_keys = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == KB_GROUP]
-    previous_snapshot = read_current(paths.serving)
+    previous_snapshot = _published(paths, warehouse)
     started = datetime.now(HUB_TIMEZONE).replace(tzinfo=None)
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         release_dead_runs(instance)
         skipped = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name in skip_groups]
         plan = stale_plan(graph, instance, ingest=ingest, pending_sources=pending, as_of=as_of.isoformat(),
-                          always=[] if skip_groups else kb_keys, exclude=skipped, lost=_lost_dbt_keys(paths),
+                          always=[] if skip_groups else kb_keys, exclude=skipped,
+                          lost=_lost_dbt_keys(paths, warehouse),
                           everything=rebuild_all)
         selection = sorted(plan.selection, key=lambda k: k.to_user_string())
         echo(f"重建 / rebuild: {plan.describe()} ...")
@@ -209,8 +219,8 @@ def _run_locked(paths: HubPaths, landing: Path, as_of: date, feed_url: str | Non
                    if e.step_key and e.event_type_value in STEP_EVENTS}
     materialized = len(result.get_asset_materialization_events()) if result else 0
     if dg.AssetKey("quality_report") in selection and step_status.get("quality_report") != "success":
-        _report_quality_after_failure(paths, run_id, as_of, echo)
-    snapshot = read_current(paths.serving)
+        _report_quality_after_failure(paths, run_id, as_of, echo, warehouse)
+    snapshot = _published(paths, warehouse)
     published = snapshot if snapshot != previous_snapshot else None
     outcome = PipelineOutcome(
         success=result.success if result else True,
@@ -220,7 +230,7 @@ def _run_locked(paths: HubPaths, landing: Path, as_of: date, feed_url: str | Non
         dbt_tests=_dbt_tests(paths, run_id) if run_id else None,
         dbt_log=_dbt_log(paths, run_id) if run_id else None,
         snapshot=published,
-        row_counts=_snapshot_counts(published),
+        row_counts=_snapshot_counts(published, warehouse),
         failed_steps=[step for step, status in step_status.items() if status == "failure"],
         missing_parts=parts.missing,
         step_status=step_status,
@@ -230,9 +240,10 @@ def _run_locked(paths: HubPaths, landing: Path, as_of: date, feed_url: str | Non
     return outcome
 
 
-def _lost_dbt_keys(paths: HubPaths) -> set[Any]:
-    """dbt models and seeds whose table is not in the build database (deleted, or recreated by a run that died
-    after its ingest): Dagster's records say they were built, but what they built is gone."""
+def _lost_dbt_keys(paths: HubPaths, warehouse: Warehouse) -> set[Any]:
+    """dbt models and seeds whose table is not in the warehouse (deleted, recreated by a run that died after its
+    ingest, or a server warehouse newly chosen): Dagster's records say they were built, but what they built is
+    gone."""
     from orchestration.dbt_assets import published_asset_keys
     from orchestration.dbt_project import MANIFEST_PATH
     from orchestration.publish import load_manifest
@@ -241,18 +252,58 @@ def _lost_dbt_keys(paths: HubPaths) -> set[Any]:
     relations = {uid: (node.get("alias") or node["name"]) for uid, node in manifest.get("nodes", {}).items()
                  if node.get("resource_type") in ("model", "seed")
                  and (node.get("config") or {}).get("materialized") != "ephemeral"}
-    present: set[str] = set()
-    if paths.build_db.exists():
-        try:
-            con = duckdb.connect(str(paths.build_db), read_only=True)
-        except duckdb.Error:
-            return set()  # held by a writer of another process: nothing can be told, assume present
-        try:
-            present = {name for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        finally:
-            con.close()
+    present = _warehouse_relations(paths, warehouse)
+    if present is None:
+        return set()  # nothing can be told: assume present
     gone = [uid for uid, name in relations.items() if name not in present]
     return set(published_asset_keys(manifest, gone))
+
+
+def _warehouse_relations(paths: HubPaths, warehouse: Warehouse) -> set[str] | None:
+    """Names of the tables and views dbt built, None when the warehouse cannot be read now."""
+    if warehouse.url:
+        from orchestration.warehouse.local_view import server_tables
+
+        try:
+            return server_tables(warehouse.url)
+        except Exception as exc:  # psycopg's errors: the run itself will say what is wrong with the server
+            raise PipelineError(f"数仓服务器不可用 / cannot reach the warehouse {warehouse}: {exc}") from None
+    if not paths.build_db.exists():
+        return set()
+    try:
+        con = duckdb.connect(str(paths.build_db), read_only=True)
+    except duckdb.Error:
+        return None  # held by a writer of another process
+    try:
+        return {name for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    finally:
+        con.close()
+
+
+def _sources_behind_server(paths: HubPaths, warehouse: Warehouse) -> set[str]:
+    if not warehouse.url or not paths.build_db.exists():
+        return set()
+    from orchestration.warehouse.postgres import sources_behind_server
+
+    try:
+        con = duckdb.connect(str(paths.build_db), read_only=True)
+    except duckdb.Error:
+        return set()
+    try:
+        return sources_behind_server(con, warehouse.url)
+    except duckdb.CatalogException:  # no load log yet
+        return set()
+    finally:
+        con.close()
+
+
+def _published(paths: HubPaths, warehouse: Warehouse) -> Path | str | None:
+    """What readers are served now: the snapshot file, or the server's version schema."""
+    if warehouse.url:
+        from orchestration.warehouse.serving import current_version
+
+        return current_version(warehouse.url)
+    return read_current(paths.serving)
 
 
 def _refresh_manifest_if_stale(echo: Echo) -> None:
@@ -300,12 +351,13 @@ def keep_sigterm_working() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _report_quality_after_failure(paths: HubPaths, run_id: str, as_of: date, echo: Echo) -> None:
+def _report_quality_after_failure(paths: HubPaths, run_id: str, as_of: date, echo: Echo,
+                                  warehouse: Warehouse) -> None:
     """A failed run is when departments most need the report; without a daemon no sensor makes it."""
     from orchestration.quality.report import QualityError, produce_report
 
     try:
-        produce_report(paths, run_id=run_id, as_of=as_of, echo=echo)
+        produce_report(paths, run_id=run_id, as_of=as_of, echo=echo, warehouse_url=warehouse.url or "")
     except (QualityError, OSError) as exc:
         echo(f"质量报告未生成 / quality report not written: {exc}")
 

@@ -218,6 +218,9 @@ def build_serving_snapshot_asset(manifest: Mapping[str, Any]) -> Any:
         "serving DuckDB file and switch the CURRENT pointer",
     )
     def serving_snapshot(context: AssetExecutionContext, hub_settings: HubSettings) -> dg.MaterializeResult:
+        warehouse = hub_settings.warehouse_engine
+        if warehouse.url:
+            return _publish_on_server(context, warehouse.url, models, hub_settings.as_of_date())
         paths = hub_settings.paths
         result = publish_snapshot(paths.build_db, paths.serving, models, as_of=hub_settings.as_of_date())
         context.log.info(f"published {result.path} ({sum(result.row_counts.values())} rows)")
@@ -231,3 +234,24 @@ def build_serving_snapshot_asset(manifest: Mapping[str, Any]) -> Any:
         )
 
     return serving_snapshot
+
+
+def _publish_on_server(context: Any, url: str, models: list[PublishedModel], as_of: date) -> Any:
+    """The server's versioned ``serving`` / ``serving_masked`` schemas instead of a snapshot file."""
+    import dagster as dg
+
+    from hub.core.personal_data import masked_column_kinds
+    from hub.core.warehouse import redact
+    from orchestration.warehouse.serving import publish_on_server
+
+    result = publish_on_server(url, models, masked_column_kinds(), as_of=as_of)
+    context.log.info(f"published {result.version} on {redact(url)} ({sum(result.row_counts.values())} rows)")
+    return dg.MaterializeResult(
+        metadata={
+            "server": redact(url),
+            "version": result.version,
+            "as_of": str(result.as_of),
+            "tables": len(result.row_counts),
+            "row_counts": dg.MetadataValue.json(result.row_counts),
+        }
+    )

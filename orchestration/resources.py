@@ -14,6 +14,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from hub.core.paths import HubPaths
+from hub.core.warehouse import Warehouse
 from orchestration.dbt_project import HUB_DBT_PROJECT
 from orchestration.settings import DEFAULT_DBT_THREADS, HubConfig
 
@@ -38,6 +39,7 @@ class HubSettings(dg.ConfigurableResource):
     four_platforms_url: str = ""  # empty: the four-platforms source reads its files only
     dbt_threads: int = DEFAULT_DBT_THREADS
     quality_webhook_url: str = ""  # empty: the quality report sends no alert
+    warehouse: str = ""  # a postgresql:// URL: models, raw copy and published views on that server; empty: DuckDB
     # dbt build --full-refresh for every selected model (`hub run --rebuild-all`); otherwise only models whose
     # code changed since their last build are fully refreshed.
     full_refresh: bool = False
@@ -48,13 +50,17 @@ class HubSettings(dg.ConfigurableResource):
         fields: dict[str, object] = {
             "data_dir": str(paths.data_dir), "as_of": config.as_of, "landing_dir": str(config.landing_dir or ""),
             "four_platforms_url": config.four_platforms_url, "dbt_threads": config.dbt_threads,
-            "quality_webhook_url": config.quality_webhook_url,
+            "quality_webhook_url": config.quality_webhook_url, "warehouse": config.warehouse,
         }
         return cls(**{**fields, **changes})
 
     @property
     def paths(self) -> HubPaths:
         return HubPaths(Path(self.data_dir).resolve(), Path(self.landing_dir).resolve() if self.landing_dir else None)
+
+    @property
+    def warehouse_engine(self) -> Warehouse:
+        return Warehouse.parse(self.warehouse)
 
     def as_of_date(self) -> date:
         if not self.as_of:
@@ -71,6 +77,7 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else "dbt"
 
 
-def dbt_resource() -> DbtCliResource:
-    """Stock dagster-dbt on the hub's dbt project (the build database and date are passed per invocation)."""
-    return DbtCliResource(project_dir=HUB_DBT_PROJECT, dbt_executable=dbt_executable())
+def dbt_resource(warehouse: Warehouse) -> DbtCliResource:
+    """Stock dagster-dbt on the hub's dbt project, with the profile target of the warehouse engine (the build
+    database and date are passed per invocation)."""
+    return DbtCliResource(project_dir=HUB_DBT_PROJECT, dbt_executable=dbt_executable(), target=warehouse.dbt_target)

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.core.paths import HubPaths
+from hub.core.warehouse import Warehouse
 
 DEFAULT_DBT_THREADS = 4  # several dbt threads share the one DuckDB connection: ~25% faster on 2 cores
 
 
 class HubConfig(BaseSettings):
     """Settings of one deployment. Environment: HUB_DATA_DIR, HUB_LANDING_DIR, HUB_AS_OF,
-    HUB_FOUR_PLATFORMS_URL, HUB_DBT_THREADS, HUB_DAGSTER_PG_URL, HUB_QUALITY_WEBHOOK_URL (docs/operations.md)."""
+    HUB_FOUR_PLATFORMS_URL, HUB_DBT_THREADS, HUB_DAGSTER_PG_URL, HUB_QUALITY_WEBHOOK_URL, HUB_WAREHOUSE
+    (docs/operations.md, docs/warehouse.md)."""
 
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
 
@@ -30,6 +32,16 @@ class HubConfig(BaseSettings):
     dbt_threads: int = Field(DEFAULT_DBT_THREADS, ge=1)
     dagster_pg_url: str = ""  # PostgreSQL for Dagster's runs, event log and schedules; empty: SQLite files
     quality_webhook_url: str = ""  # where the quality report posts pass→fail alerts; empty: no alert
+    warehouse: str = ""  # postgresql://user:pass@host:port/db for a server warehouse; empty or "duckdb": DuckDB
+
+    @field_validator("warehouse")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        return Warehouse.parse(value).url or ""
+
+    @property
+    def warehouse_engine(self) -> Warehouse:
+        return Warehouse.parse(self.warehouse)
 
     @property
     def paths(self) -> HubPaths:

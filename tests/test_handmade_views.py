@@ -75,6 +75,7 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def hub_run(landing: Path, data_dir: Path, as_of: str, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     env.pop("HUB_DATA_DIR", None)
+    env.pop("HUB_WAREHOUSE", None)
     return subprocess.run(
         [sys.executable, "-m", "hub.cli.main", "run", "--landing", str(landing), "--data-dir", str(data_dir),
          "--as-of", as_of, *extra],
@@ -86,20 +87,25 @@ def hub_run(landing: Path, data_dir: Path, as_of: str, *extra: str) -> subproces
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The published shared views on each engine, for the same checks with the same answers: DuckDB's snapshot
     of ``hub run`` (copied, so later runs do not replace it), or the ``serving`` schema of a real PostgreSQL
-    after the same landing folder went through ingest, the copy to the server, dbt and the server publish
-    (tests/pg_warehouse.py)."""
+    after ``hub run --warehouse postgresql://…`` ran the same landing folder (ingest validated in DuckDB and
+    copied to the server, dbt with the target postgres, the quality report, the server publish)."""
     if request.param == "duckdb":
         copy = tmp_path_factory.mktemp("handmade_duckdb") / "snapshot.duckdb"
         shutil.copy(request.getfixturevalue("snapshot")["path"], copy)
         return {"path": copy}
-    from pg_warehouse import build_landing_on_postgres
-
     base = tmp_path_factory.mktemp("handmade_pg")
     landing = base / "landing"
     shutil.copytree(FIXTURE, landing)
     write_water_workbook(landing / "water" / "水利数据_20250620.xlsx")
     url = request.getfixturevalue("pg_server").new_database("hub_handmade")
-    return {"pg_url": build_landing_on_postgres(url, landing, base, AS_OF)}
+    proc = hub_run(landing, base / "data", AS_OF, "--warehouse", url)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "数仓 / warehouse: postgresql://" in proc.stdout, proc.stdout
+    assert "发布 / published: serving_v" in proc.stdout, proc.stdout
+    assert read_current(base / "data" / "serving") is None  # nothing published as a DuckDB file
+    reports = list((base / "data" / "reports" / "quality").glob("quality_*.json"))
+    assert len(reports) == 1, proc.stdout  # the quality report read the server's dbt quality models
+    return {"pg_url": url, "stdout": proc.stdout, "data_dir": base / "data", "landing": landing}
 
 
 def rows(snapshot: dict[str, Any], sql: str) -> list[dict[str, Any]]:

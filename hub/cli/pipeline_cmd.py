@@ -18,6 +18,9 @@ from typing import Any
 
 import click
 
+from hub.cli.warehouse_option import warehouse_option
+from hub.core.warehouse import Warehouse
+
 DATA_DIR_HELP = "数据目录 / data directory (default: $HUB_DATA_DIR or ./var)"
 
 
@@ -44,8 +47,9 @@ def _parse_as_of(value: str | None) -> date | None:
               help="重建全部模型 / rebuild every dbt model, not only those the new data or date reach")
 @click.option("--verbose", "-v", is_flag=True,
               help="详细输出 / also print Dagster's log and every dbt line (otherwise in the dbt log only)")
+@warehouse_option("on PostgreSQL, dbt builds there and the shared views are published to schema serving")
 def run(landing: Path | None, data_dir: Path | None, as_of: str | None, feed_url: str | None,
-        rebuild_all: bool, verbose: bool) -> None:
+        rebuild_all: bool, verbose: bool, warehouse: Warehouse) -> None:
     """一次性运行：接入、dbt 构建、发布 / one-shot run: ingest, dbt build, (KB index), publish."""
     from hub.core.paths import HubPaths
     from orchestration.pipeline import PipelineError, run_pipeline
@@ -58,7 +62,7 @@ def run(landing: Path | None, data_dir: Path | None, as_of: str | None, feed_url
     started = time.perf_counter()
     try:
         outcome = run_pipeline(paths, landing=chosen_landing, as_of=_parse_as_of(as_of), feed_url=feed_url,
-                               echo=click.echo, rebuild_all=rebuild_all, verbose=verbose)
+                               echo=click.echo, rebuild_all=rebuild_all, verbose=verbose, warehouse=warehouse)
     except PipelineError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"用时 / took {time.perf_counter() - started:.1f} s")
@@ -111,11 +115,9 @@ def format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> st
               help="输出格式 / output format")
 @click.option("--timeout", "timeout_s", type=click.IntRange(1, 3600), default=60, show_default=True,
               help="查询超时秒数 / query time limit in seconds")
-@click.option("--warehouse", envvar="HUB_WAREHOUSE", default=None,
-              help="数仓 / warehouse: postgresql://user:pass@host:port/db (default HUB_WAREHOUSE, else DuckDB in "
-                   "the data directory); on PostgreSQL the query reads schema serving")
+@warehouse_option("on PostgreSQL the query reads schema serving")
 @click.argument("query")
-def sql(data_dir: Path | None, fmt: str, timeout_s: int, warehouse: str | None, query: str) -> None:
+def sql(data_dir: Path | None, fmt: str, timeout_s: int, warehouse: Warehouse, query: str) -> None:
     """对当前发布快照执行一条只读 SELECT / run one read-only SELECT against the current serving snapshot.
 
     Tables: the shared views (hidden_danger_register, town_readiness, ...), _tables (data dictionary)
@@ -125,15 +127,10 @@ def sql(data_dir: Path | None, fmt: str, timeout_s: int, warehouse: str | None, 
     from hub.core.paths import HubPaths
     from hub.core.pointer import read_current
     from hub.core.sql_guard import SqlRejected
-    from hub.core.warehouse import Warehouse
 
-    try:
-        chosen = Warehouse.from_setting(warehouse)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--warehouse") from None
-    if chosen.url:
+    if warehouse.url:
         try:
-            columns, rows = run_readonly_select_server(chosen.url, query, timeout_ms=timeout_s * 1000)
+            columns, rows = run_readonly_select_server(warehouse.url, query, timeout_ms=timeout_s * 1000)
         except SqlRejected as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(format_rows(columns, rows, fmt))

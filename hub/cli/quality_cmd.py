@@ -10,6 +10,9 @@ from pathlib import Path
 
 import click
 
+from hub.cli.warehouse_option import warehouse_option
+from hub.core.warehouse import Warehouse
+
 DATA_DIR_HELP = "数据目录 / data directory (default: $HUB_DATA_DIR or ./var)"
 
 
@@ -24,7 +27,8 @@ def quality() -> None:
               help="报告记录的基准日 / the as-of date recorded with the report (default: today, Asia/Shanghai)")
 @click.option("--webhook-url", default=None, metavar="URL",
               help="告警地址 / alert webhook (default: $HUB_QUALITY_WEBHOOK_URL; none: no alert)")
-def report(data_dir: Path | None, as_of: str | None, webhook_url: str | None) -> None:
+@warehouse_option("on PostgreSQL the dbt quality models are read from the server")
+def report(data_dir: Path | None, as_of: str | None, webhook_url: str | None, warehouse: Warehouse) -> None:
     """生成数据质量报告 / measure every check on the build database and write the HTML + JSON report.
 
     Writes DATA_DIR/reports/quality/quality_<time>_<run>.html and .json and appends the results
@@ -41,6 +45,7 @@ def report(data_dir: Path | None, as_of: str | None, webhook_url: str | None) ->
                                  param_hint="--as-of") from None
     paths = HubPaths.from_env(data_dir)
     try:
-        produce_report(paths, as_of=chosen, webhook_url=webhook_url, echo=click.echo)
+        produce_report(paths, as_of=chosen, webhook_url=webhook_url, echo=click.echo,
+                       warehouse_url=warehouse.url or "")
     except QualityError as exc:
         raise click.ClickException(str(exc)) from None

@@ -29,7 +29,12 @@ class Warehouse:
     @classmethod
     def from_setting(cls, url: str | None = None) -> Warehouse:
         """``url`` when given, else ``HUB_WAREHOUSE``, else DuckDB. Raises ValueError on an unknown scheme."""
-        chosen = (url or os.environ.get("HUB_WAREHOUSE") or "").strip()
+        return cls.parse(url or os.environ.get("HUB_WAREHOUSE"))
+
+    @classmethod
+    def parse(cls, url: str | None) -> Warehouse:
+        """``url`` itself (no environment): empty or ``duckdb`` is DuckDB. Raises ValueError on an unknown scheme."""
+        chosen = (url or "").strip()
         if not chosen or chosen.lower() == "duckdb":
             return cls(None)
         scheme = urlsplit(chosen).scheme.lower()

@@ -16,6 +16,7 @@ Wired in by orchestration/definitions.py through ``quality_assets``, ``quality_c
 """
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -23,14 +24,13 @@ import duckdb
 
 from orchestration.ingest.contracts import ENTITIES, SOURCES_BY_NAME, Entity
 from orchestration.ingest.schema import raw_table_name
+from orchestration.quality.collect import DBT_QUALITY_MODELS
 from orchestration.resources import DUCKDB_WRITER_POOL, HubSettings
 
 QUALITY_GROUP = "quality"
 DAILY_CRON = "0 7 * * *"
 TIMEZONE = "Asia/Shanghai"
 FULL_PIPELINE_JOB = "full_pipeline"  # defined in orchestration/definitions.py
-DBT_QUALITY_MODELS = ("quality_freshness", "quality_volume", "quality_rule_results", "quality_rule_findings",
-                      "unmapped_values")
 # Published views that must never be empty, with the key that must be unique in them.
 PUBLISHED_VIEW_KEYS: dict[str, tuple[str, ...]] = {
     "town_readiness": ("town_code",),
@@ -82,7 +82,8 @@ def build_quality_report_asset(manifest: Mapping[str, Any] | None) -> dg.AssetsD
         from orchestration.quality.report import produce_report
 
         outcome = produce_report(hub_settings.paths, run_id=context.run.run_id, as_of=hub_settings.as_of_date(),
-                                 echo=context.log.info, webhook_url=hub_settings.quality_webhook_url)
+                                 echo=context.log.info, webhook_url=hub_settings.quality_webhook_url,
+                                 warehouse_url=hub_settings.warehouse_engine.url or "")
         return dg.MaterializeResult(metadata={
             "checks": len(outcome.results),
             "failed": outcome.counts["fail"],
@@ -171,14 +172,28 @@ def _view_checks(views: list[tuple[dg.AssetKey, str, tuple[str, ...]]]) -> dg.As
     }
 
     @dg.multi_asset_check(name="published_views_sound", specs=[spec for *_, spec in specs.values()],
-                          can_subset=True, pool=DUCKDB_WRITER_POOL, required_resource_keys={"duckdb"})
+                          can_subset=True, pool=DUCKDB_WRITER_POOL, required_resource_keys={"duckdb", "hub_settings"})
     def published_views_sound(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-        with context.resources.duckdb.get_connection() as con:
+        with _warehouse_connection(context) as con:
             for key, (relation, columns, _) in specs.items():
                 if key in context.selected_asset_check_keys:
                     yield _keyed(key, view_is_sound(con, relation, columns))
 
     return published_views_sound
+
+
+@contextmanager
+def _warehouse_connection(context: dg.AssetCheckExecutionContext) -> Iterator[Any]:
+    """Where dbt built the views: the DuckDB build database, or the server (the checks' SQL reads on both)."""
+    url = context.resources.hub_settings.warehouse_engine.url
+    if url is None:
+        with context.resources.duckdb.get_connection() as con:
+            yield con
+        return
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=10) as con:
+        yield con
 
 
 def build_quality_checks(manifest: Mapping[str, Any] | None) -> list[dg.AssetChecksDefinition]:

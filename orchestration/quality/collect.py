@@ -51,6 +51,10 @@ FROM (
 """
 
 
+# The dbt models the checks read (find_relation), upstream of the quality report.
+DBT_QUALITY_MODELS = ("quality_freshness", "quality_volume", "quality_rule_results", "quality_rule_findings",
+                      "unmapped_values")
+
 def entity_label(entity: Entity) -> str:
     return entity.description.split("（")[0] or entity.name
 
@@ -64,7 +68,8 @@ def check_title(source: str, entity: Entity | None, kind: str) -> str:
 def find_relation(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     """Schema-qualified name of a dbt model's table or view (schemas differ between targets), or None."""
     row = con.execute(
-        "SELECT table_schema FROM information_schema.tables WHERE table_name = ? AND table_schema <> 'raw' "
+        "SELECT table_schema FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_name = ? AND table_schema <> 'raw' "
         "ORDER BY table_schema LIMIT 1",
         [name],
     ).fetchone()
@@ -73,8 +78,8 @@ def find_relation(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
 
 def has_raw_log(con: duckdb.DuckDBPyConnection) -> bool:
     row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' "
-        "AND table_name IN ('load_log', 'quarantine')"
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = 'raw' AND table_name IN ('load_log', 'quarantine')"
     ).fetchone()
     return bool(row and row[0] == 2)
 
@@ -197,7 +202,8 @@ def _add_key_conflicts(con: duckdb.DuckDBPyConnection, checks: dict[str, RowChec
     (城管案件_20260701.csv and 城管案件_20260701_补报.csv) with different content. Staging keeps one of them by
     its tie-break (later load, then later file name); the finding names both files and the one kept."""
     tables = {t for (t,) in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'").fetchall()}
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = 'raw'").fetchall()}
     for entity in ENTITIES:
         if entity.snapshot or not entity.key or entity.table not in tables:
             continue

@@ -21,7 +21,7 @@ import duckdb
 from hub.core.paths import HubPaths
 from orchestration.ingest.contracts import SOURCES
 from orchestration.quality import alerts, history
-from orchestration.quality.collect import collect_results
+from orchestration.quality.collect import DBT_QUALITY_MODELS, collect_results
 from orchestration.quality.render import render_html, result_dicts
 from orchestration.quality.results import FAIL, PASS, WARN, CheckResult
 
@@ -49,11 +49,12 @@ def now_local() -> datetime:
     return datetime.now(SHANGHAI).replace(tzinfo=None)
 
 
-def measure(build_db: Path) -> list[CheckResult]:
+def measure(build_db: Path, warehouse_url: str = "") -> list[CheckResult]:
+    """Every check, on the build database; with a server warehouse, its dbt quality models are read from there."""
     if not build_db.exists():
         raise QualityError(f"构建库不存在 / build database not found: {build_db} (先运行 / run `hub run` first)")
     try:
-        con = duckdb.connect(str(build_db), read_only=True)
+        con = _open_for_checks(build_db, warehouse_url)
     except duckdb.IOException as exc:  # another process is writing the build database right now
         raise QualityError(f"构建库正被占用，请在构建结束后重试 / build database {build_db} is locked by a running "
                            f"build; retry when it has finished ({exc})") from None
@@ -61,6 +62,19 @@ def measure(build_db: Path) -> list[CheckResult]:
         return collect_results(con)
     finally:
         con.close()
+
+
+def _open_for_checks(build_db: Path, warehouse_url: str) -> duckdb.DuckDBPyConnection:
+    if not warehouse_url:
+        return duckdb.connect(str(build_db), read_only=True)
+    from orchestration.warehouse.local_view import with_server_models
+
+    try:
+        return with_server_models(build_db, warehouse_url, DBT_QUALITY_MODELS)
+    except duckdb.IOException:
+        raise
+    except Exception as exc:  # psycopg/ADBC errors: the server is down or refuses us
+        raise QualityError(f"数仓服务器不可用 / the warehouse server is unavailable ({exc})") from None
 
 
 def _counts(statuses: list[str]) -> dict[str, int]:
@@ -100,9 +114,11 @@ def produce_report(
     as_of: date | None = None,
     webhook_url: str | None = None,
     echo: Echo | None = None,
+    warehouse_url: str = "",
 ) -> ReportOutcome:
-    """Measure every check on the build database, record it, alert, and write the report files."""
-    results = measure(paths.build_db)
+    """Measure every check on the build database (and a server warehouse's dbt models), record it, alert, and
+    write the report files."""
+    results = measure(paths.build_db, warehouse_url)
     run = history.RunInfo(run_id or uuid.uuid4().hex, now_local(), as_of)
     report_name = f"quality_{run.run_at:%Y%m%d_%H%M%S}_{run.run_id[:8]}"
     history_file = history.history_path(paths.reports)

@@ -186,3 +186,18 @@ def sync_raw(duck: duckdb.DuckDBPyConnection, url: str, tables: Iterable[RawTabl
         finally:
             cur.close()
     return result
+
+
+def sources_behind_server(duck: duckdb.DuckDBPyConnection, url: str) -> set[str]:
+    """Sources with a load in the DuckDB load log that the server lacks (a warehouse added to a data directory
+    built on DuckDB, or a sync that died): their ingest must run, and sync, again."""
+    import psycopg
+
+    local = duck.execute(f"SELECT DISTINCT source_system, load_id FROM {RAW_SCHEMA}.load_log").fetchall()
+    if not local:
+        return set()
+    with psycopg.connect(url, connect_timeout=10) as pg:
+        exists = pg.execute("SELECT to_regclass(%s)", (f"{RAW_SCHEMA}.load_log",)).fetchone()
+        remote = set() if not exists or exists[0] is None else {
+            r[0] for r in pg.execute(f"SELECT DISTINCT load_id FROM {RAW_SCHEMA}.load_log").fetchall()}
+    return {source for source, load_id in local if load_id not in remote}

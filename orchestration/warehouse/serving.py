@@ -198,3 +198,15 @@ def ensure_login_role(url: str, role: str, password: str, group: str = READ_MASK
         for name, value in settings.items():
             con.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(
                 sql.Identifier(role), sql.Identifier(name), sql.Literal(value)))
+
+
+def published_row_counts(url: str) -> dict[str, int]:
+    """Rows per table of the version readers see now (``serving._snapshot``), {} before the first publish."""
+    import psycopg
+
+    with psycopg.connect(url) as con:
+        exists = con.execute("SELECT to_regclass(%s)", (f"{SERVING}._snapshot",)).fetchone()
+        if not exists or exists[0] is None:
+            return {}
+        row = con.execute(f"SELECT row_counts FROM {SERVING}._snapshot").fetchone()
+    return dict(row[0]) if row and row[0] else {}

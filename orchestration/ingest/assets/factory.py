@@ -20,6 +20,7 @@ from orchestration.ingest.load import ingest_source
 from orchestration.ingest.pending import open_build_db, source_has_new_files
 from orchestration.ingest.summary import SourceSummary
 from orchestration.resources import HubSettings
+from orchestration.warehouse.postgres import sync_raw
 
 from .resources import DUCKDB_RESOURCE_KEY, DUCKDB_WRITER_POOL
 
@@ -75,6 +76,10 @@ def build_source_assets(source: Source, extra: ExtraLoad | None = None) -> dg.As
                 if more is not None:
                     for result in more.files:
                         summary.add(result)
+            warehouse = hub_settings.warehouse_engine
+            if warehouse.url:  # validated here, then copied to the server's raw schema in bulk
+                copied = sync_raw(con, warehouse.url)
+                context.log.info(f"raw → {warehouse}: {copied.total_rows} rows of {sum(copied.loads.values())} loads")
             versions = {entity.name: loaded_version(con, source.name, entity.name) for entity in source.entities}
         context.log.info(summary.format())
         for entity in source.entities:
