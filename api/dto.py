@@ -147,3 +147,33 @@ class QualityReport(msgspec.Struct):
     source_labels: dict[str, str]
     checks: list[QualityCheck]
     newly_failing: list[str] = []
+
+
+class TownDocument(msgspec.Struct):
+    """A knowledge-base document about the town (open it at ``/api/documents/{doc_id}``)."""
+
+    doc_id: str
+    title: str
+    doc_type: str
+    date: Annotated[str | None, _doc("YYYY-MM-DD 或 YYYY-MM / as known")]
+    file: str
+
+
+Rows = Annotated[list[dict[str, Any]], _doc("该镇街在此表中的行，最多 200 行 / the town's rows, at most 200")]
+
+
+class TownDossier(msgspec.Struct):
+    """A town's ``town_dossier`` row and its rows of the detail tables; tables the snapshot lacks are in ``missing``."""
+
+    town_code: str
+    dossier: Annotated[dict[str, Any], _doc("town_dossier 的一行 / the town's row of town_dossier")]
+    hidden_dangers: Rows
+    teams: Rows
+    plans: Annotated[list[dict[str, Any]], _doc("预案行，doc_id 为知识库文档 / plan rows, doc_id: its document")]
+    events: Rows
+    grid: Rows
+    capacity: Rows
+    readiness: Rows
+    documents: list[TownDocument]
+    missing: Annotated[list[str], _doc("快照中没有的明细表 / detail tables the snapshot does not publish")]
+    snapshot: Annotated[str, _doc("快照文件 / snapshot file")]

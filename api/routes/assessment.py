@@ -11,15 +11,17 @@ from urllib.parse import quote, urlencode
 
 import duckdb
 from litestar import Controller, Request, Response, get
-from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Template
 from markupsafe import Markup
 
-from api.auth import authorize
+from api.auth import Principal, require
+from api.dependencies import PRINCIPAL, SNAPSHOTS, lease
 from api.errors import problem
 from api.routes.pages import _page, page_error
-from api.state import serving_db
+from api.serving_db import ServingDb
+from api.versioned import VersionedResource
 from hub.core import charts
 
 AREA = "towns"  # the bureau's staff and admins (api.auth.AREA_ROLES)
@@ -138,14 +140,19 @@ def evidence_link(table: str, key: str) -> str | None:
 
 
 class AssessmentController(Controller):
+    """考核与督办: the month's ranking, one unit's indicators and evidence, its 督办单, the Excel export."""
+
     path = "/assessment"
+    guards = (require(AREA),)
     include_in_schema = False
+    dependencies: ClassVar[dict[str, Provide]] = {**SNAPSHOTS, **PRINCIPAL}
+    # Not under the pages' router (api.app registers it on its own): its errors are pages too, 401 the login form.
     exception_handlers: ClassVar[dict[Any, Any]] = {ProblemDetailsException: page_error}
 
     @get("/", sync_to_thread=True)
-    def overview(self, request: Request[Any, Any, Any], state: State, month: str | None = None) -> Template:
-        principal = authorize(request, AREA)
-        with serving_db(state) as db:
+    def overview(self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb], principal: Principal,
+                 month: str | None = None) -> Template:
+        with lease(snapshots) as db:
             if not _has(db, "assessment_town_monthly_history"):
                 return _page(request, "assessment.html", principal, month=None, months=[])
             cursor = db.cursor()
@@ -169,12 +176,11 @@ class AssessmentController(Controller):
                      levels=levels, chart=Markup(chart), export=export)
 
     @get("/{kind:str}/{unit_id:str}", sync_to_thread=True)
-    def unit(self, request: Request[Any, Any, Any], state: State, kind: str, unit_id: str,
-             month: str | None = None) -> Template:
-        principal = authorize(request, AREA)
+    def unit(self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb], principal: Principal,
+             kind: str, unit_id: str, month: str | None = None) -> Template:
         if kind not in KINDS:
             raise problem(404, "unknown_kind", f"没有考核层级 {kind!r}", f"no assessment level {kind!r}")
-        with serving_db(state) as db:
+        with lease(snapshots) as db:
             if not _has(db, "assessment_scores_history"):
                 raise problem(404, "no_assessment", "快照中还没有考核结果", "the snapshot has no assessment yet")
             cursor = db.cursor()
@@ -207,9 +213,9 @@ class AssessmentController(Controller):
                      notice=f"/assessment/notice/{quote(unit_id)}")
 
     @get("/notice/{unit_id:str}", sync_to_thread=True)
-    def notice(self, request: Request[Any, Any, Any], state: State, unit_id: str) -> Template:
-        principal = authorize(request, AREA)
-        with serving_db(state) as db:
+    def notice(self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb], principal: Principal,
+               unit_id: str) -> Template:
+        with lease(snapshots) as db:
             if not _has(db, "followup_items"):
                 raise problem(404, "no_followup", "快照中还没有督办事项", "the snapshot has no follow-up items yet")
             items = _rows(db.cursor(), "SELECT * FROM followup_items WHERE unit_id = ? "
@@ -224,9 +230,8 @@ class AssessmentController(Controller):
                      items=items, as_of=items[0]["as_of_date"])
 
     @get("/export.xlsx", sync_to_thread=True)
-    def export(self, request: Request[Any, Any, Any], state: State, month: str | None = None) -> Response[bytes]:
-        authorize(request, AREA)
-        with serving_db(state) as db:
+    def export(self, snapshots: VersionedResource[ServingDb], month: str | None = None) -> Response[bytes]:
+        with lease(snapshots) as db:
             if not _has(db, "assessment_town_monthly_history"):
                 raise problem(404, "no_assessment", "快照中还没有考核结果", "the snapshot has no assessment yet")
             cursor = db.cursor()

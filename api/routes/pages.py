@@ -7,13 +7,14 @@ set by the login form; an unauthorised page renders the login form or a 403 page
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, Response, Router, get, post
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
 from litestar.params import Body
@@ -25,7 +26,6 @@ from api.auth import (
     AREA_ROLES,
     SESSION_COOKIE,
     Principal,
-    authorize,
     check_credential,
     client_address,
     identify,
@@ -33,14 +33,30 @@ from api.auth import (
     require,
 )
 from api.catalog import Column
+from api.dependencies import PRINCIPAL, SEARCH, SETTINGS, SNAPSHOTS, lease
 from api.errors import problem
+from api.keys import KeyStore
 from api.limits import http_problem
 from api.masking import check_table_request, protected_columns, row_mask, sees_personal_data
 from api.quality_reports import ReportFile, find_report, list_reports, load_report, report_html
-from api.routes.search import document_page_context, search_page_context
+from api.routes.search import (
+    DOC_TYPES,
+    MODE_LABELS,
+    MODES,
+    PAGE_SIZE,
+    SearchResponse,
+    document_or_404,
+    query_terms,
+    run_search,
+    search_filters,
+    search_url,
+    similar,
+)
 from api.routes.sql_page import SQL_PAGE_ROUTES
-from api.routes.towns import kb_documents
-from api.state import serving_db
+from api.routes.towns import documents
+from api.search_service import SearchHolder
+from api.serving_db import ServingDb
+from api.settings import ApiSettings
 from api.table_display import (
     display_cell,
     display_value,
@@ -66,6 +82,7 @@ from api.towns_service import (
     town_dossier,
     town_list,
 )
+from api.versioned import VersionedResource
 from hub.core import charts
 
 READINESS_ITEMS = (
@@ -147,23 +164,76 @@ def page_error(request: Request[Any, Any, Any], exc: ProblemDetailsException) ->
         request,
         identify_quietly(request),
         status=exc.status_code,
-        message_zh=extra.get("message_zh", exc.detail),
+        message_zh=message_zh(exc),
         message_en=extra.get("message_en", ""),
         next=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     )
     return Template(template_name=template, context=context, status_code=exc.status_code)
 
 
-@get("/", include_in_schema=False, sync_to_thread=True)
-def home(request: Request[Any, Any, Any], state: State) -> Template:
-    principal = identify(request)
-    snapshot = state.snapshots.current_path()
-    return _page(request, "home.html", principal, snapshot=snapshot.name if snapshot else None)
+def _key_store(state: State) -> KeyStore:
+    return state.key_store  # type: ignore[no-any-return]
 
 
-@get("/login", include_in_schema=False)
-async def login_form(request: Request[Any, Any, Any], next: str = "/") -> Template:
-    return _page(request, "login.html", identify_quietly(request), next=next, status=None)
+# The sign-in pages' key store (api.dependencies provides the other services; this one only the pages use).
+KEY_STORE = {"key_store": Provide(_key_store, sync_to_thread=False)}
+
+
+def message_zh(exc: ProblemDetailsException) -> str:
+    """What a page says about an error: the Chinese half of our problems (api.errors), else Litestar's detail."""
+    extra = exc.extra if isinstance(exc.extra, dict) else {}
+    return str(extra.get("message_zh") or exc.detail)
+
+
+class HomePages(Controller):
+    """首页, signing in and signing out: open to everyone; the home page offers only what the caller may open."""
+
+    path = "/"
+    include_in_schema = False
+    dependencies: ClassVar[dict[str, Provide]] = {**SETTINGS, **SNAPSHOTS, **KEY_STORE}
+
+    @get("/", sync_to_thread=True)
+    def home(self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb]) -> Template:
+        principal = identify(request)  # a client over its failed-login budget gets its 429 as a page
+        snapshot = snapshots.current_path()
+        return _page(request, "home.html", principal, snapshot=snapshot.name if snapshot else None)
+
+    @get("/login")
+    async def login_form(self, request: Request[Any, Any, Any], next: str = "/") -> Template:
+        return _page(request, "login.html", identify_quietly(request), next=next, status=None)
+
+    @post("/login", status_code=303, sync_to_thread=True)
+    def login(
+        self,
+        request: Request[Any, Any, Any],
+        settings: ApiSettings,
+        key_store: KeyStore,
+        data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Response[Any]:
+        # The same check as the authentication middleware's (the app's key store and failed-login limiter):
+        # 429 past the failure limit, a failure counted against the address.
+        found = check_credential(request.app.state, client_address(request), "key", data.key.strip())
+        if found is None:
+            return Template(
+                template_name="login.html",
+                context=_context(request, None, next=data.next, status=401, message_zh="密钥无效或已吊销"),
+                status_code=401,
+            )
+        target = data.next if data.next.startswith("/") and not data.next.startswith("//") else "/"
+        response = Redirect(path=target, status_code=303)
+        # The cookie holds a server-side session id, never the key (api.keys: sessions).
+        session_id = key_store.start_session(found.name, settings.session_hours)
+        response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="strict",
+                            secure=settings.cookie_secure, max_age=int(settings.session_hours * 3600))
+        return response
+
+    @get("/logout", sync_to_thread=True)
+    def logout(self, request: Request[Any, Any, Any], key_store: KeyStore) -> Redirect:
+        if session_id := request.cookies.get(SESSION_COOKIE):
+            key_store.end_session(session_id)
+        response = Redirect(path="/login")
+        response.delete_cookie(SESSION_COOKIE)
+        return response
 
 
 class LoginForm(msgspec.Struct):
@@ -171,49 +241,104 @@ class LoginForm(msgspec.Struct):
     next: str = "/"
 
 
-@post("/login", include_in_schema=False, status_code=303, sync_to_thread=True)
-def login(
-    request: Request[Any, Any, Any],
-    state: State,
-    data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-) -> Response[Any]:
-    found = check_credential(state, client_address(request), "key", data.key.strip())  # 429 past the failure limit
-    if found is None:
-        return Template(
-            template_name="login.html",
-            context=_context(request, None, next=data.next, status=401, message_zh="密钥无效或已吊销"),
-            status_code=401,
-        )
-    target = data.next if data.next.startswith("/") and not data.next.startswith("//") else "/"
-    response = Redirect(path=target, status_code=303)
-    settings = state.settings
-    # The cookie holds a server-side session id, never the key (api.keys: sessions).
-    session_id = state.key_store.start_session(found.name, settings.session_hours)
-    response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="strict", secure=settings.cookie_secure,
-                        max_age=int(settings.session_hours * 3600))
-    return response
+class SearchPages(Controller):
+    """搜索: results grouped by document with the true count and a relevance floor, and similar cases."""
+
+    path = "/search"
+    guards = (require("search"),)
+    include_in_schema = False
+    dependencies: ClassVar[dict[str, Provide]] = {**SEARCH, **PRINCIPAL}
+
+    @get("/", sync_to_thread=True)
+    def search_page(
+        self, request: Request[Any, Any, Any], search_holder: SearchHolder, principal: Principal
+    ) -> Template:
+        return _page(request, "search.html", principal, **search_page_context(search_holder, request.query_params))
 
 
-@get("/logout", include_in_schema=False, sync_to_thread=True)
-def logout(request: Request[Any, Any, Any], state: State) -> Redirect:
-    if session_id := request.cookies.get(SESSION_COOKIE):
-        state.key_store.end_session(session_id)
-    response = Redirect(path="/login")
-    response.delete_cookie(SESSION_COOKIE)
-    return response
+class DocumentPages(Controller):
+    """A knowledge-base document with its chunks in order; ``hit`` (a chunk's order) is the one a result opened."""
+
+    path = "/documents"
+    guards = (require("documents"),)
+    include_in_schema = False
+    dependencies: ClassVar[dict[str, Provide]] = {**SEARCH, **PRINCIPAL}
+
+    @get("/{doc_path:path}", sync_to_thread=True)
+    def document_page(
+        self,
+        request: Request[Any, Any, Any],
+        search_holder: SearchHolder,
+        principal: Principal,
+        doc_path: str,
+        hit: str | None = None,
+    ) -> Template:
+        doc_id = doc_path.lstrip("/")
+        with search_holder.lease() as index:
+            doc = document_or_404(index, doc_id)
+        hit_order = int(hit) if hit and hit.isdigit() else None
+        return _page(request, "document.html", principal, doc=doc, hit=hit_order, doc_url=quote(doc_id))
 
 
-@get("/search", include_in_schema=False, sync_to_thread=True)
-def search_page(request: Request[Any, Any, Any], state: State) -> Template:
-    """Grouped results, the true count, the relevance floor and errors in Chinese: see api.routes.search."""
-    principal = authorize(request, "search")
-    return _page(request, "search.html", principal, **search_page_context(state, request.query_params))
+def search_page_context(holder: SearchHolder, params: Any) -> dict[str, Any]:
+    """What search.html shows for the query string ``params``: grouped results, the count, or a Chinese error.
 
-
-@get("/documents/{doc_path:path}", include_in_schema=False, sync_to_thread=True)
-def document_page(request: Request[Any, Any, Any], state: State, doc_path: str, hit: str | None = None) -> Template:
-    principal = authorize(request, "documents")
-    return _page(request, "document.html", principal, **document_page_context(state, doc_path, hit))
+    Bad parameters (an unknown mode, a year that is not a number, an unknown type or town) are said, not ignored.
+    """
+    get_param = params.get
+    q, mode = (get_param("q") or "").strip(), get_param("mode") or "hybrid"
+    type_value, hazard, town = get_param("type") or "", get_param("hazard") or "", get_param("town") or ""
+    year_value, doc = (get_param("year") or "").strip(), get_param("doc") or ""
+    similar_text, case_id = get_param("similar") or "", get_param("case_id") or ""
+    errors: list[str] = []
+    if mode not in MODES:
+        errors.append(f"参数 mode 无效：“{mode}”，可选：混合（hybrid）、关键词（bm25）、语义（vector）")
+    year: int | None = None
+    if year_value:
+        if year_value.isdigit() and 1900 <= int(year_value) <= 2100:
+            year = int(year_value)
+        else:
+            errors.append(f"年份无效：“{year_value}”，请填写四位数字年份，如 2023")
+    if type_value and type_value not in DOC_TYPES:
+        errors.append(f"类型无效：“{type_value}”，可选：{'、'.join(DOC_TYPES)}")
+    result: SearchResponse | None = None
+    similar_results: list[Any] = []
+    if q and not errors:
+        try:
+            filters = search_filters(type_value or None, hazard or None, town or None, year, doc or None)
+            result, _ = run_search(holder, q, mode, filters, PAGE_SIZE)
+        except ProblemDetailsException as exc:  # a town no crosswalk knows, nothing published
+            errors.append(message_zh(exc))
+    if (similar_text.strip() or case_id) and not errors:
+        try:
+            similar_results = similar(holder, None if case_id else similar_text, case_id or None, 5)
+        except ProblemDetailsException as exc:  # an unknown case
+            errors.append(message_zh(exc))
+    doc_title = None
+    if result is not None and doc:
+        doc_title = result.groups[0].title if result.groups else doc
+    return {
+        "q": q,
+        "mode": mode,
+        "type": type_value,
+        "hazard": hazard,
+        "town": town,
+        "year": year_value,
+        "doc": doc,
+        "doc_title": doc_title,
+        "all_results_url": search_url(
+            {"q": q, "mode": mode, "type": type_value, "hazard": hazard, "town": town, "year": year_value}
+        ),
+        "similar": similar_text,
+        "case_id": case_id,
+        "result": result,
+        "results": result.results if result else [],
+        "similar_results": similar_results,
+        "error": "；".join(errors) or None,
+        "modes": MODE_LABELS,
+        "doc_types": DOC_TYPES,
+        "terms": query_terms(q or similar_text),
+    }
 
 
 def page_query(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -292,21 +417,28 @@ class TablesPages(Controller):
     path = "/tables"
     guards = (require("tables"),)
     include_in_schema = False
+    dependencies: ClassVar[dict[str, Provide]] = {**SETTINGS, **SNAPSHOTS, **PRINCIPAL}
 
     @get("/", sync_to_thread=True)
-    def tables_page(self, request: Request[Any, Any, Any], state: State) -> Template:
-        principal: Principal = request.user  # authorised by the controller's guard
-        with serving_db(state) as db:
+    def tables_page(
+        self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb], principal: Principal
+    ) -> Template:
+        with lease(snapshots) as db:
             tables = table_order(list(db.catalog.tables.values()))
             cards = [(t, table_label(t), plain_description(t), table_group(t)) for t in tables]
             return _page(request, "tables.html", principal, tables=cards, snapshot=db.path.name)
 
     @get("/{name:str}", sync_to_thread=True)
-    def table_page_view(self, request: Request[Any, Any, Any], state: State, name: str) -> Template:
-        principal: Principal = request.user  # authorised by the controller's guard
-        settings = state.settings
+    def table_page_view(
+        self,
+        request: Request[Any, Any, Any],
+        settings: ApiSettings,
+        snapshots: VersionedResource[ServingDb],
+        principal: Principal,
+        name: str,
+    ) -> Template:
         query = page_query(list(request.query_params.multi_items()))
-        with serving_db(state) as db:
+        with lease(snapshots) as db:
             table = db.catalog.table(name)
             if table is None:
                 raise problem(404, "unknown_table", f"没有名为 {name!r} 的数据表", f"no published table named {name!r}")
@@ -388,13 +520,19 @@ class TownsPages(Controller):
     path = "/towns"
     guards = (require("towns"),)
     include_in_schema = False
+    dependencies: ClassVar[dict[str, Provide]] = {**SNAPSHOTS, **SEARCH, **PRINCIPAL}
 
     @get("/", sync_to_thread=True)
-    def towns_page(self, request: Request[Any, Any, Any], state: State, code: str | None = None) -> Template | Redirect:
-        principal: Principal = request.user  # authorised by the controller's guard
+    def towns_page(
+        self,
+        request: Request[Any, Any, Any],
+        snapshots: VersionedResource[ServingDb],
+        principal: Principal,
+        code: str | None = None,
+    ) -> Template | Redirect:
         if code:  # the town picker without JavaScript
             return Redirect(path=f"/towns/{quote(code, safe='')}")
-        with serving_db(state) as db:
+        with lease(snapshots) as db:
             towns = town_list(db)
         for town in towns:
             town["score_class"] = score_class(town.get("readiness_score"), 0, READINESS_MAX)
@@ -402,9 +540,15 @@ class TownsPages(Controller):
         return _page(request, "towns.html", principal, towns=towns, chart=Markup(chart) if chart else None)
 
     @get("/{code:str}", sync_to_thread=True)
-    def town_page(self, request: Request[Any, Any, Any], state: State, code: str) -> Template:
-        principal: Principal = request.user  # authorised by the controller's guard
-        with serving_db(state) as db:
+    def town_page(
+        self,
+        request: Request[Any, Any, Any],
+        snapshots: VersionedResource[ServingDb],
+        search_holder: SearchHolder,
+        principal: Principal,
+        code: str,
+    ) -> Template:
+        with lease(snapshots) as db:
             found = town_dossier(db, code)
             if found is None:
                 raise problem(404, "unknown_town", f"没有镇街代码 {code!r}", f"no town with code {code!r}")
@@ -425,7 +569,7 @@ class TownsPages(Controller):
                         continue
                     cell = display_cell(column, found["dossier"].get(key), found["dossier"], display_value)
                     facts.append((column, cell))
-        link_documents(found, kb_documents(state))
+        link_documents(found, documents(search_holder))
         dossier = found["dossier"]
         # (label, met?, evidence): the dbt view names the row that meets each item as ``<item>_evidence``.
         items = [
@@ -467,12 +611,12 @@ class QualityPages(Controller):
     path = "/quality"
     guards = (require("quality"),)
     include_in_schema = False
+    dependencies: ClassVar[dict[str, Provide]] = {**SETTINGS, **PRINCIPAL}
 
     @get("/", sync_to_thread=True)
-    def quality_page(self, request: Request[Any, Any, Any], state: State) -> Template:
+    def quality_page(self, request: Request[Any, Any, Any], settings: ApiSettings, principal: Principal) -> Template:
         """The latest report inline in the page (its body; its styles from /static/quality-report.css)."""
-        principal: Principal = request.user  # authorised by the controller's guard
-        reports = list_reports(state.settings.paths.quality_reports)
+        reports = list_reports(settings.paths.quality_reports)
         latest = reports[0] if reports else None
         summary = load_report(latest, principal.role) if latest and latest.json_path else None  # masked per role
         body = None
@@ -491,9 +635,8 @@ class QualityPages(Controller):
         )
 
     @get("/reports/{name:str}", sync_to_thread=True)
-    def quality_report_html(self, request: Request[Any, Any, Any], state: State, name: str) -> Response[str]:
-        principal: Principal = request.user  # authorised by the controller's guard
-        report = find_report(state.settings.paths.quality_reports, name)
+    def quality_report_html(self, settings: ApiSettings, principal: Principal, name: str) -> Response[str]:
+        report = find_report(settings.paths.quality_reports, name)
         if report is None or report.html_path is None:
             raise problem(404, "no_quality_report", f"没有名为 {name!r} 的报告", f"no report named {name!r}")
         # Personal data masked per role, exactly as in the JSON and in tables.
@@ -504,12 +647,9 @@ PAGE_ROUTES = [
     Router(
         path="/",
         route_handlers=[
-            home,
-            login_form,
-            login,
-            logout,
-            search_page,
-            document_page,
+            HomePages,
+            SearchPages,
+            DocumentPages,
             TablesPages,
             TownsPages,
             QualityPages,

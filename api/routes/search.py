@@ -2,8 +2,8 @@
 
 Two controllers: ``SearchController`` (search and similar cases, role area ``search``) and
 ``DocumentController`` (documents, area ``documents``), each with its path, guard and the search index
-holder injected with ``Provide``. Responses are typed (msgspec Structs), so the OpenAPI schema shows them.
-``search_page_context`` and ``document_page_context`` give the web pages the same results.
+holder injected with ``Provide``. Responses are typed (kb's dataclasses and msgspec Structs), so the OpenAPI
+schema shows them. ``run_search``, ``similar`` and ``document_or_404`` also serve the web pages (api.routes.pages).
 """
 
 from __future__ import annotations
@@ -15,72 +15,44 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.response import File
 
 from api.auth import require
+from api.dependencies import SEARCH
 from api.errors import problem
 from api.search_service import SearchHolder
 from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE
+from kb.search import DocumentGroup as KbDocumentGroup
+from kb.search import SearchHit, SimilarCase
 
 MODES = ("hybrid", "bm25", "vector", "dense")
-MODE_LABELS = {"hybrid": "混合", "bm25": "关键词", "vector": "语义"}
+MODE_LABELS = {"hybrid": "混合", "bm25": "关键词", "vector": "语义"}  # the page's choices ("dense" = "vector")
 DOC_TYPES = ("预案", "案例", "法律法规", "其他")  # kb.metadata.DOC_TYPES
 PAGE_SIZE = 10
 DOC_PAGE_SIZE = 30  # "更多来自本文档": every matching chunk of one document, up to this many
 
 
-def plain(value: Any) -> Any:
-    """kb returns dataclasses; make them JSON-ready dicts."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: plain(v) for k, v in dataclasses.asdict(value).items()}
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, Path):
-        return value.name
-    return value
-
-
 # ---- response types (what OpenAPI shows) -----------------------------------------------------------------
-class Hit(msgspec.Struct, kw_only=True):
-    """One chunk: where it is (document, heading path, offsets), the text, a marked snippet, its scores."""
+# A hit and a document's group are the kb library's own types (kb.search), with the addresses the API adds.
+@dataclasses.dataclass(kw_only=True)
+class Hit(SearchHit):
+    """One chunk as kb found it (document, heading path, offsets, text, marked snippet, scores), and its address."""
 
-    doc_id: str
-    file: str
-    title: str
-    doc_type: str
-    heading_path: str
-    text: str
-    snippet: str
-    snippet_html: str
-    score: float
-    chunk_id: str
-    order: int
-    start: int
-    end: int
     url: str  # the document page, scrolled to this chunk and highlighted
-    bm25_rank: int | None = None
-    bm25_score: float | None = None
-    dense_rank: int | None = None
-    dense_score: float | None = None
+
+    @classmethod
+    def of(cls, hit: SearchHit) -> Hit:
+        return cls(**vars(hit), url=document_url(hit.doc_id, hit.order))
 
 
-class DocumentGroup(msgspec.Struct, kw_only=True):
+@dataclasses.dataclass(kw_only=True)
+class DocumentGroup(KbDocumentGroup):
     """The hits of one document on this page, its best score, and how many more of its chunks match."""
 
-    doc_id: str
-    file: str
-    title: str
-    doc_type: str
-    score: float
-    matching_chunks: int
-    more: int
-    more_url: str | None  # 更多来自本文档: this search restricted to the document
     hits: list[Hit]
+    more_url: str | None  # 更多来自本文档: this search restricted to the document
 
 
 class SearchResponse(msgspec.Struct, kw_only=True):
@@ -93,19 +65,6 @@ class SearchResponse(msgspec.Struct, kw_only=True):
     doc: str | None = None  # the document the search was restricted to, if any
     results: list[Hit]  # flat, best first, at most two chunks per document (all, with doc)
     groups: list[DocumentGroup]  # the same hits grouped by document, best document first
-
-
-class SimilarCase(msgspec.Struct, kw_only=True):
-    doc_id: str
-    file: str
-    title: str
-    score: float
-    event_date: str | None
-    place: str | None
-    hazards: list[str]
-    figures: dict[str, float]
-    best_heading_path: str
-    best_snippet: str
 
 
 class SimilarCasesResponse(msgspec.Struct, kw_only=True):
@@ -144,10 +103,6 @@ class DocumentResponse(msgspec.Struct, kw_only=True):
 
 
 # ---- shared by the API and the pages ------------------------------------------------------------------
-def search_holder(state: State) -> SearchHolder:
-    return state.search
-
-
 def search_filters(
     type_: str | None, hazard: str | None, town: str | None, year: int | None, doc: str | None = None
 ) -> dict[str, Any]:
@@ -172,11 +127,11 @@ def bilingual_bad_request(exc: Exception) -> Exception:
 def run_search(
     holder: SearchHolder, q: str, mode: str, filters: dict[str, Any], top_k: int
 ) -> tuple[SearchResponse, bool]:
-    """One results page (floor, true count, grouping) and whether the query vector came from the cache."""
+    """One results page (floor, true count, grouping) and whether the query vector came from the cache.
+
+    ``mode`` is one of ``MODES``: the API's parameter type and the page check it, each saying so in its own way."""
     if not q.strip():
         raise problem(400, "empty_query", "搜索词为空", "the search query is empty", parameter="q")
-    if mode not in MODES:
-        raise problem(400, "bad_parameter", f"mode 必须是 {'|'.join(MODES)}", f"mode must be one of {MODES}")
     doc = filters.get("doc_id")
     with holder.lease() as index:
         try:
@@ -185,21 +140,10 @@ def run_search(
             raise bilingual_bad_request(exc) from None
     shown = {k: v for k, v in filters.items() if k != "doc_id"}
     base = {"q": q, "mode": mode, "type": shown.get("doc_type")} | {k: shown.get(k) for k in ("hazard", "town", "year")}
-
-    def hit(h: Any) -> Hit:
-        return Hit(**{f: getattr(h, f) for f in _HIT_FIELDS}, url=document_url(h.doc_id, h.order))
-
     groups = [
         DocumentGroup(
-            doc_id=g.doc_id,
-            file=g.file,
-            title=g.title,
-            doc_type=g.doc_type,
-            score=g.score,
-            matching_chunks=g.matching_chunks,
-            more=g.more,
+            **vars(g) | {"hits": [Hit.of(h) for h in g.hits]},
             more_url=search_url({**base, "doc": g.doc_id}) if g.more and not doc else None,
-            hits=[hit(h) for h in g.hits],
         )
         for g in page.groups
     ]
@@ -211,13 +155,40 @@ def run_search(
         total_is_lower_bound=page.total_is_lower_bound,
         documents=page.documents,
         doc=doc,
-        results=[hit(h) for h in page.hits],
+        results=[Hit.of(h) for h in page.hits],
         groups=groups,
     )
     return response, bool(page.query_vector_cached)
 
 
-_HIT_FIELDS = tuple(f for f in Hit.__struct_fields__ if f != "url")
+def similar(holder: SearchHolder, text: str | None, case_id: str | None, top_k: int) -> list[SimilarCase]:
+    if bool(text and text.strip()) == bool(case_id):
+        raise problem(400, "bad_parameter", "请给出 text 或 case_id 之一", "give exactly one of text or case_id")
+    with holder.lease() as index:
+        try:
+            return list(index.similar_cases(case_id=case_id, text=text, top_k=top_k))
+        except KeyError:
+            raise problem(404, "unknown_case", f"没有案例 {case_id!r}", f"no case {case_id!r}") from None
+        except ValueError as exc:
+            raise bilingual_bad_request(exc) from None
+
+
+def document_or_404(index: Any, doc_id: str) -> dict[str, Any]:
+    """A document of the leased ``index``: metadata, chunks in order and its server path (``path``); else a 404."""
+    doc = index.get_document(doc_id)
+    if doc is None:
+        raise problem(404, "unknown_document", f"没有文档 {doc_id!r}", f"no document {doc_id!r}", doc_id=doc_id)
+    return dict(doc)
+
+
+def query_terms(q: str) -> list[str]:
+    """Words to mark in results: jieba tokens of the query, longest first, single characters dropped."""
+    if not q.strip():
+        return []
+    import jieba
+
+    words = {w.strip() for w in jieba.lcut_for_search(q) if len(w.strip()) > 1}
+    return sorted(words, key=len, reverse=True)
 
 
 # ---- the API ----------------------------------------------------------------------------------------------
@@ -228,7 +199,7 @@ class SearchController(Controller):
     tags: ClassVar[list[str]] = ["search"]
     guards: ClassVar[list[Any]] = [require("search")]
     security = SECURED
-    dependencies: ClassVar[dict[str, Provide]] = {"holder": Provide(search_holder, sync_to_thread=False)}
+    dependencies: ClassVar[dict[str, Provide]] = {**SEARCH}
 
     @get(
         "/search",
@@ -242,7 +213,7 @@ class SearchController(Controller):
     )
     def search(
         self,
-        holder: SearchHolder,
+        search_holder: SearchHolder,
         q: Annotated[str, Parameter(description="搜索词 / query", min_length=1, max_length=500)],
         mode: Annotated[
             Literal["hybrid", "bm25", "vector", "dense"], Parameter(description="hybrid | bm25 | vector")
@@ -258,7 +229,7 @@ class SearchController(Controller):
         top_k: Annotated[int, Parameter(ge=1, le=100, description="结果数 / number of results")] = PAGE_SIZE,
     ) -> Response[SearchResponse]:
         filters = search_filters(type_, hazard, town, year, doc)
-        body, cached = run_search(holder, q, mode, filters, top_k)
+        body, cached = run_search(search_holder, q, mode, filters, top_k)
         return Response(body, headers={"X-Query-Cache": "hit" if cached else "miss"})
 
     @get(
@@ -269,26 +240,13 @@ class SearchController(Controller):
     )
     def similar_cases(
         self,
-        holder: SearchHolder,
+        search_holder: SearchHolder,
         text: Annotated[str | None, Parameter(max_length=5000, description="案情描述 / case description")] = None,
         case_id: Annotated[str | None, Parameter(max_length=200, description="案例编号 / case id")] = None,
         top_k: Annotated[int, Parameter(ge=1, le=50)] = 5,
     ) -> SimilarCasesResponse:
-        found = similar(holder, text, case_id, top_k)
+        found = similar(search_holder, text, case_id, top_k)
         return SimilarCasesResponse(case_id=case_id, text=text, results=found)
-
-
-def similar(holder: SearchHolder, text: str | None, case_id: str | None, top_k: int) -> list[SimilarCase]:
-    if bool(text and text.strip()) == bool(case_id):
-        raise problem(400, "bad_parameter", "请给出 text 或 case_id 之一", "give exactly one of text or case_id")
-    with holder.lease() as index:
-        try:
-            found = index.similar_cases(case_id=case_id, text=text, top_k=top_k)
-        except KeyError:
-            raise problem(404, "unknown_case", f"没有案例 {case_id!r}", f"no case {case_id!r}") from None
-        except ValueError as exc:
-            raise bilingual_bad_request(exc) from None
-    return [msgspec.convert(plain(case), SimilarCase) for case in found]
 
 
 class DocumentController(Controller):
@@ -298,7 +256,7 @@ class DocumentController(Controller):
     tags: ClassVar[list[str]] = ["search"]
     guards: ClassVar[list[Any]] = [require("documents")]
     security = SECURED
-    dependencies: ClassVar[dict[str, Provide]] = {"holder": Provide(search_holder, sync_to_thread=False)}
+    dependencies: ClassVar[dict[str, Provide]] = {**SEARCH}
 
     @get(
         "/{doc_path:path}",
@@ -308,21 +266,16 @@ class DocumentController(Controller):
         "`/api/documents/{id}/file` 下载原文件。Document ids are paths such as plans/xxx.md.",
         sync_to_thread=True,
     )
-    def get_document(self, holder: SearchHolder, doc_path: str) -> Response[DocumentResponse]:
+    def get_document(self, search_holder: SearchHolder, doc_path: str) -> Response[DocumentResponse]:
         doc_id = doc_path.lstrip("/")
-        with holder.lease() as index:
-            doc = index.get_document(doc_id)
-            wants_file = doc is None and doc_id.endswith("/file")
-            if wants_file:
-                doc_id = doc_id.removesuffix("/file")
-                doc = index.get_document(doc_id)
-        if doc is None:
-            raise problem(404, "unknown_document", f"没有文档 {doc_id!r}", f"no document {doc_id!r}", doc_id=doc_id)
-        doc = plain(doc)
+        with search_holder.lease() as index:
+            # ".../file" asks for the original file, unless a document's own id ends that way
+            wants_file = doc_id.endswith("/file") and index.get_document(doc_id) is None
+            doc_id = doc_id.removesuffix("/file") if wants_file else doc_id
+            doc = document_or_404(index, doc_id)
         source = doc.pop("path", None)  # a server path: used to send the file, never shown
         if not wants_file:
-            body = msgspec.convert({**doc, "file_url": f"/api/documents/{doc_id}/file"}, DocumentResponse)
-            return Response(body)
+            return Response(msgspec.convert({**doc, "file_url": f"/api/documents/{doc_id}/file"}, DocumentResponse))
         path = Path(source) if source else None
         if path is None or not path.is_file():
             raise problem(404, "no_original", "原文件不在服务器上", "the original file is not available", doc_id=doc_id)
@@ -330,97 +283,3 @@ class DocumentController(Controller):
 
 
 SEARCH_ROUTES = [SearchController, DocumentController]
-
-
-# ---- the web pages' share -----------------------------------------------------------------------------------
-def _page_error(exc: Exception) -> str:
-    extra = getattr(exc, "extra", None)
-    if isinstance(extra, dict) and extra.get("message_zh"):
-        return str(extra["message_zh"])
-    return str(exc).split(" / ")[0]
-
-
-def search_page_context(state: State, params: Any) -> dict[str, Any]:
-    """What search.html shows for the query string ``params``: grouped results, the count, or a Chinese error.
-
-    Bad parameters (an unknown mode, a year that is not a number, an unknown type or town) are said, not ignored.
-    """
-    get_param = params.get
-    q, mode = (get_param("q") or "").strip(), get_param("mode") or "hybrid"
-    type_value, hazard, town = get_param("type") or "", get_param("hazard") or "", get_param("town") or ""
-    year_value, doc = (get_param("year") or "").strip(), get_param("doc") or ""
-    similar_text, case_id = get_param("similar") or "", get_param("case_id") or ""
-    errors: list[str] = []
-    if mode not in MODE_LABELS and mode != "dense":
-        errors.append(f"参数 mode 无效：“{mode}”，可选：混合（hybrid）、关键词（bm25）、语义（vector）")
-    year: int | None = None
-    if year_value:
-        if year_value.isdigit() and 1900 <= int(year_value) <= 2100:
-            year = int(year_value)
-        else:
-            errors.append(f"年份无效：“{year_value}”，请填写四位数字年份，如 2023")
-    if type_value and type_value not in DOC_TYPES:
-        errors.append(f"类型无效：“{type_value}”，可选：{'、'.join(DOC_TYPES)}")
-    result: SearchResponse | None = None
-    similar_results: list[SimilarCase] = []
-    if q and not errors:
-        try:
-            filters = search_filters(type_value or None, hazard or None, town or None, year, doc or None)
-            result, _ = run_search(state.search, q, mode, filters, PAGE_SIZE)
-        except Exception as exc:  # problem details (bad town, nothing published) and kb's ValueErrors
-            if not hasattr(exc, "status_code") and not isinstance(exc, ValueError):
-                raise
-            errors.append(_page_error(exc))
-    if (similar_text.strip() or case_id) and not errors:
-        try:
-            similar_results = similar(state.search, None if case_id else similar_text, case_id or None, 5)
-        except Exception as exc:
-            if not hasattr(exc, "status_code"):
-                raise
-            errors.append(_page_error(exc))
-    doc_title = None
-    if result is not None and doc:
-        doc_title = result.groups[0].title if result.groups else doc
-    return {
-        "q": q,
-        "mode": mode,
-        "type": type_value,
-        "hazard": hazard,
-        "town": town,
-        "year": year_value,
-        "doc": doc,
-        "doc_title": doc_title,
-        "all_results_url": search_url(
-            {"q": q, "mode": mode, "type": type_value, "hazard": hazard, "town": town, "year": year_value}
-        ),
-        "similar": similar_text,
-        "case_id": case_id,
-        "result": result,
-        "results": result.results if result else [],
-        "similar_results": similar_results,
-        "error": "；".join(errors) or None,
-        "modes": MODE_LABELS,
-        "doc_types": DOC_TYPES,
-        "terms": query_terms(q or similar_text),
-    }
-
-
-def query_terms(q: str) -> list[str]:
-    """Words to mark in results: jieba tokens of the query, longest first, single characters dropped."""
-    if not q.strip():
-        return []
-    import jieba
-
-    words = {w.strip() for w in jieba.lcut_for_search(q) if len(w.strip()) > 1}
-    return sorted(words, key=len, reverse=True)
-
-
-def document_page_context(state: State, doc_path: str, hit: str | None) -> dict[str, Any]:
-    """The document with its chunks in order; ``hit`` (a chunk's order) is the one a search result opened."""
-    doc_id = doc_path.lstrip("/")
-    with state.search.lease() as index:
-        doc = index.get_document(doc_id)
-    if doc is None:
-        raise problem(404, "unknown_document", f"没有文档 {doc_id!r}", f"no document {doc_id!r}")
-    hit_order = int(hit) if hit and hit.isdigit() else None
-    return {"doc": plain(doc), "hit": hit_order, "doc_url": quote(doc_id)}

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import msgspec
 from litestar import Controller, get
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.plugins.problem_details import ProblemDetailsException
 
 from api.auth import require
 from api.dependencies import SEARCH, SNAPSHOTS, lease
-from api.dto import TownList, TownSummary
+from api.dto import TownDossier, TownList, TownSummary
 from api.errors import problem
 from api.search_service import SearchHolder
 from api.serving_db import ServingDb
@@ -39,15 +39,13 @@ class TownsController(Controller):
         summary="镇街档案 / town dossier",
         sync_to_thread=True,
     )
-    def get_town(
-        self, code: str, snapshots: VersionedResource[ServingDb], search_holder: SearchHolder
-    ) -> dict[str, Any]:
+    def get_town(self, code: str, snapshots: VersionedResource[ServingDb], search_holder: SearchHolder) -> TownDossier:
         with lease(snapshots) as db:
             found = town_dossier(db, code)
         if found is None:
             raise problem(404, "unknown_town", f"没有镇街代码 {code!r}", f"no town with code {code!r}", town_code=code)
         link_documents(found, documents(search_holder))
-        return found
+        return msgspec.convert(found, TownDossier)  # the rows' values pass through as they are (date, decimal…)
 
 
 def documents(holder: SearchHolder) -> list[dict[str, Any]]:
@@ -57,7 +55,3 @@ def documents(holder: SearchHolder) -> list[dict[str, Any]]:
             return list(index.list_documents())
     except ProblemDetailsException:
         return []
-
-
-def kb_documents(state: State) -> list[dict[str, Any]]:
-    return documents(state.search)
