@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 import duckdb
 from litestar import Controller, Request, Response, get
 from litestar.di import Provide
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Template
 from markupsafe import Markup
@@ -151,7 +152,7 @@ class AssessmentController(Controller):
 
     @get("/", sync_to_thread=True)
     def overview(self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb], principal: Principal,
-                 month: str | None = None) -> Template:
+                 month: FromQuery[str | None] = None) -> Template:
         with lease(snapshots) as db:
             if not _has(db, "assessment_town_monthly_history"):
                 return _page(request, "assessment.html", principal, month=None, months=[])
@@ -177,7 +178,7 @@ class AssessmentController(Controller):
 
     @get("/{kind:str}/{unit_id:str}", sync_to_thread=True)
     def unit(self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb], principal: Principal,
-             kind: str, unit_id: str, month: str | None = None) -> Template:
+             kind: FromPath[str], unit_id: FromPath[str], month: FromQuery[str | None] = None) -> Template:
         if kind not in KINDS:
             raise problem(404, "unknown_kind", f"没有考核层级 {kind!r}", f"no assessment level {kind!r}")
         with lease(snapshots) as db:
@@ -214,7 +215,7 @@ class AssessmentController(Controller):
 
     @get("/notice/{unit_id:str}", sync_to_thread=True)
     def notice(self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb], principal: Principal,
-               unit_id: str) -> Template:
+               unit_id: FromPath[str]) -> Template:
         with lease(snapshots) as db:
             if not _has(db, "followup_items"):
                 raise problem(404, "no_followup", "快照中还没有督办事项", "the snapshot has no follow-up items yet")
@@ -230,7 +231,7 @@ class AssessmentController(Controller):
                      items=items, as_of=items[0]["as_of_date"])
 
     @get("/export.xlsx", sync_to_thread=True)
-    def export(self, snapshots: VersionedResource[ServingDb], month: str | None = None) -> Response[bytes]:
+    def export(self, snapshots: VersionedResource[ServingDb], month: FromQuery[str | None] = None) -> Response[bytes]:
         with lease(snapshots) as db:
             if not _has(db, "assessment_town_monthly_history"):
                 raise problem(404, "no_assessment", "快照中还没有考核结果", "the snapshot has no assessment yet")

@@ -17,7 +17,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Redirect, Template
 from markupsafe import Markup
@@ -199,7 +199,7 @@ class HomePages(Controller):
         return _page(request, "home.html", principal, snapshot=snapshot.name if snapshot else None)
 
     @get("/login")
-    async def login_form(self, request: Request[Any, Any, Any], next: str = "/") -> Template:
+    async def login_form(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
         return _page(request, "login.html", identify_quietly(request), next=next, status=None)
 
     @post("/login", status_code=303, sync_to_thread=True)
@@ -270,8 +270,8 @@ class DocumentPages(Controller):
         request: Request[Any, Any, Any],
         search_holder: SearchHolder,
         principal: Principal,
-        doc_path: str,
-        hit: str | None = None,
+        doc_path: FromPath[str],
+        hit: FromQuery[str | None] = None,
     ) -> Template:
         doc_id = doc_path.lstrip("/")
         with search_holder.lease() as index:
@@ -435,7 +435,7 @@ class TablesPages(Controller):
         settings: ApiSettings,
         snapshots: VersionedResource[ServingDb],
         principal: Principal,
-        name: str,
+        name: FromPath[str],
     ) -> Template:
         query = page_query(list(request.query_params.multi_items()))
         with lease(snapshots) as db:
@@ -528,7 +528,7 @@ class TownsPages(Controller):
         request: Request[Any, Any, Any],
         snapshots: VersionedResource[ServingDb],
         principal: Principal,
-        code: str | None = None,
+        code: FromQuery[str | None] = None,
     ) -> Template | Redirect:
         if code:  # the town picker without JavaScript
             return Redirect(path=f"/towns/{quote(code, safe='')}")
@@ -546,7 +546,7 @@ class TownsPages(Controller):
         snapshots: VersionedResource[ServingDb],
         search_holder: SearchHolder,
         principal: Principal,
-        code: str,
+        code: FromPath[str],
     ) -> Template:
         with lease(snapshots) as db:
             found = town_dossier(db, code)
@@ -635,7 +635,7 @@ class QualityPages(Controller):
         )
 
     @get("/reports/{name:str}", sync_to_thread=True)
-    def quality_report_html(self, settings: ApiSettings, principal: Principal, name: str) -> Response[str]:
+    def quality_report_html(self, settings: ApiSettings, principal: Principal, name: FromPath[str]) -> Response[str]:
         report = find_report(settings.paths.quality_reports, name)
         if report is None or report.html_path is None:
             raise problem(404, "no_quality_report", f"没有名为 {name!r} 的报告", f"no report named {name!r}")

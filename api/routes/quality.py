@@ -7,6 +7,7 @@ from typing import ClassVar
 import msgspec
 from litestar import Controller, get
 from litestar.di import Provide
+from litestar.params import FromPath
 
 from api.auth import Principal, require
 from api.dependencies import PRINCIPAL, SETTINGS
@@ -53,7 +54,7 @@ class QualityController(Controller):
         summary="一份数据质量报告 / one data-quality report (JSON)",
         sync_to_thread=True,
     )
-    def quality_report(self, name: str, settings: ApiSettings, principal: Principal) -> QualityReport:
+    def quality_report(self, name: FromPath[str], settings: ApiSettings, principal: Principal) -> QualityReport:
         report = find_report(settings.paths.quality_reports, name)
         if report is None or report.json_path is None:
             raise problem(404, "no_quality_report", f"没有名为 {name!r} 的报告", f"no report named {name!r}")

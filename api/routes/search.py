@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 import msgspec
 from litestar import Controller, Response, get
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter, QueryParameter
 from litestar.response import File
 
 from api.auth import require
@@ -220,7 +220,7 @@ class SearchController(Controller):
         ] = "hybrid",
         type_: Annotated[
             Literal["预案", "案例", "法律法规", "其他"] | None,
-            Parameter(query="type", description="文档类型 / document type"),
+            QueryParameter(name="type", description="文档类型 / document type"),
         ] = None,
         hazard: Annotated[str | None, Parameter(description="灾种 / hazard")] = None,
         town: Annotated[str | None, Parameter(description="镇街 / town (name or code)")] = None,
@@ -266,7 +266,7 @@ class DocumentController(Controller):
         "`/api/documents/{id}/file` 下载原文件。Document ids are paths such as plans/xxx.md.",
         sync_to_thread=True,
     )
-    def get_document(self, search_holder: SearchHolder, doc_path: str) -> Response[DocumentResponse]:
+    def get_document(self, search_holder: SearchHolder, doc_path: FromPath[str]) -> Response[DocumentResponse]:
         doc_id = doc_path.lstrip("/")
         with search_holder.lease() as index:
             # ".../file" asks for the original file, unless a document's own id ends that way

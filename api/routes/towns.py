@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import msgspec
 from litestar import Controller, get
 from litestar.di import Provide
+from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsException
 
 from api.auth import require
@@ -39,7 +40,9 @@ class TownsController(Controller):
         summary="镇街档案 / town dossier",
         sync_to_thread=True,
     )
-    def get_town(self, code: str, snapshots: VersionedResource[ServingDb], search_holder: SearchHolder) -> TownDossier:
+    def get_town(
+        self, code: FromPath[str], snapshots: VersionedResource[ServingDb], search_holder: SearchHolder
+    ) -> TownDossier:
         with lease(snapshots) as db:
             found = town_dossier(db, code)
         if found is None:
