@@ -124,10 +124,12 @@ def nav_items(principal: Principal | None) -> list[tuple[str, str]]:
 
 
 def _context(request: Request[Any, Any, Any], principal: Principal | None, **extra: Any) -> dict[str, Any]:
+    settings: ApiSettings = request.app.state.settings
     return {
         "principal": principal,
         "path": request.url.path,
-        "demo": request.app.state.settings.demo_mode,
+        "demo": settings.demo_mode,
+        "session_hours": settings.session_hours,  # the login form says how long a sign-in lasts
         "nav": nav_items(principal),
         **extra,
     }

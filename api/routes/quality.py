@@ -17,7 +17,10 @@ from api.quality_reports import find_report, list_reports, load_report
 from api.settings import ApiSettings
 from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED
 
-NO_REPORT = ("还没有数据质量报告（运行 hub quality 生成）", "no data-quality report yet (run `hub quality`)")
+NO_REPORT = (
+    "还没有数据质量报告（运行 hub quality report 生成）",
+    "no data-quality report yet (run `hub quality report`)",
+)
 
 
 class QualityController(Controller):
