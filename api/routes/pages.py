@@ -158,6 +158,12 @@ def _page(request: Request[Any, Any, Any], template: str, principal: Principal |
     return Template(template_name=template, context=_context(request, principal, **extra))
 
 
+def message_zh(exc: ProblemDetailsException) -> str:
+    """What a page says about an error: the Chinese half of our problems (api.errors), else Litestar's detail."""
+    extra = exc.extra if isinstance(exc.extra, dict) else {}
+    return str(extra.get("message_zh") or exc.detail)
+
+
 def page_error(request: Request[Any, Any, Any], exc: ProblemDetailsException) -> Response[Any]:
     """Errors on pages are pages: the login form for 401, a short explanation otherwise."""
     extra = exc.extra if isinstance(exc.extra, dict) else {}
@@ -181,10 +187,9 @@ def _key_store(state: State) -> KeyStore:
 KEY_STORE = {"key_store": Provide(_key_store, sync_to_thread=False)}
 
 
-def message_zh(exc: ProblemDetailsException) -> str:
-    """What a page says about an error: the Chinese half of our problems (api.errors), else Litestar's detail."""
-    extra = exc.extra if isinstance(exc.extra, dict) else {}
-    return str(extra.get("message_zh") or exc.detail)
+class LoginForm(msgspec.Struct):
+    key: str
+    next: str = "/"
 
 
 class HomePages(Controller):
@@ -236,11 +241,6 @@ class HomePages(Controller):
         response = Redirect(path="/login")
         response.delete_cookie(SESSION_COOKIE)
         return response
-
-
-class LoginForm(msgspec.Struct):
-    key: str
-    next: str = "/"
 
 
 class SearchPages(Controller):
