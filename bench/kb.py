@@ -199,7 +199,8 @@ def synthesise_big_index(source: Path, root: Path, settings: KbSettings, target_
     big_root = root / "big-index"
     build = pointer.new_build_dir(big_root, layout.INDEX_PREFIX)
     started = time.perf_counter()
-    write_version(build, documents, rows, texts, vectors, {"model_id": settings.model_id, "synthetic": True})
+    write_version(build, documents, rows, texts, vectors,
+                  {"model_id": settings.model_id, "encoder": settings.encoder, "synthetic": True})
     pointer.publish_build(big_root, build, pointer.version_name(layout.INDEX_PREFIX))
     return big_root, time.perf_counter() - started
 
@@ -234,7 +235,8 @@ def synthesise_random_index(root: Path, settings: KbSettings, target_chunks: int
     texts = [embedding_text(r["heading_path"], r["text"]) for r in rows]
     big_root = root / "big-index"
     build = pointer.new_build_dir(big_root, layout.INDEX_PREFIX)
-    write_version(build, documents, rows, texts, vectors, {"model_id": settings.model_id, "synthetic": True})
+    write_version(build, documents, rows, texts, vectors,
+                  {"model_id": settings.model_id, "encoder": settings.encoder, "synthetic": True})
     pointer.publish_build(big_root, build, pointer.version_name(layout.INDEX_PREFIX))
     return big_root
 

@@ -15,22 +15,42 @@ fixed as-of date), then measures
 - **run with nothing new**: ``hub run`` once more, same date, no new file: what any run costs however
   little it has to do (Python, Dagster, dbt start-up and parse, quality report, publish).
 
+``--warehouse auto`` (a throw-away PostgreSQL server started the way the tests start one) or ``--warehouse
+postgresql://…`` (a server whose user may create databases: one per scale) adds the same three runs with
+``hub run --warehouse`` on the same landing folder, each on a fresh data directory and database, next to the
+DuckDB runs of the same scale.
+
 Writes the figures into docs/benchmarks.md between ``<!-- bench:pipeline -->`` and ``<!-- /bench:pipeline -->``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
-from common import BENCHMARKS_MD, HUB, SHARED_MACHINE_NOTE, bench_parser, hub_env, load_average, machine, write_section
+from common import (
+    BENCHMARKS_MD,
+    HUB,
+    ROOT,
+    SHARED_MACHINE_NOTE,
+    bench_parser,
+    hub_env,
+    load_average,
+    machine,
+    write_section,
+)
 
 AS_OF = date(2025, 6, 30)
 
@@ -47,6 +67,13 @@ class RunTiming:
 
 
 @dataclass
+class ServerRuns:
+    full: RunTiming
+    incremental: RunTiming
+    nothing_new: RunTiming
+
+
+@dataclass
 class ScaleResult:
     scale: str
     events: int
@@ -56,6 +83,7 @@ class ScaleResult:
     incremental: RunTiming
     new_events: int
     nothing_new: RunTiming
+    server: ServerRuns | None = None
 
 
 def step_times(data_dir: Path, since: float) -> tuple[str, dict[str, float]]:
@@ -75,11 +103,12 @@ def step_times(data_dir: Path, since: float) -> tuple[str, dict[str, float]]:
         instance.dispose()
 
 
-def hub_run(landing: Path, data_dir: Path, as_of: date) -> RunTiming:
+def hub_run(landing: Path, data_dir: Path, as_of: date, warehouse: str | None = None) -> RunTiming:
     env = hub_env(data_dir)
     started, started_at = time.perf_counter(), time.time()
     proc = subprocess.run([*HUB, "run", "--landing", str(landing), "--data-dir", str(data_dir), "--as-of",
-                           as_of.isoformat()], capture_output=True, text=True, env=env)
+                           as_of.isoformat(), *(["--warehouse", warehouse] if warehouse else [])],
+                          capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
@@ -135,12 +164,15 @@ def count_events(landing: Path) -> int:
     return sum(1 for p in folder.glob("events_*.jsonl") for _ in p.open(encoding="utf-8"))
 
 
-def bench_scale(scale: str, seed: int, work: Path) -> ScaleResult:
+def bench_scale(scale: str, seed: int, work: Path, new_database: Callable[[str], str] | None = None) -> ScaleResult:
+    """``new_database``: name → URL of a fresh, empty PostgreSQL database, to run the scale on a server too."""
     from hub.sample.add_day import add_day
     from hub.sample.generator import generate
 
     landing = work / scale / "landing"
     data_dir = work / scale / "data"
+    server_dir = work / scale / "data_server"
+    url = new_database(f"hub_bench_{scale}") if new_database else None
     print(f"[{scale}] generating sample data ...", flush=True)
     generate(landing, seed=seed, scale=scale, as_of=AS_OF)
     events = count_events(landing)
@@ -148,15 +180,26 @@ def bench_scale(scale: str, seed: int, work: Path) -> ScaleResult:
     full = hub_run(landing, data_dir, AS_OF)
     print(f"[{scale}] full run {full.wall_s:.1f}s; floor ...", flush=True)
     floor_s, statements = floor_sql(data_dir, full.run_id, work / scale)
-    print(f"[{scale}] floor {floor_s:.1f}s for {statements} statements; add-day + incremental run ...", flush=True)
+    print(f"[{scale}] floor {floor_s:.1f}s for {statements} statements", flush=True)
+    server_full = hub_run(landing, server_dir, AS_OF, url) if url else None
+    if server_full:
+        print(f"[{scale}] full run on the server {server_full.wall_s:.1f}s", flush=True)
+    print(f"[{scale}] add-day + incremental run ...", flush=True)
     before = count_events(landing)
     add_day(landing, seed=seed, scale=scale)
     new_events = count_events(landing) - before
-    incremental = hub_run(landing, data_dir, AS_OF + timedelta(days=1))
+    next_day = AS_OF + timedelta(days=1)
+    incremental = hub_run(landing, data_dir, next_day)
     print(f"[{scale}] incremental run {incremental.wall_s:.1f}s; once more with nothing new ...", flush=True)
-    nothing_new = hub_run(landing, data_dir, AS_OF + timedelta(days=1))
+    nothing_new = hub_run(landing, data_dir, next_day)
+    server = None
+    if url and server_full:
+        server = ServerRuns(server_full, hub_run(landing, server_dir, next_day, url),
+                            hub_run(landing, server_dir, next_day, url))
+        print(f"[{scale}] on the server: incremental {server.incremental.wall_s:.1f}s, nothing new "
+              f"{server.nothing_new.wall_s:.1f}s", flush=True)
     shutil.rmtree(work / scale, ignore_errors=True)
-    return ScaleResult(scale, events, full, floor_s, statements, incremental, new_events, nothing_new)
+    return ScaleResult(scale, events, full, floor_s, statements, incremental, new_events, nothing_new, server)
 
 
 def step_split(run: RunTiming) -> str:
@@ -168,8 +211,10 @@ def step_split(run: RunTiming) -> str:
 
 
 def report(results: list[ScaleResult], started: str) -> str:
+    with_server = any(r.server for r in results)
     lines = [
-        "## Pipeline: `hub run` end to end",
+        "## Pipeline on DuckDB and on PostgreSQL: `hub run --warehouse`" if with_server
+        else "## Pipeline: `hub run` end to end",
         "",
         f"Measured {started} by `bench/pipeline.py` on {machine()}, DuckDB {duckdb.__version__}; load average at "
         f"start {load_average():.1f}. Sample data seed 7, as of {AS_OF}; "
@@ -221,9 +266,69 @@ def report(results: list[ScaleResult], started: str) -> str:
         "",
         "dbt per run: " + "; ".join(f"{r.scale} full: {r.full.dbt_summary}; {r.scale} incremental: "
                                      f"{r.incremental.dbt_summary}" for r in results),
+        *server_report([r for r in results if r.server]),
         SHARED_MACHINE_NOTE,
     ]
     return "\n".join(lines)
+
+
+def server_report(results: list[ScaleResult]) -> list[str]:
+    """The same runs with ``hub run --warehouse`` (PostgreSQL), beside the DuckDB runs of the same scale."""
+    if not results:
+        return []
+    lines = [
+        "",
+        "The same landing folders with `hub run --warehouse postgresql://…` (a fresh data directory and database "
+        "per scale; ingest validated in DuckDB and copied to the server, dbt with the target `postgres`, the server "
+        "publish). Steps: ingest / dbt build / quality / publish / the rest, seconds:",
+        "",
+        "| scale | full run on PostgreSQL (s) | ÷ DuckDB full run | steps | incremental run (s) | ÷ DuckDB "
+        "incremental | steps | run with nothing new (s) |",
+        "|---|---:|---:|---|---:|---:|---|---:|",
+    ]
+    for r in results:
+        assert r.server is not None
+        lines.append(
+            f"| {r.scale} | {r.server.full.wall_s:.1f} | {r.server.full.wall_s / r.full.wall_s:.2f}× | "
+            f"{step_split(r.server.full)} | {r.server.incremental.wall_s:.1f} | "
+            f"{r.server.incremental.wall_s / r.incremental.wall_s:.2f}× | {step_split(r.server.incremental)} | "
+            f"{r.server.nothing_new.wall_s:.1f} |"
+        )
+    lines += ["", "dbt on PostgreSQL: " + "; ".join(
+        f"{r.scale} full: {r.server.full.dbt_summary}; {r.scale} incremental: {r.server.incremental.dbt_summary}"
+        for r in results if r.server)]
+    return lines
+
+
+@contextmanager
+def server_databases(setting: str | None) -> Iterator[Callable[[str], str] | None]:
+    """``auto``: a throw-away server (tests/pg_server.py); a URL: new databases on that server; None: none."""
+    if not setting:
+        yield None
+        return
+    if setting != "auto":
+        yield lambda name: create_database(setting, name)
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pg_server import start_server, stop_server
+
+    base = Path(tempfile.mkdtemp(prefix="hub-bench-pg-"))
+    os.chmod(base, 0o755)  # the server may run as the postgres system user
+    server = start_server(base)
+    try:
+        yield server.new_database
+    finally:
+        stop_server(server)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def create_database(url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        con.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
 
 
 def main() -> None:
@@ -232,6 +337,8 @@ def main() -> None:
                         help="scales to run (default: small and medium)")
     parser.add_argument("--large", action="store_true", help="add the large scale (1M events)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--warehouse", default=None, metavar="auto|URL",
+                        help="also run each scale on PostgreSQL: auto (a throw-away server) or a server URL")
     args = parser.parse_args()
     scales = args.scale or ["small", "medium"]
     if args.large and "large" not in scales:
@@ -239,13 +346,14 @@ def main() -> None:
     started = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     work = Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
     try:
-        results = [bench_scale(scale, args.seed, work) for scale in scales]
+        with server_databases(args.warehouse) as new_database:
+            results = [bench_scale(scale, args.seed, work, new_database) for scale in scales]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     section = report(results, started)
     print(section)
-    if not args.no_write:
-        write_section("pipeline", section)
+    if not args.no_write:  # a run with the server has its own section, so it never replaces the DuckDB-only one
+        write_section("pipeline_warehouse" if args.warehouse else "pipeline", section)
         print(f"written to {BENCHMARKS_MD}")
 
 
