@@ -300,7 +300,7 @@ def _sources_behind_server(paths: HubPaths, warehouse: Warehouse) -> set[str]:
 def _published(paths: HubPaths, warehouse: Warehouse) -> Path | str | None:
     """What readers are served now: the snapshot file, or the server's version schema."""
     if warehouse.url:
-        from orchestration.warehouse.serving import current_version
+        from hub.core.serving_server import current_version
 
         return current_version(warehouse.url)
     return read_current(paths.serving)

@@ -25,7 +25,8 @@ from pg_server import PgServer
 from test_handmade_views import AS_OF, FIXTURE, write_water_workbook
 
 from hub.core.pointer import read_current
-from orchestration.warehouse.serving import current_version, published_row_counts
+from hub.core.serving_server import current_version
+from orchestration.warehouse.serving import published_row_counts
 
 NEXT_DAY = "2025-07-01"
 TABLES_TO_COMPARE = ("hidden_danger_register", "town_readiness", "responsibility_chain_breaks", "event_handling")

@@ -20,9 +20,10 @@ from dbt_fixtures import write_raw_fixture
 from pg_server import PgServer
 from pg_warehouse import MASKED_COLUMNS, pg_connect
 
+from hub.core.serving_server import SERVING, current_version
 from orchestration.publish import load_manifest, published_models
 from orchestration.warehouse.postgres import RAW_TABLES, sync_raw
-from orchestration.warehouse.serving import SERVING, current_version, publish_on_server
+from orchestration.warehouse.serving import publish_on_server
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,7 @@ from pg_server import PgServer
 from pg_warehouse import MASKED_COLUMNS, pg_connect
 
 from api.masking import MASK_RULES, mask_value
-from orchestration.publish import PublishedModel, load_manifest, published_models
-from orchestration.warehouse.serving import (
+from hub.core.serving_server import (
     READ_FULL,
     READ_MASKED,
     SERVING,
@@ -23,8 +22,9 @@ from orchestration.warehouse.serving import (
     VERSION_PREFIX,
     current_version,
     ensure_login_role,
-    publish_on_server,
 )
+from orchestration.publish import PublishedModel, load_manifest, published_models
+from orchestration.warehouse.serving import publish_on_server
 
 
 def models(pg_dbt_build: dict[str, Any]) -> list[PublishedModel]:

@@ -7,7 +7,10 @@ from typing import Any
 
 import duckdb
 
+from hub.core.serving_server import plain_value
 from hub.core.sql_guard import SqlRejected, check_statement, first_line
+
+JSON_TYPE_OIDS = (114, 3802)  # PostgreSQL's json and jsonb
 
 
 def run_readonly_select(path: Path, sql: str, timeout_ms: int = 30_000) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -28,18 +31,6 @@ def run_readonly_select(path: Path, sql: str, timeout_ms: int = 30_000) -> tuple
         con.close()
 
 
-def _json_like(value: Any) -> Any:
-    """A PostgreSQL value as DuckDB's snapshot gives it: NUMERIC as int or float, jsonb as JSON text."""
-    import json
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return value
-
-
 def run_readonly_select_server(url: str, sql: str, timeout_ms: int = 30_000, schema: str = "serving"
                                ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """The same guarded SELECT on a PostgreSQL warehouse's published views (schema ``serving``), in a read-only
@@ -52,8 +43,11 @@ def run_readonly_select_server(url: str, sql: str, timeout_ms: int = 30_000, sch
         with psycopg.connect(url, options=options, connect_timeout=10) as con:
             try:
                 cursor = con.execute(sql)  # type: ignore[arg-type]  # a guarded, user-given statement
-                columns = [d.name for d in cursor.description or []]
-                return columns, [tuple(_json_like(v) for v in row) for row in cursor.fetchall()]
+                described = cursor.description or []
+                json_columns = [d.type_code in JSON_TYPE_OIDS for d in described]
+                rows = [tuple(plain_value(v, is_json) for v, is_json in zip(row, json_columns, strict=True))
+                        for row in cursor.fetchall()]
+                return [d.name for d in described], rows
             finally:
                 con.rollback()
     except psycopg.Error as exc:

@@ -26,13 +26,9 @@ from datetime import date, datetime
 from typing import Any
 
 from hub.core.quoting import quote_ident, sql_literal
+from hub.core.serving_server import READ_FULL, READ_MASKED, SERVING, SERVING_MASKED, VERSION_PREFIX
 from orchestration.publish import PublishedModel
 
-SERVING = "serving"
-SERVING_MASKED = "serving_masked"
-VERSION_PREFIX = "serving_v"
-READ_FULL = "hub_read_full"
-READ_MASKED = "hub_read_masked"
 KEEP_VERSIONS = 3
 
 # Column masks (the kinds of api.masking.MaskKind): a SQL expression of the column value.
@@ -150,54 +146,6 @@ def publish_on_server(url: str, models: Sequence[PublishedModel], masked_columns
             cur.execute(f"DROP SCHEMA {quote_ident(old)} CASCADE")
         con.commit()
     return ServerPublishResult(version, row_counts, built_at, as_of)
-
-
-def current_version(url: str) -> str | None:
-    """The version schema the ``serving`` views read, None before the first publish."""
-    import psycopg
-
-    with psycopg.connect(url) as con:
-        row = con.execute(
-            "SELECT DISTINCT t.table_schema FROM information_schema.view_table_usage t "
-            "WHERE t.view_schema = %s AND t.table_schema LIKE %s", (SERVING, VERSION_PREFIX + "%"),
-        ).fetchone()
-    return row[0] if row else None
-
-
-SQL_ROLE_SETTINGS = {
-    "statement_timeout": "5s",
-    "default_transaction_read_only": "on",
-    "idle_in_transaction_session_timeout": "10s",
-    "search_path": SERVING_MASKED,
-    "work_mem": "16MB",
-    "temp_file_limit": "256MB",
-}
-
-
-def ensure_login_role(url: str, role: str, password: str, group: str = READ_MASKED,
-                      settings: Mapping[str, str] = SQL_ROLE_SETTINGS) -> None:
-    """A login role for readers (the API's connection for a role, the analysts' SQL sandbox, a BI tool): member of
-    ``group`` only, no CREATE anywhere, no temporary tables, and the given settings as its defaults
-    (statement_timeout, default_transaction_read_only …). It gets none of pg_read_server_files,
-    pg_write_server_files, pg_execute_server_program (never granted), so COPY … TO PROGRAM, pg_read_file and
-    server-side lo_import are refused by the server itself."""
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(url, autocommit=True) as con:
-        exists = con.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-        verb = "ALTER" if exists else "CREATE"
-        con.execute(sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION "
-                            "NOBYPASSRLS CONNECTION LIMIT 20 PASSWORD {}").format(
-            sql.SQL(verb), sql.Identifier(role), sql.Literal(password)))
-        con.execute(sql.SQL("ALTER ROLE {} INHERIT").format(sql.Identifier(role)))
-        con.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(role)))
-        database = con.execute("SELECT current_database()").fetchone()[0]
-        con.execute(sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
-        con.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
-        for name, value in settings.items():
-            con.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(
-                sql.Identifier(role), sql.Identifier(name), sql.Literal(value)))
 
 
 def published_row_counts(url: str) -> dict[str, int]:
