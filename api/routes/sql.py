@@ -20,7 +20,7 @@ from api.warehouse_link import WarehouseLink
 
 
 def run_user_sql(state: State, principal: Principal, sql: str, params: dict[str, Any] | None, action: str,
-                 **audit_details: Any) -> tuple[SqlResult, str]:
+                 audit_details: dict[str, Any] | None = None) -> tuple[SqlResult, str]:
     """A user's SQL, audited first: on the warehouse server as the caller's login role when the API serves a
     server warehouse (api.warehouse_sql), else on the current snapshot (the masked copy for roles that get
     personal data masked). Returns the result and the name of the version it ran on."""
@@ -29,10 +29,10 @@ def run_user_sql(state: State, principal: Principal, sql: str, params: dict[str,
     if warehouse is not None:
         # the version the replica mirrors; a publish on the server reaches SQL before the next poll reaches tables
         version = warehouse.status()["server_version"] or "warehouse"
-        state.audit.write(principal.name, action, sql, **audit_details, snapshot=version)
+        state.audit.write(principal.name, action, sql, **(audit_details or {}), snapshot=version)
         return warehouse.sql.run(principal.role, sql, params), version
     with serving_db(state) as db:
-        state.audit.write(principal.name, action, sql, **audit_details, snapshot=db.path.name)
+        state.audit.write(principal.name, action, sql, **(audit_details or {}), snapshot=db.path.name)
         result = run_select(db.sql_cursor(principal.role), sql, params, settings.sql_row_limit,
                             settings.sql_timeout_ms, settings.sql_max_result_bytes)
         return result, db.path.name
@@ -79,7 +79,7 @@ class SqlController(Controller):
         principal: Principal,
     ) -> SqlResponse:
         check_params(data.params)  # before the audit log writes them
-        result, version = run_user_sql(state, principal, data.sql, data.params, "sql", params=data.params)
+        result, version = run_user_sql(state, principal, data.sql, data.params, "sql", {"params": data.params})
         return SqlResponse(
             columns=result.columns,
             rows=result.rows,
