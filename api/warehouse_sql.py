@@ -191,7 +191,8 @@ class ServerSql:
                        f"-c search_path={login.schema}")
             con = psycopg.connect(self.url, user=login.role, password=derived_password(self.url, login.role),
                                   options=options, connect_timeout=CONNECT_TIMEOUT_S)
-        except psycopg.Error as exc:
+        except (psycopg.Error, ValueError) as exc:  # ValueError: a URL without a password to derive from
+            self.roles_ready = False  # e.g. roles dropped or altered on the server: made again on the next call
             raise unavailable(exc) from None
         try:
             return self._fetch(con, query, values)

@@ -415,3 +415,14 @@ def test_the_replica_records_the_version_it_mirrors(served: dict[str, Any], ware
     with client.app.state.snapshots.lease() as version:  # the app's own connection (one configuration per file)
         recorded = version.resource.cursor().execute("SELECT server_version, as_of FROM _snapshot").fetchone()
     assert recorded == (current_version(warehouse_url), date(2026, 6, 30))
+
+
+def test_a_url_without_password_serves_tables_but_no_sql(tmp_path: Path, pg_server: PgServer,
+                                                         warehouse_url: str) -> None:
+    """The SQL roles' passwords are derived from the owner's; with none to derive from, SQL says so (503)."""
+    client, keys = api(tmp_path / "data", pg_server.url("hub_api_warehouse"))
+    with client:
+        assert get(client, keys, "analyst", f"/api/tables/{TABLE}").json()["total"] == 400
+        sql = post_sql(client, keys, "analyst", "SELECT 1")
+        assert sql.status_code == 503 and sql.json()["code"] == "warehouse_unavailable"
+        assert "password" in client.app.state.warehouse.status()["last_error"]
