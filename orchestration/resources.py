@@ -40,6 +40,8 @@ class HubSettings(dg.ConfigurableResource):
     dbt_threads: int = DEFAULT_DBT_THREADS
     quality_webhook_url: str = ""  # empty: the quality report sends no alert
     warehouse: str = ""  # a postgresql:// URL: models, raw copy and published views on that server; empty: DuckDB
+    notice_webhooks: str = ""  # the units' robots for 督办单 (CSV file); empty: <data_dir>/notices/webhooks.csv
+    public_url: str = ""  # links in notices to the hub's pages; empty: no link
     # dbt build --full-refresh for every selected model (`hub run --rebuild-all`); otherwise only models whose
     # code changed since their last build are fully refreshed.
     full_refresh: bool = False
@@ -51,6 +53,7 @@ class HubSettings(dg.ConfigurableResource):
             "data_dir": str(paths.data_dir), "as_of": config.as_of, "landing_dir": str(config.landing_dir or ""),
             "four_platforms_url": config.four_platforms_url, "dbt_threads": config.dbt_threads,
             "quality_webhook_url": config.quality_webhook_url, "warehouse": config.warehouse,
+            "notice_webhooks": str(config.notice_webhooks or ""), "public_url": config.public_url,
         }
         return cls(**{**fields, **changes})
 

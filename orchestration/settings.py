@@ -20,8 +20,8 @@ DEFAULT_DBT_THREADS = 4  # several dbt threads share the one DuckDB connection: 
 
 class HubConfig(BaseSettings):
     """Settings of one deployment. Environment: HUB_DATA_DIR, HUB_LANDING_DIR, HUB_AS_OF,
-    HUB_FOUR_PLATFORMS_URL, HUB_DBT_THREADS, HUB_DAGSTER_PG_URL, HUB_QUALITY_WEBHOOK_URL, HUB_WAREHOUSE
-    (docs/operations.md, docs/warehouse.md)."""
+    HUB_FOUR_PLATFORMS_URL, HUB_DBT_THREADS, HUB_DAGSTER_PG_URL, HUB_QUALITY_WEBHOOK_URL, HUB_WAREHOUSE,
+    HUB_NOTICE_WEBHOOKS, HUB_PUBLIC_URL (docs/operations.md, docs/warehouse.md, docs/assessment.md)."""
 
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
 
@@ -33,6 +33,8 @@ class HubConfig(BaseSettings):
     dagster_pg_url: str = ""  # PostgreSQL for Dagster's runs, event log and schedules; empty: SQLite files
     quality_webhook_url: str = ""  # where the quality report posts pass→fail alerts; empty: no alert
     warehouse: str = ""  # postgresql://user:pass@host:port/db for a server warehouse; empty or "duckdb": DuckDB
+    notice_webhooks: Path | None = None  # the units' robots for 督办单 (CSV); None: <data_dir>/notices/webhooks.csv
+    public_url: str = ""  # the hub's address as readers reach it, for links in notices; empty: no link
 
     @field_validator("warehouse")
     @classmethod

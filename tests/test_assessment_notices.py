@@ -28,7 +28,7 @@ import pytest
 
 from hub.core.paths import HubPaths
 from hub.core.pointer import new_build_path, publish_build, version_name
-from orchestration.assessment.notices import NoticeLog, load_webhooks, log_path, send_notices
+from orchestration.assessment.notices import NoticeLog, load_webhooks, log_path, send_notices, webhooks_file
 
 LEVEL_NAMES = {"提醒": 1, "督办": 2, "约谈通报": 3}  # seeds/followup_escalation.csv: 3, 7, 15 days
 
@@ -41,6 +41,7 @@ class Receiver:
         self.accepted: Counter[tuple[str, str, int]] = Counter()
         self.posts: Counter[str] = Counter()
         self.statuses: list[tuple[str, int]] = []
+        self.bodies: list[str] = []  # every message posted, as JSON text
         self.mode = "ok"
         self.hang_path = ""
         self.hanging = threading.Event()
@@ -51,6 +52,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver.bodies.append(json.dumps(body, ensure_ascii=False))
                 with receiver.lock:
                     receiver.posts[self.path] += 1
                     first = receiver.posts[self.path] == 1
@@ -159,14 +161,14 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> HubPaths:
+def hub(tmp_path: Path, receiver: Receiver) -> HubPaths:
     paths = HubPaths(tmp_path / "data")
-    hooks = tmp_path / "webhooks.csv"
+    hooks = webhooks_file(paths)  # where a deployment without HUB_NOTICE_WEBHOOKS keeps them
+    hooks.parent.mkdir(parents=True, exist_ok=True)
     hooks.write_text("unit,url,kind\n"
                      f"区城管局,{receiver.url('/robot/urban')},dingtalk\n"
                      f"330109001,{receiver.url('/robot/chengxiang')},zzd\n"
                      f"区林水局,{receiver.url('/robot/water')},wecom\n", encoding="utf-8")
-    monkeypatch.setenv("HUB_NOTICE_WEBHOOKS", str(hooks))
     return paths
 
 
@@ -175,7 +177,7 @@ FIRST_DAY = {("/robot/urban", "danger:registry:HD001", 3), ("/robot/chengxiang",
 
 
 def test_webhooks_file_names_each_units_robot(hub: HubPaths) -> None:
-    hooks = load_webhooks(Path(os.environ["HUB_NOTICE_WEBHOOKS"]))
+    hooks = load_webhooks(webhooks_file(hub))
     assert {u: h.kind for u, h in hooks.items()} == {"区城管局": "dingtalk", "330109001": "zzd", "区林水局": "wecom"}
 
 
@@ -228,7 +230,7 @@ def test_a_sender_killed_mid_send_never_sends_twice(hub: HubPaths, receiver: Rec
     publish_items(hub, date(2025, 7, 10), ITEMS)
     # the 浙政钉 robot of 城厢街道 takes the message in and does not answer; the sender is SIGKILLed meanwhile
     receiver.mode, receiver.hang_path = "hang_first", "/robot/chengxiang"
-    env = {**os.environ, "HUB_NOTICE_WEBHOOKS": os.environ["HUB_NOTICE_WEBHOOKS"]}
+    env = {k: v for k, v in os.environ.items() if k != "HUB_NOTICE_WEBHOOKS"}
     sender = subprocess.Popen(
         [sys.executable, "-m", "orchestration.assessment.notices", "--data-dir", str(hub.data_dir), "--timeout", "60"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -254,3 +256,15 @@ def test_a_sender_killed_mid_send_never_sends_twice(hub: HubPaths, receiver: Rec
         log.close()
     assert status == {("330109001", "danger:registry:HD003"): "uncertain",
                       ("区城管局", "danger:registry:HD001"): "sent", ("区林水局", "danger:registry:HD004"): "sent"}
+
+
+def test_notices_link_to_the_printable_page_only_when_the_public_url_is_set(hub: HubPaths,
+                                                                         receiver: Receiver) -> None:
+    publish_items(hub, date(2025, 7, 10), ITEMS)
+    send_notices(hub, public_url="https://hub.example.gov.cn/")
+    assert any("https://hub.example.gov.cn/assessment/notice/330109001" in b for b in receiver.bodies)
+    receiver.bodies.clear()
+    later = hub.data_dir / "later"
+    publish_items(HubPaths(later), date(2025, 7, 10), ITEMS)
+    send_notices(HubPaths(later), webhooks_csv=webhooks_file(hub))  # HUB_NOTICE_WEBHOOKS, as a deployment sets it
+    assert receiver.bodies and not any("/assessment/notice/" in b for b in receiver.bodies)

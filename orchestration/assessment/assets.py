@@ -3,6 +3,7 @@ closes last month, and the ``assessment_notices`` asset that sends the 督办单
 
 
 from datetime import date, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -100,6 +101,7 @@ def assessment_notices(context: dg.AssetExecutionContext, hub_settings: HubSetti
     if hub_settings.warehouse_engine.url:
         context.log.warning(SERVER_NOT_SUPPORTED)
         return dg.MaterializeResult(metadata={"skipped": True, "reason": "server warehouse"})
-    outcome = send_notices(hub_settings.paths)
+    outcome = send_notices(hub_settings.paths, public_url=hub_settings.public_url,
+                           webhooks_csv=Path(hub_settings.notice_webhooks) if hub_settings.notice_webhooks else None)
     context.log.info(outcome.summary())
     return dg.MaterializeResult(metadata=outcome.metadata())

@@ -24,7 +24,6 @@ import fcntl
 import hashlib
 import hmac
 import json
-import os
 import sqlite3
 import time
 import urllib.parse
@@ -43,9 +42,8 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from hub.core.paths import SEEDS_DIR, HubPaths
 from hub.core.pointer import read_current
+from orchestration.settings import HubConfig
 
-WEBHOOKS_ENV = "HUB_NOTICE_WEBHOOKS"  # a CSV file: unit,url,kind[,secret]
-PUBLIC_URL_ENV = "HUB_PUBLIC_URL"  # e.g. https://hub.example.gov.cn — links to the printable notice page
 ESCALATION_SEED = SEEDS_DIR / "followup_escalation.csv"
 KIND_NAMES = {
     "overdue_danger": "逾期隐患",
@@ -132,9 +130,9 @@ def level_for(age_days: int, escalation: Sequence[Escalation]) -> int:
     return max(reached) if reached else 0
 
 
-def webhooks_file(paths: HubPaths) -> Path:
-    configured = os.environ.get(WEBHOOKS_ENV)
-    return Path(configured) if configured else paths.data_dir / "notices" / "webhooks.csv"
+def webhooks_file(paths: HubPaths, configured: Path | None = None) -> Path:
+    """The units' robots (a CSV file: unit,url,kind[,secret]): HUB_NOTICE_WEBHOOKS, else in the data directory."""
+    return configured or paths.data_dir / "notices" / "webhooks.csv"
 
 
 def load_webhooks(path: Path) -> dict[str, Webhook]:
@@ -267,8 +265,9 @@ def sender_lock(paths: HubPaths) -> Iterator[None]:
 
 
 def notice_text(unit_name: str, unit_id: str, items: Sequence[Item], escalation: Sequence[Escalation],
-                as_of: str) -> tuple[str, str]:
-    """(title, markdown) of one unit's 督办单."""
+                as_of: str, public_url: str = "") -> tuple[str, str]:
+    """(title, markdown) of one unit's 督办单; ``public_url`` (HUB_PUBLIC_URL, e.g. https://hub.example.gov.cn)
+    adds a link to its printable page."""
     names = {e.level: e.name for e in escalation}
     title = f"督办单｜{unit_name}"
     lines = [f"### 督办单｜{unit_name}",
@@ -280,7 +279,7 @@ def notice_text(unit_name: str, unit_id: str, items: Sequence[Item], escalation:
                          f"（责任：{item.owner or unit_name}；已 {item.age_days} 天；依据：{item.evidence}；"
                          f"编号 {item.item_key}）")
         lines.append("")
-    base = os.environ.get(PUBLIC_URL_ENV, "").rstrip("/")
+    base = public_url.rstrip("/")
     if base:
         lines.append(f"[查看并打印督办单]({base}/assessment/notice/{urllib.parse.quote(unit_id)})")
     lines.append("萧山区应急管理局 · 应急数据枢纽")
@@ -360,12 +359,12 @@ def due_items(rows: Sequence[dict[str, Any]], log: NoticeLog, as_of: date,
 
 def send_notices(paths: HubPaths, *, snapshot: Path | None = None, webhooks: dict[str, Webhook] | None = None,
                  escalation: Sequence[Escalation] | None = None, timeout: float = 10.0,
-                 attempts: int = 4) -> Outcome:
+                 attempts: int = 4, webhooks_csv: Path | None = None, public_url: str = "") -> Outcome:
     snapshot = snapshot or read_current(paths.serving)
     outcome = Outcome()
     if snapshot is None:
         return outcome
-    hooks = webhooks if webhooks is not None else load_webhooks(webhooks_file(paths))
+    hooks = webhooks if webhooks is not None else load_webhooks(webhooks_file(paths, webhooks_csv))
     levels = list(escalation) if escalation is not None else load_escalation()
     as_of_text, rows = read_items(snapshot)
     outcome.as_of = as_of_text
@@ -387,19 +386,19 @@ def send_notices(paths: HubPaths, *, snapshot: Path | None = None, webhooks: dic
                     if hook is None:
                         outcome.no_webhook[unit_items[0].unit_name] = len(unit_items)
                         continue
-                    _send_unit(client, log, hook, unit_items, levels, as_of_text, outcome, attempts)
+                    _send_unit(client, log, hook, unit_items, levels, as_of_text, outcome, attempts, public_url)
         finally:
             log.close()
     return outcome
 
 
 def _send_unit(client: httpx.Client, log: NoticeLog, hook: Webhook, items: Sequence[Item],
-               levels: Sequence[Escalation], as_of: str, outcome: Outcome, attempts: int) -> None:
+               levels: Sequence[Escalation], as_of: str, outcome: Outcome, attempts: int, public_url: str) -> None:
     batch_id = uuid.uuid4().hex
     claimed = log.claim(items, batch_id)
     if not claimed:
         return
-    title, text = notice_text(claimed[0].unit_name, claimed[0].unit_id, claimed, levels, as_of)
+    title, text = notice_text(claimed[0].unit_name, claimed[0].unit_id, claimed, levels, as_of, public_url)
     payload = robot_payload(hook.kind, title, text)
     tries = 0
     try:
@@ -426,7 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--timeout", type=float, default=10.0)
     args = parser.parse_args(argv)
-    outcome = send_notices(HubPaths(Path(args.data_dir).resolve()), timeout=args.timeout)
+    config = HubConfig(data_dir=Path(args.data_dir))  # the HUB_* settings of this process's environment
+    outcome = send_notices(config.paths, timeout=args.timeout, webhooks_csv=config.notice_webhooks,
+                           public_url=config.public_url)
     print(outcome.summary())
     return 0
 
