@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -89,11 +90,12 @@ def mirror_current(url: str, serving_root: Path, keep: int = KEEP) -> str | None
     return version
 
 
-def _select_list(cur: object, version: str, table: str) -> str:
-    cur.execute(  # type: ignore[attr-defined]
+def _select_list(cur: Any, version: str, table: str) -> str:
+    """The table's columns, each cast on the server where DuckDB would not read its Arrow form as a build would."""
+    cur.execute(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 "
         "ORDER BY ordinal_position", parameters=(version, table))
-    columns = cur.fetchall()  # type: ignore[attr-defined]
+    columns = cur.fetchall()
     if not columns:
         raise LookupError(f"{version}.{table} has no columns (the version was dropped?)")
     out = []

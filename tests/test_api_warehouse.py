@@ -426,3 +426,27 @@ def test_a_url_without_password_serves_tables_but_no_sql(tmp_path: Path, pg_serv
         sql = post_sql(client, keys, "analyst", "SELECT 1")
         assert sql.status_code == 503 and sql.json()["code"] == "warehouse_unavailable"
         assert "password" in client.app.state.warehouse.status()["last_error"]
+
+
+def test_a_version_that_cannot_be_copied_keeps_the_replica_in_service(pg_server: PgServer, tmp_path: Path) -> None:
+    """A copy that fails half-way (here the new version lost a table) publishes nothing: the previous replica
+    stays in service, the error is kept for the status, and the next good publish is served."""
+    pg_server.new_database("hub_api_broken")
+    url = pg_server.url("hub_api_broken", password="owner-secret")
+    build = tmp_path / "build.duckdb"
+    models = write_fixture(build)
+    first = publish_on(url, build, models)
+    client, keys = api(tmp_path / "data", url)
+    serving = HubPaths(tmp_path / "data").serving
+    with client:
+        broken = publish_on(url, build, models)
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute(f"DROP TABLE {broken}.{ROSTER} CASCADE")  # also drops the two views of it
+        status = wait_for(client.app.state.warehouse.status, lambda s: s["last_error"])
+        assert status["last_error"] and status["server_version"] == first
+        assert get(client, keys, "analyst", f"/api/tables/{TABLE}").json()["snapshot"].endswith(f"-{first}.duckdb")
+        assert [p.name for p in versions(serving)] == [read_current(serving).name]  # no half-made replica published
+        good = publish_on(url, build, models)
+        body = wait_for(lambda: get(client, keys, "analyst", f"/api/tables/{TABLE}").json(),
+                        lambda b: b["snapshot"].endswith(f"-{good}.duckdb"))
+        assert body["total"] == 400 and client.app.state.warehouse.status()["last_error"] is None
