@@ -22,7 +22,9 @@ from typing import Any
 import duckdb
 import psycopg
 import pytest
-from api_fixtures import AS_OF, towns, write_build_db
+from api_fixtures import AS_OF, add_key, towns, write_build_db
+from api_fixtures import start_server as start_api
+from api_fixtures import stop_server as stop_api
 from click.testing import CliRunner
 from litestar.testing import TestClient
 from pg_server import PgServer, start_server, stop_server
@@ -450,3 +452,26 @@ def test_a_version_that_cannot_be_copied_keeps_the_replica_in_service(pg_server:
         body = wait_for(lambda: get(client, keys, "analyst", f"/api/tables/{TABLE}").json(),
                         lambda b: b["snapshot"].endswith(f"-{good}.duckdb"))
         assert body["total"] == 400 and client.app.state.warehouse.status()["last_error"] is None
+
+
+def test_hub_serve_with_two_workers_makes_one_replica(pg_server: PgServer, tmp_path: Path, warehouse_url: str,
+                                                      served: dict[str, Any]) -> None:
+    """The real command: ``hub serve --warehouse URL --workers 2``; both workers mirror under one lock, so the
+    data directory holds one replica, and both answer tables and SQL."""
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_api(data, "--warehouse", warehouse_url, "--workers", "2",
+                       env_extra={"HUB_CHROMA_URL": "http://127.0.0.1:9", "HUB_API_WAREHOUSE_POLL_S": "0.5"})
+    try:
+        server.keys = {"analyst": add_key(data, "analyst", "analyst")}
+        with server.client("analyst") as c:
+            for _ in range(6):  # requests reach both workers
+                assert c.get(f"/api/tables/{TABLE}").json()["total"] == 400
+                body = c.post("/api/sql", json={"sql": ROSTER_SQL}).json()
+                assert body["row_count"] == 27 and body["rows"][0][1].endswith("**")
+        replicas = versions(HubPaths(data).serving)
+        assert len(replicas) == 1 and replicas[0].name.endswith(f"-{current_version(warehouse_url)}.duckdb")
+    finally:
+        stop_api(server)
+    log = next(data.glob("server-*.log")).read_text(errors="replace")
+    assert "owner-secret" not in log and "Traceback" not in log
