@@ -41,17 +41,21 @@ def display_value(value: Any, column: str = "") -> str:
     return str(value)
 
 
+# The Chinese name at the head of a description and the rest: "隐患总台账 / one row per …"; a name ending in a
+# full-width bracket has no space before the slash ("部门月度考核（历月）/ one row per …").
+_LABELLED = re.compile(r"\s*(?P<label>[^/\n]{1,24}?)\s*/\s+(?P<rest>.*)", re.DOTALL)
+
+
 def table_label(table: TableInfo) -> str:
     """The Chinese name at the head of the description ("隐患总台账 / …"), else the table name."""
-    head, sep, _ = (table.description or "").partition(" / ")
-    head = head.strip()
-    return head if sep and head and len(head) <= 24 else table.name
+    found = _LABELLED.match(table.description or "")
+    return found["label"] if found else table.name
 
 
 def plain_description(table: TableInfo) -> str:
     """The description without its Chinese label and without dbt wording (variables, file references)."""
-    head, sep, rest = (table.description or "").partition(" / ")
-    text = rest if sep else head
+    found = _LABELLED.match(table.description or "")
+    text = found["rest"] if found else (table.description or "")
     for pattern, replacement in _DBT_WORDING:
         text = pattern.sub(replacement, text)
     return text.strip()

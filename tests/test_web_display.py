@@ -237,3 +237,18 @@ def test_sql_page_runs_a_query_through_the_sandbox(client, keys) -> None:
                          headers={"Authorization": f"Bearer {keys['analyst']}", **HTML})
     assert refused.status_code == 400 and 'id="sql-error"' in refused.text
     assert get(client, keys, "/sql", "staff").status_code == 403
+
+
+def test_every_table_is_named_in_chinese(client, keys) -> None:
+    """The 考核 history tables' descriptions put the slash right after a full-width bracket ("部门月度考核（历月）/ …"):
+    their cards and sidebar entries showed the English table name."""
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    page = get(client, keys, "/tables").text
+    names = re.findall(r'<a class="card table-card" href="/tables/[^"]+">\s*<h2>([^<]+)</h2>', page)
+    published = client.get("/api/tables", headers={"Authorization": f"Bearer {keys['admin']}"}).json()["tables"]
+    assert len(names) == len(published)
+    assert all(cjk.search(name) for name in names), [n for n in names if not cjk.search(n)]
+    assert "部门月度考核（历月）" in names
+    side = get(client, keys, "/tables/assessment_department_monthly_history").text
+    assert "<h1>部门月度考核（历月） <code" in side
+    assert "one row per district department" in side.split('class="table-desc"', 1)[1].split("</p>", 1)[0]

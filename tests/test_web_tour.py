@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,3 +69,13 @@ def test_no_report_names_the_command_that_writes_one(client, keys) -> None:
     assert missing.status_code == 404
     assert "hub quality report" in missing.json()["message_zh"]
     assert "hub quality report" in missing.json()["message_en"]
+
+
+def test_home_and_tables_say_which_day_the_data_runs_up_to(client, keys) -> None:
+    """The home page showed only the snapshot's file name (serving-20261204T004608….duckdb); a duty officer
+    wants the 数据基准日 and when the data was published."""
+    for path in ("/", "/tables"):
+        line = get(client, keys, path).text.split('id="snapshot-line"', 1)[1].split("</p>", 1)[0]
+        assert "数据基准日 <strong>2026-06-30</strong>" in line, path
+        assert re.search(r"发布于 \d{4}-\d{2}-\d{2} \d{2}:\d{2}（北京时间）", line), line
+        assert ".duckdb" not in line.split(">", 1)[1]  # the file name only in the tooltip

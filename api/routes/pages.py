@@ -7,6 +7,7 @@ set by the login form; an unauthorised page renders the login form or a 403 page
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
@@ -202,8 +203,11 @@ class HomePages(Controller):
     @get("/", sync_to_thread=True)
     def home(self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb]) -> Template:
         principal = identify(request)  # a client over its failed-login budget gets its 429 as a page
-        snapshot = snapshots.current_path()
-        return _page(request, "home.html", principal, snapshot=snapshot.name if snapshot else None)
+        snapshot = None
+        if snapshots.current_path() is not None:  # the home page also answers before anything is published
+            with lease(snapshots) as db:
+                snapshot = snapshot_info(db)
+        return _page(request, "home.html", principal, snapshot=snapshot)
 
     @get("/login")
     async def login_form(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
@@ -401,6 +405,14 @@ _REPORT_TIME = re.compile(r"(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})")
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
 
 
+def snapshot_info(db: ServingDb) -> dict[str, Any]:
+    """What a reader wants to know about the data served: the day it runs up to and when it was published (in
+    Beijing time; the publisher writes the server's local time), and the snapshot file for whoever asks."""
+    built = db.catalog.snapshot.get("built_at")
+    built_at = datetime.fromisoformat(built).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if built else None
+    return {"as_of": db.catalog.snapshot.get("as_of"), "built_at": built_at, "file": db.path.name}
+
+
 def report_time(report: ReportFile) -> str:
     """When the report was generated, in Beijing time: from its name (quality_YYYYMMDD_HHMMSS_…, written in
     Asia/Shanghai), else the file's modification time converted to Asia/Shanghai."""
@@ -428,7 +440,7 @@ class TablesPages(Controller):
         with lease(snapshots) as db:
             tables = table_order(list(db.catalog.tables.values()))
             cards = [(t, table_label(t), plain_description(t), table_group(t)) for t in tables]
-            return _page(request, "tables.html", principal, tables=cards, snapshot=db.path.name)
+            return _page(request, "tables.html", principal, tables=cards, snapshot=snapshot_info(db))
 
     @get("/{name:str}", sync_to_thread=True)
     def table_page_view(
