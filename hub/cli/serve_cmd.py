@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from hub.cli.warehouse_option import warehouse_option
+from hub.core.warehouse import Warehouse
+
 if TYPE_CHECKING:
     from hub.cli.chroma_server import ChromaServer
 
@@ -26,10 +29,9 @@ BOUNDED_HTTP = "api.limits:BoundedHttpToolsProtocol"
 @click.option("--port", default=8000, show_default=True, type=int, help="端口 / port")
 @click.option("--demo", is_flag=True, default=False, help="演示模式：无需密钥 / open demo mode, no key needed")
 @click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes")
-@click.option("--warehouse", envvar="HUB_WAREHOUSE", default=None, metavar="URL",
-              help="数仓 / warehouse: postgresql://user:pass@host:port/db, served through a local replica, SQL on the "
-                   "server (default: $HUB_WAREHOUSE, else the DuckDB snapshots of the data directory)")
-def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int, warehouse: str | None) -> None:
+@warehouse_option("on PostgreSQL tables and pages read a local replica of the published version, SQL runs on the "
+                  "server")
+def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int, warehouse: Warehouse) -> None:
     """提供 API 与网页 / serve the API and web pages on the published snapshot and index."""
     import os
 
@@ -39,16 +41,17 @@ def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int, 
     from api.settings import ApiSettings
     from hub.core.warehouse import redact
 
-    try:
-        settings = ApiSettings.from_env(data_dir, demo_mode=True if demo else None, warehouse=warehouse)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--warehouse") from None
+    # "duckdb" when the option chose DuckDB, so a HUB_WAREHOUSE the option overrode is not read again
+    settings = ApiSettings.from_env(data_dir, demo_mode=True if demo else None, warehouse=warehouse.url or "duckdb")
     if data_dir:
         os.environ["HUB_DATA_DIR"] = str(settings.paths.data_dir)
     if demo:
         os.environ["HUB_API_DEMO_MODE"] = "1"
-    if settings.warehouse_url:  # the workers of --workers N read their settings from the environment
-        os.environ["HUB_WAREHOUSE"] = settings.warehouse_url
+    # the workers of --workers N read their settings from the environment: the option's choice, not a leftover
+    if warehouse.url:
+        os.environ["HUB_WAREHOUSE"] = warehouse.url
+    else:
+        os.environ.pop("HUB_WAREHOUSE", None)
     base = f"http://{host}:{port}"
     click.echo(f"数据目录 / data dir: {settings.paths.data_dir}")
     if settings.warehouse_url:
