@@ -7,6 +7,13 @@
 {%- set as_of = as_of_date() %}
 {%- set month = as_of_value()[:7] %}
 {%- set month_start = "cast('" ~ month ~ "-01' as date)" %}
+{#- Indicators towns and departments are both scored on: the same evidence rows, counted for the town they are in
+    and for the department responsible. Per level: the unit column of dangers, of events and of teams, and which
+    teams count (a department only when the team's unit name resolved). #}
+{%- set shared_levels = [
+    ('town', 'h.town_code', 'e.town_code', 't.town_code', 't.town_code is not null'),
+    ('department', 'h.owner_dept', 'e.dept', 't.unit', 't.is_unit_resolved'),
+] %}
 
 with params as (
     select i.applies_to, i.indicator_code, i.parameter
@@ -48,6 +55,71 @@ quality_read as (
     group by d.source_system, d.entity
 ),
 
+{%- for level, danger_unit, event_unit, team_unit, team_filter in shared_levels %}
+
+{{ level }}_shared_rows as (
+    select
+        {{ danger_unit }} as unit_id,
+        'overdue_dangers' as indicator_code,
+        'hidden_danger_register' as evidence_table,
+        h.register_id as evidence_key,
+        coalesce(h.description, '') || '（期限 ' || cast(h.deadline as {{ dbt.type_string() }}) || '，逾期 '
+            || cast(h.overdue_days as {{ dbt.type_string() }}) || ' 天）' as evidence_detail,
+        1 as numerator,
+        1 as denominator,
+        true as counts_against
+    from overdue as h
+    where {{ danger_unit }} is not null
+    union all
+
+    select
+        {{ danger_unit }},
+        'long_overdue_dangers',
+        'hidden_danger_register',
+        h.register_id,
+        coalesce(h.description, '') || '（逾期 ' || cast(h.overdue_days as {{ dbt.type_string() }}) || ' 天）',
+        1, 1, true
+    from overdue as h
+    inner join params as p on p.applies_to = '{{ level }}' and p.indicator_code = 'long_overdue_dangers'
+    where {{ danger_unit }} is not null and h.overdue_days > p.parameter
+    union all
+
+    select
+        {{ event_unit }},
+        'event_on_time',
+        'int_events_as_of',
+        e.event_id,
+        case when e.is_on_time then '按期办结' when e.finish_time is null then '逾期未办结' else '超期办结' end,
+        case when e.is_on_time then 1 else 0 end, 1, not e.is_on_time
+    from month_events as e
+    where {{ event_unit }} is not null and e.is_due
+    union all
+
+    select
+        {{ event_unit }},
+        'event_returns',
+        'int_events_as_of',
+        e.event_id,
+        '退回 ' || cast(e.returns as {{ dbt.type_string() }}) || ' 次',
+        e.returns, 1, e.returns > 0
+    from month_events as e
+    where {{ event_unit }} is not null
+    union all
+
+    select
+        {{ team_unit }},
+        'team_compliance',
+        'rescue_teams',
+        t.team_id,
+        t.team_name || '：' || case when t.is_qualified then '有资质' else '无资质' end || '，'
+            || case when t.has_agreement then '已签协议' else '未签协议' end,
+        case when t.is_qualified and t.has_agreement then 1 else 0 end, 1,
+        not (t.is_qualified and t.has_agreement)
+    from {{ ref('rescue_teams') }} as t
+    where {{ team_filter }}
+),
+{%- endfor %}
+
 town_rows as (
     -- 六有: one row per item, 1 when the town has it
     {%- for item, label in [('leadership', '有班子'), ('mechanism', '有机制'), ('plan', '有预案'), ('team', '有队伍'),
@@ -66,30 +138,6 @@ town_rows as (
     {%- endfor %}
 
     select
-        h.town_code,
-        'overdue_dangers',
-        'hidden_danger_register',
-        h.register_id,
-        coalesce(h.description, '') || '（期限 ' || cast(h.deadline as {{ dbt.type_string() }}) || '，逾期 '
-            || cast(h.overdue_days as {{ dbt.type_string() }}) || ' 天）',
-        1, 1, true
-    from overdue as h
-    where h.town_code is not null
-    union all
-
-    select
-        h.town_code,
-        'long_overdue_dangers',
-        'hidden_danger_register',
-        h.register_id,
-        coalesce(h.description, '') || '（逾期 ' || cast(h.overdue_days as {{ dbt.type_string() }}) || ' 天）',
-        1, 1, true
-    from overdue as h
-    inner join params as p on p.applies_to = 'town' and p.indicator_code = 'long_overdue_dangers'
-    where h.town_code is not null and h.overdue_days > p.parameter
-    union all
-
-    select
         g.town_code,
         'grid_coverage',
         'grid_coverage',
@@ -99,28 +147,6 @@ town_rows as (
         case when g.is_uncovered then 0 else 1 end, 1, g.is_uncovered
     from {{ ref('grid_coverage') }} as g
     where g.town_code is not null
-    union all
-
-    select
-        e.town_code,
-        'event_on_time',
-        'int_events_as_of',
-        e.event_id,
-        case when e.is_on_time then '按期办结' when e.finish_time is null then '逾期未办结' else '超期办结' end,
-        case when e.is_on_time then 1 else 0 end, 1, not e.is_on_time
-    from month_events as e
-    where e.town_code is not null and e.is_due
-    union all
-
-    select
-        e.town_code,
-        'event_returns',
-        'int_events_as_of',
-        e.event_id,
-        '退回 ' || cast(e.returns as {{ dbt.type_string() }}) || ' 次',
-        e.returns, 1, e.returns > 0
-    from month_events as e
-    where e.town_code is not null
     union all
 
     select
@@ -136,92 +162,21 @@ town_rows as (
         and d.drill_date >= {{ dbt.dateadd('month', -1 * var('drill_window_months'), as_of) }}
     union all
 
-    select
-        t.town_code,
-        'team_compliance',
-        'rescue_teams',
-        t.team_id,
-        t.team_name || '：' || case when t.is_qualified then '有资质' else '无资质' end || '，'
-            || case when t.has_agreement then '已签协议' else '未签协议' end,
-        case when t.is_qualified and t.has_agreement then 1 else 0 end, 1,
-        not (t.is_qualified and t.has_agreement)
-    from {{ ref('rescue_teams') }} as t
-    where t.town_code is not null
+    select * from town_shared_rows
 ),
 
 department_rows as (
     select
-        h.owner_dept as unit_id,
-        'overdue_dangers' as indicator_code,
-        'hidden_danger_register' as evidence_table,
-        h.register_id as evidence_key,
-        coalesce(h.description, '') || '（期限 ' || cast(h.deadline as {{ dbt.type_string() }}) || '，逾期 '
-            || cast(h.overdue_days as {{ dbt.type_string() }}) || ' 天）' as evidence_detail,
-        1 as numerator,
-        1 as denominator,
-        true as counts_against
-    from overdue as h
-    where h.owner_dept is not null
-    union all
-
-    select
-        h.owner_dept,
-        'long_overdue_dangers',
-        'hidden_danger_register',
-        h.register_id,
-        coalesce(h.description, '') || '（逾期 ' || cast(h.overdue_days as {{ dbt.type_string() }}) || ' 天）',
-        1, 1, true
-    from overdue as h
-    inner join params as p on p.applies_to = 'department' and p.indicator_code = 'long_overdue_dangers'
-    where h.owner_dept is not null and h.overdue_days > p.parameter
-    union all
-
-    select
-        e.dept,
-        'event_on_time',
-        'int_events_as_of',
-        e.event_id,
-        case when e.is_on_time then '按期办结' when e.finish_time is null then '逾期未办结' else '超期办结' end,
-        case when e.is_on_time then 1 else 0 end, 1, not e.is_on_time
-    from month_events as e
-    where e.dept is not null and e.is_due
-    union all
-
-    select
-        e.dept,
-        'event_returns',
-        'int_events_as_of',
-        e.event_id,
-        '退回 ' || cast(e.returns as {{ dbt.type_string() }}) || ' 次',
-        e.returns, 1, e.returns > 0
-    from month_events as e
-    where e.dept is not null
-    union all
-
-    select
-        t.unit,
-        'team_compliance',
-        'rescue_teams',
-        t.team_id,
-        t.team_name || '：' || case when t.is_qualified then '有资质' else '无资质' end || '，'
-            || case when t.has_agreement then '已签协议' else '未签协议' end,
-        case when t.is_qualified and t.has_agreement then 1 else 0 end, 1,
-        not (t.is_qualified and t.has_agreement)
-    from {{ ref('rescue_teams') }} as t
-    where t.is_unit_resolved
-    union all
-
-    select
-        o.owner_unit,
-        'data_quality',
-        'quality_deliveries',
-        r.source_system || '.' || r.entity,
+        o.owner_unit as unit_id,
+        'data_quality' as indicator_code,
+        'quality_deliveries' as evidence_table,
+        r.source_system || '.' || r.entity as evidence_key,
         '读入 ' || cast(r.rows_read as {{ dbt.type_string() }}) || ' 行，隔离 '
             || cast(r.rows_quarantined as {{ dbt.type_string() }}) || ' 行，违反规则 '
-            || cast(coalesce(f.failing_rows, 0) as {{ dbt.type_string() }}) || ' 行',
-        greatest(r.rows_read - r.rows_quarantined - coalesce(f.failing_rows, 0), 0),
-        r.rows_read,
-        r.rows_quarantined + coalesce(f.failing_rows, 0) > 0
+            || cast(coalesce(f.failing_rows, 0) as {{ dbt.type_string() }}) || ' 行' as evidence_detail,
+        greatest(r.rows_read - r.rows_quarantined - coalesce(f.failing_rows, 0), 0) as numerator,
+        r.rows_read as denominator,
+        r.rows_quarantined + coalesce(f.failing_rows, 0) > 0 as counts_against
     from quality_read as r
     inner join {{ ref('assessment_source_owners') }} as o on o.source_system = r.source_system
     left join quality_failing as f on f.source_system = r.source_system and f.entity = r.entity
@@ -236,6 +191,9 @@ department_rows as (
         b.domain || ' ' || b.task || '：上级 ' || b.upper_unit || '，本级 ' || b.lower_unit || ' 条线不一致',
         1, 1, true
     from {{ ref('responsibility_chain_breaks') }} as b
+    union all
+
+    select * from department_shared_rows
 )
 
 select
