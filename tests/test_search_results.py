@@ -8,10 +8,12 @@ Chromium against a live ``hub serve``. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from api_fixtures import SAMPLE_DOCS, LiveServer, add_key, start_server, stop_server
@@ -227,3 +229,18 @@ def test_browser_opened_hit_is_highlighted_below_the_sticky_header(page) -> None
     border = page.evaluate(f"getComputedStyle(document.getElementById('chunk-{order}')).borderTopColor")
     assert border == "rgb(217, 119, 6)"
     page.screenshot(path=str(ARTIFACTS / "search-hit-opened.png"), full_page=False)
+
+
+def test_an_opened_hit_leads_back_to_its_results(api: TestClient) -> None:
+    """Tour (issue 14): "← 返回搜索" on a document opened from a result went to an empty search form."""
+    body = api.get("/api/search", params={"q": WATER_QUERY, "type": "案例"}).json()
+    page = api.get(body["results"][0]["url"].split("#")[0]).text
+    found = re.search(r'<a href="([^"]+)" id="back-to-results">← 返回搜索结果</a>', page)
+    assert found is not None
+    back = urlsplit(html.unescape(found[1]))
+    assert back.path == "/search"
+    assert parse_qs(back.query) == {"q": [WATER_QUERY], "mode": ["hybrid"], "type": ["案例"]}
+    assert "没有找到相关内容" not in api.get(html.unescape(found[1])).text
+    # the address comes from the query string: only our own results page is ever linked
+    elsewhere = api.get(f"/documents/{quote(DOCS[1])}", params={"back": "https://example.org/search?q=x"}).text
+    assert 'id="back-to-results"' not in elsewhere and "example.org" not in elsewhere

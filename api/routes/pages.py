@@ -278,12 +278,15 @@ class DocumentPages(Controller):
         principal: Principal,
         doc_path: FromPath[str],
         hit: FromQuery[str | None] = None,
+        back: FromQuery[str | None] = None,
     ) -> Template:
         doc_id = doc_path.lstrip("/")
         with search_holder.lease() as index:
             doc = document_or_404(index, doc_id)
         hit_order = int(hit) if hit and hit.isdigit() else None
-        return _page(request, "document.html", principal, doc=doc, hit=hit_order, doc_url=quote(doc_id))
+        # 返回搜索结果: only ever to our own results page (the address comes from the query string)
+        back_url = back if back and back.startswith("/search?") else None
+        return _page(request, "document.html", principal, doc=doc, hit=hit_order, doc_url=quote(doc_id), back=back_url)
 
 
 def search_page_context(holder: SearchHolder, params: Any) -> dict[str, Any]:

@@ -40,11 +40,11 @@ DOC_PAGE_SIZE = 30  # "更多来自本文档": every matching chunk of one docum
 class Hit(SearchHit):
     """One chunk as kb found it (document, heading path, offsets, text, marked snippet, scores), and its address."""
 
-    url: str  # the document page, scrolled to this chunk and highlighted
+    url: str  # the document page, scrolled to this chunk and highlighted, with a way back to the results
 
     @classmethod
-    def of(cls, hit: SearchHit) -> Hit:
-        return cls(**vars(hit), url=document_url(hit.doc_id, hit.order))
+    def of(cls, hit: SearchHit, back: str) -> Hit:
+        return cls(**vars(hit), url=document_url(hit.doc_id, hit.order, back))
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -110,9 +110,9 @@ def search_filters(
     return {k: v for k, v in given.items() if v not in (None, "")}
 
 
-def document_url(doc_id: str, order: int | None = None) -> str:
-    base = f"/documents/{quote(doc_id)}"
-    return base if order is None else f"{base}?hit={order}#chunk-{order}"
+def document_url(doc_id: str, order: int, back: str) -> str:
+    """The document page at chunk ``order``; ``back`` is the results page it was opened from (its 返回 link)."""
+    return f"/documents/{quote(doc_id)}?{urlencode({'hit': order, 'back': back})}#chunk-{order}"
 
 
 def search_url(params: dict[str, Any]) -> str:
@@ -140,9 +140,10 @@ def run_search(
             raise bilingual_bad_request(exc) from None
     shown = {k: v for k, v in filters.items() if k != "doc_id"}
     base = {"q": q, "mode": mode, "type": shown.get("doc_type")} | {k: shown.get(k) for k in ("hazard", "town", "year")}
+    back = search_url({**base, "doc": doc})
     groups = [
         DocumentGroup(
-            **vars(g) | {"hits": [Hit.of(h) for h in g.hits]},
+            **vars(g) | {"hits": [Hit.of(h, back) for h in g.hits]},
             more_url=search_url({**base, "doc": g.doc_id}) if g.more and not doc else None,
         )
         for g in page.groups
@@ -155,7 +156,7 @@ def run_search(
         total_is_lower_bound=page.total_is_lower_bound,
         documents=page.documents,
         doc=doc,
-        results=[Hit.of(h) for h in page.hits],
+        results=[Hit.of(h, back) for h in page.hits],
         groups=groups,
     )
     return response, bool(page.query_vector_cached)
