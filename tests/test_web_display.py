@@ -251,4 +251,4 @@ def test_every_table_is_named_in_chinese(client, keys) -> None:
     assert "部门月度考核（历月）" in names
     side = get(client, keys, "/tables/assessment_department_monthly_history").text
     assert "<h1>部门月度考核（历月） <code" in side
-    assert "one row per district department" in side.split('class="table-desc"', 1)[1].split("</p>", 1)[0]
+    assert "one row per district department" in side.split('table-desc">', 1)[1].split("</p>", 1)[0]
