@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import re
 import uuid
 from collections.abc import Iterator
@@ -79,3 +81,20 @@ def test_home_and_tables_say_which_day_the_data_runs_up_to(client, keys) -> None
         assert "数据基准日 <strong>2026-06-30</strong>" in line, path
         assert re.search(r"发布于 \d{4}-\d{2}-\d{2} \d{2}:\d{2}（北京时间）", line), line
         assert ".duckdb" not in line.split(">", 1)[1]  # the file name only in the tooltip
+
+
+def test_the_json_export_says_when_it_holds_only_the_first_rows(data_dir, keys) -> None:
+    """"导出全部 N 行：CSV · Parquet · JSON" — but a JSON answer is one page of at most HUB_API_PAGE_SIZE_MAX rows, so
+    for a larger table the JSON link held the first rows only while the page said it held all."""
+    settings = dataclasses.replace(ApiSettings.from_env(str(data_dir)), page_size_max=100)
+    with TestClient(create_app(settings)) as small_pages:
+        page = get(small_pages, keys, "/tables/hidden_danger_register").text
+        total = int(re.search(r'<strong id="total">(\d+)</strong>', page)[1])
+        assert total > 100
+        link = re.search(r'<a href="([^"]+)" id="json-first-page">JSON（前 100 行，其余按 next_after 翻页）</a>', page)
+        assert link is not None
+        body = small_pages.get(html.unescape(link[1]), headers={"Authorization": f"Bearer {keys['admin']}"}).json()
+        assert len(body["rows"]) == 100 and body["total"] == total and body["next_after"]
+        csv_link = re.search(r'<a href="([^"]+)">CSV</a>', page)[1]
+        csv = small_pages.get(html.unescape(csv_link), headers={"Authorization": f"Bearer {keys['admin']}"}).text
+        assert len(csv.strip().splitlines()) - 1 == total  # CSV and Parquet do hold every row

@@ -521,6 +521,7 @@ class TablesPages(Controller):
             sort_links=sort_links,
             columns=columns,
             rows=rows,
+            json_rows=settings.page_size_max,  # a JSON answer is one page: the most rows it can hold
             operators=OPERATORS,
             operator_labels=OPERATOR_LABELS,
             filters=[f for f in req.filters],
