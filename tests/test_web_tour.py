@@ -98,3 +98,12 @@ def test_the_json_export_says_when_it_holds_only_the_first_rows(data_dir, keys) 
         csv_link = re.search(r'<a href="([^"]+)">CSV</a>', page)[1]
         csv = small_pages.get(html.unescape(csv_link), headers={"Authorization": f"Bearer {keys['admin']}"}).text
         assert len(csv.strip().splitlines()) - 1 == total  # CSV and Parquet do hold every row
+
+
+def test_the_sql_page_says_where_the_table_and_column_names_are(client, keys) -> None:
+    """An analyst opening /sql saw an empty editor and five examples, and nothing saying which tables and columns
+    there are to query."""
+    page = get(client, keys, "/sql", "analyst").text
+    hint = page.split('id="sql-tables"', 1)[1].split("</p>", 1)[0]
+    assert '<a href="/tables">数据表</a>' in hint
+    assert get(client, keys, "/tables", "analyst").status_code == 200  # a page this role can open
