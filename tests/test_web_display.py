@@ -252,3 +252,11 @@ def test_every_table_is_named_in_chinese(client, keys) -> None:
     side = get(client, keys, "/tables/assessment_department_monthly_history").text
     assert "<h1>部门月度考核（历月） <code" in side
     assert "one row per district department" in side.split('table-desc">', 1)[1].split("</p>", 1)[0]
+
+
+def test_the_assessment_page_names_no_file(client, keys) -> None:
+    """Tour: the 考核督办 page sent staff to "seeds/assessment_indicators.csv", a dbt project file they never see."""
+    page = get(client, keys, "/assessment", "staff")
+    assert page.status_code == 200 and "<h1>考核与督办" in page.text
+    assert "seeds/" not in page.text and ".csv" not in page.text
+    assert "各项指标的权重、指标值与得分见各单位页面" in page.text
