@@ -241,6 +241,9 @@ def test_an_opened_hit_leads_back_to_its_results(api: TestClient) -> None:
     assert back.path == "/search"
     assert parse_qs(back.query) == {"q": [WATER_QUERY], "mode": ["hybrid"], "type": ["案例"]}
     assert "没有找到相关内容" not in api.get(html.unescape(found[1])).text
+    # and again at the end of the opened chunk, where the reader is when the chunk is far down the document
+    hit_chunk = page.split('class="chunk hit-chunk"', 1)[1].split("</article>", 1)[0]
+    assert f'<p class="back-inline"><a href="{found[1]}">← 返回搜索结果</a></p>' in hit_chunk
     # the address comes from the query string: only our own results page is ever linked
     elsewhere = api.get(f"/documents/{quote(DOCS[1])}", params={"back": "https://example.org/search?q=x"}).text
     assert 'id="back-to-results"' not in elsewhere and "example.org" not in elsewhere
