@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from hub.core.serving_server import plain_value
+from hub.core.serving_server import CONNECT_TIMEOUT_S, plain_value
 from hub.core.sql_guard import SqlRejected, check_statement, first_line
 
 JSON_TYPE_OIDS = (114, 3802)  # PostgreSQL's json and jsonb
@@ -40,7 +40,7 @@ def run_readonly_select_server(url: str, sql: str, timeout_ms: int = 30_000, sch
     check_statement(sql)
     options = f"-c default_transaction_read_only=on -c statement_timeout={int(timeout_ms)} -c search_path={schema}"
     try:
-        with psycopg.connect(url, options=options, connect_timeout=10) as con:
+        with psycopg.connect(url, options=options, connect_timeout=CONNECT_TIMEOUT_S) as con:
             try:
                 cursor = con.execute(sql)  # type: ignore[arg-type]  # a guarded, user-given statement
                 described = cursor.description or []

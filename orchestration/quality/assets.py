@@ -22,6 +22,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from hub.core.serving_server import CONNECT_TIMEOUT_S
 from orchestration.ingest.contracts import ENTITIES, SOURCES_BY_NAME, Entity
 from orchestration.ingest.schema import raw_table_name
 from orchestration.quality.collect import DBT_QUALITY_MODELS
@@ -192,7 +193,7 @@ def _warehouse_connection(context: dg.AssetCheckExecutionContext) -> Iterator[An
         return
     import psycopg
 
-    with psycopg.connect(url, connect_timeout=10) as con:
+    with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as con:
         yield con
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from hub.core.quoting import quote_ident, sql_literal
+from hub.core.serving_server import CONNECT_TIMEOUT_S
 from orchestration.ingest.schema import RAW_SCHEMA
 
 BUILD_ALIAS = "build"
@@ -25,7 +26,7 @@ def server_tables(url: str, schema: str = SERVER_MODEL_SCHEMA) -> set[str]:
     """Tables and views of ``schema`` on the server."""
     import psycopg
 
-    with psycopg.connect(url, connect_timeout=10) as con:
+    with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as con:
         rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
                            (schema,)).fetchall()
     return {name for (name,) in rows}

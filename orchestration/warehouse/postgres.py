@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from hub.core.quoting import quote_ident
+from hub.core.serving_server import CONNECT_TIMEOUT_S
 from orchestration.ingest.contracts import ENTITIES, Entity, FieldType
 from orchestration.ingest.schema import RAW_SCHEMA
 
@@ -196,7 +197,7 @@ def sources_behind_server(duck: duckdb.DuckDBPyConnection, url: str) -> set[str]
     local = duck.execute(f"SELECT DISTINCT source_system, load_id FROM {RAW_SCHEMA}.load_log").fetchall()
     if not local:
         return set()
-    with psycopg.connect(url, connect_timeout=10) as pg:
+    with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as pg:
         exists = pg.execute("SELECT to_regclass(%s)", (f"{RAW_SCHEMA}.load_log",)).fetchone()
         remote = set() if not exists or exists[0] is None else {
             r[0] for r in pg.execute(f"SELECT DISTINCT load_id FROM {RAW_SCHEMA}.load_log").fetchall()}
