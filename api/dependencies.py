@@ -1,5 +1,6 @@
 """What route handlers receive by injection (``Provide``): settings, the snapshot versions, the audit log, the
-search index holder and the authorised caller. Controllers declare the ones they use at class level."""
+search index holder, the warehouse link (None on DuckDB) and the authorised caller. Controllers declare the
+ones they use at class level."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from api.search_service import SearchHolder
 from api.serving_db import ServingDb
 from api.settings import ApiSettings
 from api.versioned import NotPublishedError, Version, VersionedResource
+from api.warehouse_link import WarehouseLink
 
 
 def _settings(state: State) -> ApiSettings:
@@ -36,6 +38,10 @@ def _search(state: State) -> SearchHolder:
     return state.search  # type: ignore[no-any-return]
 
 
+def _warehouse(state: State) -> WarehouseLink | None:
+    return state.warehouse  # type: ignore[no-any-return]
+
+
 def _principal(request: Request[Any, Any, Any]) -> Principal:
     """The caller: ``request.user``, set by the authentication middleware and authorised by the controller's guard."""
     return request.user  # type: ignore[no-any-return]
@@ -45,6 +51,7 @@ SETTINGS = {"settings": Provide(_settings, sync_to_thread=False)}
 SNAPSHOTS = {"snapshots": Provide(_snapshots, sync_to_thread=False)}
 AUDIT = {"audit": Provide(_audit, sync_to_thread=False)}
 SEARCH = {"search_holder": Provide(_search, sync_to_thread=False)}
+WAREHOUSE = {"warehouse": Provide(_warehouse, sync_to_thread=False)}
 PRINCIPAL = {"principal": Provide(_principal, sync_to_thread=False)}
 
 

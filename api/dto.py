@@ -60,6 +60,9 @@ class HealthStatus(msgspec.Struct):
     snapshot: str | None
     search_index: str | None
     demo_mode: bool
+    engine: Annotated[str, _doc("duckdb | postgres: where the served tables come from")] = "duckdb"
+    # on postgres: the server's version schema served now (the server's address is not said here, no key needed)
+    warehouse_version: str | None = None
 
 
 class TownSummary(msgspec.Struct):

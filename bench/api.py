@@ -43,6 +43,12 @@ SCENARIOS = {
 }
 CONCURRENCY = (8, 32)
 WORKERS = 2
+SERVER_SHAPE = {
+    True: "uvicorn workers sharing one index; its vectors on the Chroma server `hub serve` starts, `chroma run` on "
+    "loopback",
+    False: "one uvicorn process, the index's vectors in embedded Chroma: the set-up of issue 5's and issue 14's "
+    "baselines",
+}
 QUERY_FILES = (ROOT / "bench" / "kb_queries.jsonl", ROOT / "bench" / "demo_queries.jsonl")
 
 
@@ -120,15 +126,16 @@ def warm_up(base: str, queries: list[str]) -> None:
     asyncio.run(go())
 
 
-def report(results: list[Result], cached: list[Result], load_before: float, seconds: float, queries: int) -> str:
+def report(results: list[Result], cached: list[Result], load_before: float, seconds: float, queries: int,
+           workers: int) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        "## API (`bench/api.py`)",
+        f"## API (`bench/api.py --workers {workers}`)",
         "",
         f"Run {now} on {machine()}; load average at start {load_before:.1f}. Server: `hub serve --demo "
-        f"--workers {WORKERS}` (uvicorn workers sharing one index; its vectors on the Chroma server `hub serve` "
-        "starts, `chroma run` on loopback) on the `hub sample --scale small` snapshot and the sample documents' "
-        f"index; client: httpx async from a third process over loopback, {seconds:.0f} s per row, keep-alive. "
+        f"--workers {workers}` ({SERVER_SHAPE[workers > 1]}) on the `hub sample --scale small` snapshot and the "
+        f"sample documents' index; client: httpx async from another process over loopback, {seconds:.0f} s per "
+        "row, keep-alive. "
         f"Search rows cycle through the {queries} distinct labelled queries (`bench/kb_queries.jsonl`, "
         "`bench/demo_queries.jsonl`) with the query-vector cache off (`HUB_KB_QUERY_CACHE=0`): every hybrid "
         "search embeds its query.",
@@ -160,7 +167,7 @@ def report(results: list[Result], cached: list[Result], load_before: float, seco
         "- Requests: " + "; ".join(f"*{name}* `{path}`" for name, path in SCENARIOS.items()) + ".",
         "- Goals: issue 5, p95 under 50 ms for table pages and searches at 8 clients, no errors at 32; issue 15, "
         "hybrid search p95 ≤ 50 ms at 8 clients and zero errors at 32 with `--workers 2` and the Chroma server.",
-        "- The machine is shared with other jobs while this runs (see the load average); client, both workers "
+        "- The machine is shared with other jobs while this runs (see the load average); client, the workers "
         "and the Chroma server share its cores.",
     ]
     return "\n".join(lines)
@@ -170,6 +177,8 @@ def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--data-dir", type=Path, default=None, help="data directory (default: a temporary one)")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measurement")
+    parser.add_argument("--workers", type=int, default=WORKERS,
+                        help="API worker processes (1: one process, embedded Chroma; its own section of the results)")
     args = parser.parse_args()
     queries = labelled_queries()
     with data_dir_or_temp(args.data_dir, "bench-api-") as data_dir:
@@ -177,7 +186,7 @@ def main() -> None:
         load_before = load_average()
         results: list[Result] = []
         cached: list[Result] = []
-        workers = ("--workers", str(WORKERS))
+        workers = ("--workers", str(args.workers))
         with hub_server(data_dir, "--demo", *workers, stop_timeout=30, HUB_KB_QUERY_CACHE="0") as base:
             warm_up(base, queries)
             for name, path in SCENARIOS.items():
@@ -198,9 +207,9 @@ def main() -> None:
                 cached.append(result)
                 rate = result.cache_hits / max(1, result.cache_hits + result.cache_misses)
                 print(f"cached hybrid {clients:3} clients p95 {result.pct(95):7.1f} ms hit rate {rate:.0%}", flush=True)
-    text = report(results, cached, load_before, args.seconds, len(queries))
+    text = report(results, cached, load_before, args.seconds, len(queries), args.workers)
     if not args.no_write:
-        write_section("api", text)
+        write_section("api" if args.workers == WORKERS else f"api_workers_{args.workers}", text)
     print(text)
 
 

@@ -119,7 +119,8 @@ def test_demo_mode_opens_everything_and_is_off_by_default(tmp_path: Path, api_se
     finally:
         stop_server(demo)
     with httpx.Client(base_url=api_server.base_url) as c:
-        assert c.get("/api/health").json()["demo_mode"] is False
+        health = c.get("/api/health").json()
+        assert health["demo_mode"] is False and health["engine"] == "duckdb" and health["warehouse_version"] is None
 
 
 def test_cli_refuses_a_bad_role_and_a_duplicate(tmp_path: Path) -> None:

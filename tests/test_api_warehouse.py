@@ -377,6 +377,7 @@ def test_a_stopped_server_leaves_tables_served_and_sql_a_clear_503(own_server: P
     with client:
         before = get(client, keys, "analyst", f"/api/tables/{TABLE}", _size="100").json()
         assert post_sql(client, keys, "analyst", "SELECT 1").status_code == 200
+        served_version = current_version(url)
         stop_server(own_server)
         time.sleep(1)  # several polls fail meanwhile
         after = get(client, keys, "analyst", f"/api/tables/{TABLE}", _size="100")
@@ -386,7 +387,10 @@ def test_a_stopped_server_leaves_tables_served_and_sql_a_clear_503(own_server: P
         sql = post_sql(client, keys, "analyst", "SELECT 1")
         assert sql.status_code == 503 and sql.json()["code"] == "warehouse_unavailable"
         assert "Traceback" not in sql.text and "owner-secret" not in sql.text
-        assert client.get("/api/health").status_code == 200
+        health = client.get("/api/health")
+        assert health.status_code == 200 and "owner-secret" not in health.text
+        assert health.json()["engine"] == "postgres"
+        assert health.json()["warehouse_version"] == served_version  # still the version it mirrored
         assert client.app.state.warehouse.status()["last_error"]
 
 

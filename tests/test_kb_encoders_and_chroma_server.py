@@ -197,6 +197,30 @@ def test_serve_with_two_workers_starts_chroma_and_moves_an_embedded_index(tmp_pa
     assert os.environ.get("HUB_CHROMA_URL") == env_before
     chroma_logs = list((data_dir / "kb" / "chroma_server").glob("chroma-*.log"))
     assert chroma_logs  # hub serve started chroma run itself
+    assert chroma_processes(data_dir) == [], "hub serve --workers 2 left its chroma run behind"
+    # One worker on an index whose vectors are on the server starts chroma too, and stops it on SIGTERM
+    # (uvicorn re-raises the signal after its shutdown, which must not skip the stop).
+    single: LiveServer = start_server(data_dir)
+    try:
+        assert chroma_processes(data_dir), "hub serve did not start chroma run for an index on the server"
+    finally:
+        stop_server(single)
+    assert chroma_processes(data_dir) == [], "hub serve (one worker) left its chroma run behind"
+
+
+def chroma_processes(data_dir: Path) -> list[int]:
+    """Live ``chroma run`` processes serving <data_dir>/kb/chroma_server (read from /proc)."""
+    path = str(data_dir / "kb" / "chroma_server")
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().split(") ")[-1][:1]
+        except OSError:
+            continue
+        if state != "Z" and b"run" in cmdline and path.encode() in cmdline and any(b"chroma" in a for a in cmdline):
+            found.append(int(proc.name))
+    return found
 
 
 def test_concurrent_query_embeddings_are_batched_and_repeated_ones_cached(tmp_path: Path) -> None:

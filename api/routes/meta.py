@@ -7,22 +7,27 @@ from typing import ClassVar
 from litestar import Controller, get
 from litestar.di import Provide
 
-from api.dependencies import SEARCH, SETTINGS, SNAPSHOTS
+from api.dependencies import SEARCH, SETTINGS, SNAPSHOTS, WAREHOUSE
 from api.dto import HealthStatus
 from api.search_service import SearchHolder
 from api.serving_db import ServingDb
 from api.settings import ApiSettings
 from api.versioned import VersionedResource
+from api.warehouse_link import WarehouseLink
 
 
 class MetaController(Controller):
     path = "/api/health"
     tags = ("meta",)
-    dependencies: ClassVar[dict[str, Provide]] = {**SETTINGS, **SNAPSHOTS, **SEARCH}
+    dependencies: ClassVar[dict[str, Provide]] = {**SETTINGS, **SNAPSHOTS, **SEARCH, **WAREHOUSE}
 
     @get("/", summary="服务状态 / health", sync_to_thread=True)
     def health(
-        self, settings: ApiSettings, snapshots: VersionedResource[ServingDb], search_holder: SearchHolder
+        self,
+        settings: ApiSettings,
+        snapshots: VersionedResource[ServingDb],
+        search_holder: SearchHolder,
+        warehouse: WarehouseLink | None,
     ) -> HealthStatus:
         snapshot = snapshots.current_path()
         index = search_holder.versions.current_path()
@@ -31,4 +36,6 @@ class MetaController(Controller):
             snapshot=snapshot.name if snapshot else None,
             search_index=index.name if index else None,
             demo_mode=settings.demo_mode,
+            engine="postgres" if warehouse else "duckdb",
+            warehouse_version=warehouse.status()["server_version"] if warehouse else None,
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,6 +63,10 @@ def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int, 
     if settings.demo_mode:
         click.echo("演示模式：所有请求视为 admin，勿用于生产 / DEMO MODE: every request acts as admin")
     chroma = _shared_vectors(settings.paths.data_dir, settings.paths.kb_index, workers)
+    if chroma is not None:
+        # uvicorn re-raises the SIGTERM it caught once it has shut down; with the default handler this process
+        # would end there and leave its Chroma server running. Exiting by SystemExit runs the `finally` below.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         if workers > 1:
             uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
