@@ -6,9 +6,13 @@ The server runs two uvicorn workers sharing one index, its vectors on a Chroma s
 bench/demo_queries.jsonl) with the query-vector cache off, so every search embeds its query; a second pass with
 the cache on (its default size) reports the cache's hit rate and what it saves.
 
-Usage: ``python bench/api.py [--data-dir DIR] [--seconds 10] [--no-write]``. Without a published snapshot
-in the data directory it builds one with ``hub sample --scale small`` + ``hub run``, and indexes the sample
-documents with ``hub kb index``. Results go to docs/benchmarks.md between ``<!-- bench:api -->`` markers.
+Usage: ``python bench/api.py [--data-dir DIR] [--seconds 10] [--workers N] [--no-write]``. Without a published
+snapshot in the data directory it builds one with ``hub sample --scale small`` + ``hub run``, and indexes the
+sample documents with ``hub kb index``. Results go to docs/benchmarks.md between ``<!-- bench:api -->`` markers.
+
+``--warehouse auto|URL`` compares the engines instead: the same sample published by ``hub run`` to DuckDB and by
+``hub run --warehouse`` to PostgreSQL (``auto``: a throw-away server), each served by one ``hub serve`` process,
+under the table, export, town and SQL requests (section ``api_engines``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,14 +30,17 @@ from urllib.parse import quote
 
 import httpx
 from common import (
+    HUB,
     ROOT,
     bench_parser,
     data_dir_or_temp,
+    hub_env,
     hub_server,
     load_average,
     machine,
     percentile,
     prepare_sample,
+    server_databases,
     write_section,
 )
 
@@ -40,6 +49,16 @@ SCENARIOS = {
     "filtered CSV export": "/api/tables/hidden_danger_register?level=一般&is_closed=false&_format=csv",
     "search (bm25)": "/api/search?mode=bm25&top_k=10&q={q}",
     "search (hybrid)": "/api/search?mode=hybrid&top_k=10&q={q}",
+}
+# Engine comparison: what differs between DuckDB and PostgreSQL serving (search does not touch the warehouse).
+# (method, path, JSON body); {town} is the first town the API lists.
+ENGINE_SCENARIOS: dict[str, tuple[str, str, dict[str, str] | None]] = {
+    "table page": ("GET", SCENARIOS["table page"], None),
+    "filtered CSV export": ("GET", SCENARIOS["filtered CSV export"], None),
+    "town dossier": ("GET", "/api/towns/{town}", None),
+    "SQL aggregate": ("POST", "/api/sql", {"sql": "SELECT town_code, level, count(*) AS n, sum(overdue_days) AS days "
+                                                  "FROM hidden_danger_register GROUP BY town_code, level "
+                                                  "ORDER BY n DESC"}),
 }
 CONCURRENCY = (8, 32)
 WORKERS = 2
@@ -80,7 +99,10 @@ class Result:
         return self.requests / self.seconds
 
 
-async def load(base: str, path: str, clients: int, seconds: float, queries: list[str]) -> Result:
+async def load(base: str, path: str, clients: int, seconds: float, queries: list[str],
+               body: dict[str, str] | None = None) -> Result:
+    """``clients`` closed-loop clients for ``seconds``: GET ``path`` (``{q}`` cycling through ``queries``), or
+    POST ``body`` as JSON when given."""
     latencies: list[float] = []
     errors = 0
     hits = misses = 0
@@ -96,7 +118,7 @@ async def load(base: str, path: str, clients: int, seconds: float, queries: list
                 url = path.format(q=quote(next(cycle))) if "{q}" in path else path
                 started = time.perf_counter()
                 try:
-                    response = await client.get(url)
+                    response = await (client.post(url, json=body) if body else client.get(url))
                     await response.aread()
                     ok = response.status_code == 200
                 except httpx.HTTPError:
@@ -173,16 +195,97 @@ def report(results: list[Result], cached: list[Result], load_before: float, seco
     return "\n".join(lines)
 
 
+def publish_on_server(data_dir: Path, url: str) -> Path:
+    """``hub run --warehouse`` of the sample's landing folder into a fresh data directory of its own (the database
+    is new on every run of this script)."""
+    server_dir = data_dir / "on_postgres"
+    shutil.rmtree(server_dir, ignore_errors=True)
+    print("publishing the sample on PostgreSQL: hub run --warehouse …", flush=True)
+    subprocess.run([*HUB, "run", "--data-dir", str(server_dir), "--landing", str(data_dir / "landing"),
+                    "--warehouse", url], env=hub_env(server_dir), check=True)
+    return server_dir
+
+
+def engine_rows(base: str, seconds: float) -> dict[tuple[str, int], Result]:
+    town = httpx.get(f"{base}/api/towns", timeout=60).json()["towns"][0]["town_code"]
+    rows = {}
+    for name, (_method, path, body) in ENGINE_SCENARIOS.items():
+        asyncio.run(load(base, path.format(town=town), 2, 1, [], body))  # warm-up, not measured
+        for clients in CONCURRENCY:
+            result = asyncio.run(load(base, path.format(town=town), clients, seconds, [], body))
+            result.scenario = name
+            rows[(name, clients)] = result
+            print(f"{base} {name:20} {clients:3} clients p95 {result.pct(95):7.1f} ms errors {result.errors}",
+                  flush=True)
+    return rows
+
+
+def compare_engines(data_dir: Path, warehouse: str, seconds: float) -> str:
+    load_before = load_average()
+    with server_databases(warehouse) as new_database:
+        assert new_database is not None
+        url = new_database("hub_bench_api")
+        server_dir = publish_on_server(data_dir, url)
+        with hub_server(data_dir, "--demo", stop_timeout=30) as base:
+            on_duckdb = engine_rows(base, seconds)
+        with hub_server(server_dir, "--demo", "--warehouse", url, stop_timeout=30) as base:
+            on_server = engine_rows(base, seconds)
+    return engines_report(on_duckdb, on_server, load_before, seconds)
+
+
+def engines_report(on_duckdb: dict[tuple[str, int], Result], on_server: dict[tuple[str, int], Result],
+                   load_before: float, seconds: float) -> str:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "## API on DuckDB and on PostgreSQL (`bench/api.py --warehouse`)",
+        "",
+        f"Run {now} on {machine()}; load average at start {load_before:.1f}. The `hub sample --scale small` data "
+        "published twice, by `hub run` (DuckDB snapshot) and by `hub run --warehouse` (a PostgreSQL server on "
+        "the same machine, throw-away, fsync off); each served by one `hub serve --demo` process (with "
+        "`--warehouse`: tables, towns and exports from the local replica of the server's version, SQL on the "
+        "server as the read-only role of the caller (demo mode: admin, the full role)). Client: httpx async "
+        f"from another process over loopback, {seconds:.0f} s per row, keep-alive.",
+        "",
+        "| request | clients | DuckDB req/s | DuckDB p50 ms | DuckDB p95 ms | PostgreSQL req/s | PostgreSQL p50 ms "
+        "| PostgreSQL p95 ms | errors (DuckDB / PostgreSQL) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for key, duck in on_duckdb.items():
+        pg = on_server[key]
+        lines.append(
+            f"| {key[0]} | {key[1]} | {duck.rps:.0f} | {duck.pct(50):.1f} | {duck.pct(95):.1f} | {pg.rps:.0f} | "
+            f"{pg.pct(50):.1f} | {pg.pct(95):.1f} | {duck.errors} / {pg.errors} |"
+        )
+    lines += [
+        "",
+        "- Requests: " + "; ".join(
+            f"*{name}* `{method} {path}`" + (f" `{body['sql']}`" if body else "")
+            for name, (method, path, body) in ENGINE_SCENARIOS.items()
+        ) + ".",
+        "- Client, API and PostgreSQL share the machine's cores; see the load average.",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--data-dir", type=Path, default=None, help="data directory (default: a temporary one)")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measurement")
+    parser.add_argument("--warehouse", default=None, metavar="auto|URL",
+                        help="compare the engines: DuckDB and PostgreSQL (auto: a throw-away server, or a server URL "
+                        "whose user may create databases)")
     parser.add_argument("--workers", type=int, default=WORKERS,
                         help="API worker processes (1: one process, embedded Chroma; its own section of the results)")
     args = parser.parse_args()
     queries = labelled_queries()
     with data_dir_or_temp(args.data_dir, "bench-api-") as data_dir:
         prepare_sample(data_dir)
+        if args.warehouse:
+            text = compare_engines(data_dir, args.warehouse, args.seconds)
+            if not args.no_write:
+                write_section("api_engines", text)
+            print(text)
+            return
         load_before = load_average()
         results: list[Result] = []
         cached: list[Result] = []

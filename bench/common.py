@@ -11,14 +11,16 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -164,3 +166,34 @@ def hub_server(data_dir: Path, *serve_args: str, stop_timeout: float = 30, **env
     finally:
         process.terminate()
         process.wait(timeout=stop_timeout)
+
+
+@contextmanager
+def server_databases(setting: str | None) -> Iterator[Callable[[str], str] | None]:
+    """``auto``: a throw-away server (tests/pg_server.py); a URL: new databases on that server; None: none."""
+    if not setting:
+        yield None
+        return
+    if setting != "auto":
+        yield lambda name: create_database(setting, name)
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pg_server import start_server, stop_server  # the throw-away server the tests start
+
+    base = Path(tempfile.mkdtemp(prefix="hub-bench-pg-"))
+    os.chmod(base, 0o755)  # the server may run as the postgres system user
+    server = start_server(base)
+    try:
+        yield server.new_database
+    finally:
+        stop_server(server)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def create_database(url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        con.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
+    return urlsplit(url)._replace(path=f"/{name}").geturl()

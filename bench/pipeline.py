@@ -26,29 +26,25 @@ Writes the figures into docs/benchmarks.md between ``<!-- bench:pipeline -->`` a
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import duckdb
 from common import (
     BENCHMARKS_MD,
     HUB,
-    ROOT,
     SHARED_MACHINE_NOTE,
     bench_parser,
     hub_env,
     load_average,
     machine,
+    server_databases,
     write_section,
 )
 
@@ -298,37 +294,6 @@ def server_report(results: list[ScaleResult]) -> list[str]:
         f"{r.scale} full: {r.server.full.dbt_summary}; {r.scale} incremental: {r.server.incremental.dbt_summary}"
         for r in results if r.server)]
     return lines
-
-
-@contextmanager
-def server_databases(setting: str | None) -> Iterator[Callable[[str], str] | None]:
-    """``auto``: a throw-away server (tests/pg_server.py); a URL: new databases on that server; None: none."""
-    if not setting:
-        yield None
-        return
-    if setting != "auto":
-        yield lambda name: create_database(setting, name)
-        return
-    sys.path.insert(0, str(ROOT / "tests"))
-    from pg_server import start_server, stop_server
-
-    base = Path(tempfile.mkdtemp(prefix="hub-bench-pg-"))
-    os.chmod(base, 0o755)  # the server may run as the postgres system user
-    server = start_server(base)
-    try:
-        yield server.new_database
-    finally:
-        stop_server(server)
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def create_database(url: str, name: str) -> str:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        con.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
-    return urlsplit(url)._replace(path=f"/{name}").geturl()
 
 
 def main() -> None:
