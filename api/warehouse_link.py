@@ -17,7 +17,7 @@ from typing import Any
 
 from api.settings import ApiSettings
 from api.warehouse_replica import mirror_current, mirrored_version
-from api.warehouse_sql import ServerSql
+from api.warehouse_sql import ServerSql, role_secret
 from hub.core.sql_guard import first_line
 from hub.core.warehouse import redact
 
@@ -38,7 +38,8 @@ class WarehouseLink:
         if not settings.warehouse_url:
             return None
         url = settings.warehouse_url
-        sql = ServerSql(url, settings.sql_timeout_ms, settings.sql_row_limit, settings.sql_max_result_bytes)
+        sql = ServerSql(url, role_secret(url, settings.paths.api_dir), settings.sql_timeout_ms,
+                        settings.sql_row_limit, settings.sql_max_result_bytes)
         return cls(url, settings.paths.serving, settings.warehouse_poll_s, sql)
 
     def sync_once(self) -> str | None:

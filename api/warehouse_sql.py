@@ -7,7 +7,9 @@ as ``hub_api_sql_full`` (group ``hub_read_full``, search_path ``serving``). Both
 ``ensure_login_role``: no CREATE, no temporary tables, none of pg_read_server_files / pg_execute_server_program.
 
 Their passwords are the same in every worker and on every API host without being stored anywhere: HMAC-SHA256 of
-the role name keyed with the password of the warehouse URL (the owner's). The same SQL guard as on DuckDB
+the role name keyed with the password of the warehouse URL (the owner's). A URL without a password (the server
+trusts the owner by peer, certificate or trust authentication) keys it with a random secret made once in the data
+directory, shared by the workers of that host (``role_secret``). The same SQL guard as on DuckDB
 (``hub.core.sql_guard.check_statement``) runs first, plus PostgreSQL's own file, session and dynamic-SQL functions;
 each statement runs in a read-only transaction under ``statement_timeout`` on a connection of its own, rolled back
 and closed afterwards (so nothing a statement might change in its session outlives it).
@@ -18,8 +20,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
+import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -68,11 +73,32 @@ def login_for(api_role: str) -> SqlLogin:
     return FULL_LOGIN if sees_personal_data(api_role) else MASKED_LOGIN
 
 
-def derived_password(owner_url: str, role: str) -> str:
-    """The login role's password: the same in every worker, stored nowhere, unguessable without the owner's."""
-    secret = unquote(urlsplit(owner_url).password or "")
-    if not secret:
-        raise ValueError("the warehouse URL has no password to derive the SQL roles' passwords from")
+ROLE_SECRET_FILE = "warehouse_sql_secret"
+AUTH_REFUSED = {"28P01", "28000"}  # invalid_password, invalid_authorization_specification
+
+
+def role_secret(owner_url: str, api_dir: Path) -> str:
+    """The key the login roles' passwords derive from: the owner's password, else the data directory's secret."""
+    password = unquote(urlsplit(owner_url).password or "")
+    if password:
+        return password
+    path = api_dir / ROLE_SECRET_FILE
+    if not path.exists():
+        api_dir.mkdir(parents=True, exist_ok=True)
+        draft = api_dir / f".{ROLE_SECRET_FILE}.{os.getpid()}"
+        draft.write_text(secrets.token_hex(32), encoding="utf-8")
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)  # atomic and refused if another worker was first: every worker reads the winner's
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def derived_password(secret: str, role: str) -> str:
+    """The login role's password: the same in every worker, stored nowhere, unguessable without the secret."""
     return hmac.new(secret.encode(), role.encode(), hashlib.sha256).hexdigest()
 
 
@@ -162,6 +188,7 @@ class ServerSql:
     """Runs one guarded SELECT per call on the warehouse server as the caller's login role."""
 
     url: str
+    secret: str  # role_secret(url, api_dir)
     timeout_ms: int
     row_limit: int
     max_bytes: int
@@ -171,7 +198,7 @@ class ServerSql:
         """Create or update both login roles (idempotent; each worker does it at start-up)."""
         for login in (MASKED_LOGIN, FULL_LOGIN):
             settings = {**SQL_ROLE_SETTINGS, "statement_timeout": f"{self.timeout_ms}ms", "search_path": login.schema}
-            ensure_login_role(self.url, login.role, derived_password(self.url, login.role), login.group, settings)
+            ensure_login_role(self.url, login.role, derived_password(self.secret, login.role), login.group, settings)
         self.roles_ready = True
 
     def run(self, api_role: str, sql: str, params: dict[str, Any] | None) -> SqlResult:
@@ -183,23 +210,32 @@ class ServerSql:
         except SqlRejected as refused:
             raise problem(refused.status, refused.code, refused.zh, refused.en, **refused.extra) from None
         query, values = positional(sql, params)
-        login = login_for(api_role)
-        try:
-            if not self.roles_ready:
-                self.ensure_roles()
-            options = (f"-c statement_timeout={int(self.timeout_ms)} -c default_transaction_read_only=on "
-                       f"-c search_path={login.schema}")
-            con = psycopg.connect(self.url, user=login.role, password=derived_password(self.url, login.role),
-                                  options=options, connect_timeout=CONNECT_TIMEOUT_S)
-        except (psycopg.Error, ValueError) as exc:  # ValueError: a URL without a password to derive from
-            self.roles_ready = False  # e.g. roles dropped or altered on the server: made again on the next call
-            raise unavailable(exc) from None
+        con = self._connect(login_for(api_role))
         try:
             return self._fetch(con, query, values)
         except psycopg.Error as exc:
             raise _engine_error(exc, self.timeout_ms) from None
         finally:
             con.close()  # rolls back: the read-only transaction ends with the connection
+
+    def _connect(self, login: SqlLogin) -> Any:
+        import psycopg
+
+        options = (f"-c statement_timeout={int(self.timeout_ms)} -c default_transaction_read_only=on "
+                   f"-c search_path={login.schema}")
+        retried = False
+        while True:
+            try:
+                if not self.roles_ready:
+                    self.ensure_roles()
+                return psycopg.connect(self.url, user=login.role, password=derived_password(self.secret, login.role),
+                                       options=options, connect_timeout=CONNECT_TIMEOUT_S)
+            except psycopg.Error as exc:
+                self.roles_ready = False  # e.g. roles dropped or altered on the server: made again on the next call
+                # a refused password (the role reset by another host or by hand): set it again and retry at once
+                if retried or getattr(exc, "sqlstate", None) not in AUTH_REFUSED:
+                    raise unavailable(exc) from None
+                retried = True
 
     def _fetch(self, con: Any, query: str, values: list[Any]) -> SqlResult:
         """Rows through a server-side cursor, a few at a time, counted and sized as on DuckDB; the time limit

@@ -90,6 +90,7 @@ class Result:
     latencies_ms: list[float]
     cache_hits: int = 0
     cache_misses: int = 0
+    first_error: str = ""  # status and start of the body of the first failed request
 
     def pct(self, p: float) -> float:
         return percentile(self.latencies_ms, p)
@@ -106,6 +107,7 @@ async def load(base: str, path: str, clients: int, seconds: float, queries: list
     latencies: list[float] = []
     errors = 0
     hits = misses = 0
+    first_error = ""
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     cycle = itertools.cycle(queries)
@@ -113,7 +115,7 @@ async def load(base: str, path: str, clients: int, seconds: float, queries: list
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
 
         async def worker() -> None:
-            nonlocal errors, hits, misses
+            nonlocal errors, hits, misses, first_error
             while time.perf_counter() < deadline:
                 url = path.format(q=quote(next(cycle))) if "{q}" in path else path
                 started = time.perf_counter()
@@ -121,10 +123,13 @@ async def load(base: str, path: str, clients: int, seconds: float, queries: list
                     response = await (client.post(url, json=body) if body else client.get(url))
                     await response.aread()
                     ok = response.status_code == 200
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     ok, response = False, None
+                    first_error = first_error or repr(exc)
                 latencies.append((time.perf_counter() - started) * 1000)
                 errors += 0 if ok else 1
+                if not ok and response is not None and not first_error:
+                    first_error = f"{response.status_code} {response.text[:300]}"
                 cache = response.headers.get("x-query-cache") if response is not None else None
                 hits += cache == "hit"
                 misses += cache == "miss"
@@ -132,7 +137,7 @@ async def load(base: str, path: str, clients: int, seconds: float, queries: list
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - began
-    return Result("", clients, len(latencies), errors, elapsed, latencies, hits, misses)
+    return Result("", clients, len(latencies), errors, elapsed, latencies, hits, misses, first_error)
 
 
 def warm_up(base: str, queries: list[str]) -> None:
@@ -215,8 +220,8 @@ def engine_rows(base: str, seconds: float) -> dict[tuple[str, int], Result]:
             result = asyncio.run(load(base, path.format(town=town), clients, seconds, [], body))
             result.scenario = name
             rows[(name, clients)] = result
-            print(f"{base} {name:20} {clients:3} clients p95 {result.pct(95):7.1f} ms errors {result.errors}",
-                  flush=True)
+            print(f"{base} {name:20} {clients:3} clients p95 {result.pct(95):7.1f} ms errors {result.errors} "
+                  f"{result.first_error}", flush=True)
     return rows
 
 

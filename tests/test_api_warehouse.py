@@ -33,6 +33,7 @@ from pg_warehouse import MASKED_COLUMNS
 from api.app import create_app
 from api.keys import KeyStore
 from api.settings import ApiSettings
+from api.warehouse_sql import role_secret
 from hub.cli.serve_cmd import serve
 from hub.core.paths import HubPaths
 from hub.core.pointer import read_current, versions
@@ -423,15 +424,22 @@ def test_the_replica_records_the_version_it_mirrors(served: dict[str, Any], ware
     assert recorded == (current_version(warehouse_url), date(2026, 6, 30))
 
 
-def test_a_url_without_password_serves_tables_but_no_sql(tmp_path: Path, pg_server: PgServer,
-                                                         warehouse_url: str) -> None:
-    """The SQL roles' passwords are derived from the owner's; with none to derive from, SQL says so (503)."""
-    client, keys = api(tmp_path / "data", pg_server.url("hub_api_warehouse"))
+def test_a_url_without_password_keys_the_sql_roles_with_the_data_dirs_secret(tmp_path: Path, pg_server: PgServer,
+                                                                            warehouse_url: str) -> None:
+    """An owner trusted without a password (peer, certificate, trust): the login roles' passwords derive from a
+    secret made once in the data directory, owner-only, the same for every worker of that host."""
+    data = tmp_path / "data"
+    client, keys = api(data, pg_server.url("hub_api_warehouse"))
     with client:
         assert get(client, keys, "analyst", f"/api/tables/{TABLE}").json()["total"] == 400
-        sql = post_sql(client, keys, "analyst", "SELECT 1")
-        assert sql.status_code == 503 and sql.json()["code"] == "warehouse_unavailable"
-        assert "password" in client.app.state.warehouse.status()["last_error"]
+        sql = post_sql(client, keys, "analyst", f"SELECT count(*) AS n FROM {TABLE}")
+        assert sql.status_code == 200, sql.text
+        assert sql.json()["rows"] == [[400]]
+    secret_file = data / "api" / "warehouse_sql_secret"
+    assert secret_file.stat().st_mode & 0o777 == 0o600 and len(secret_file.read_text()) == 64
+    second = ApiSettings(paths=HubPaths(data), warehouse_url=pg_server.url("hub_api_warehouse"))
+    assert role_secret(pg_server.url("hub_api_warehouse"), second.paths.api_dir) == secret_file.read_text()
+    assert role_secret(warehouse_url, second.paths.api_dir) == "owner-secret"  # a password in the URL keys them
 
 
 def test_a_version_that_cannot_be_copied_keeps_the_replica_in_service(pg_server: PgServer, tmp_path: Path) -> None:
