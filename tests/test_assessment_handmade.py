@@ -15,6 +15,7 @@ Scoring (seeds/assessment_indicators.csv): score = 100 × (value − zero_at) ÷
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -372,3 +373,121 @@ def test_the_daily_schedule_recomputes_this_month_and_closes_the_last() -> None:
     assert requested(datetime(2025, 7, 10, 8, tzinfo=shanghai)) == ["2025-07-01"]
     # 00:30 on 1 August in Shanghai is still 31 July in UTC: the Shanghai date decides
     assert requested(datetime(2025, 7, 31, 16, 30, tzinfo=ZoneInfo("UTC"))) == ["2025-07-01", "2025-08-01"]
+
+
+# --- the same months on a PostgreSQL warehouse ----------------------------------------------------------------
+
+SERVER_MONTHS = ("2025-05", "2025-06")
+
+
+def served_rows(url: str, view: str, months: tuple[str, ...] = SERVER_MONTHS) -> list[tuple[Any, ...]]:
+    """The rows of a published view on the server for ``months``, in one representation for both engines."""
+    from pg_warehouse import pg_connect
+    from test_dbt_postgres import table_rows
+
+    with pg_connect(url, "serving") as con:
+        con.execute(f"CREATE TEMPORARY VIEW picked AS SELECT * FROM {view} WHERE month IN "
+                    f"({', '.join(repr(m) for m in months)})")
+        return table_rows(con, "picked")[1]
+
+
+def snapshot_rows(built: dict[str, Any], view: str, months: tuple[str, ...] = SERVER_MONTHS) -> list[tuple[Any, ...]]:
+    from test_dbt_postgres import table_rows
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH '{built['snapshot']}' AS snap (READ_ONLY)")
+        con.execute(f"CREATE VIEW picked AS SELECT * FROM snap.{view} WHERE month IN "
+                    f"({', '.join(repr(m) for m in months)})")
+        return table_rows(con, "picked")[1]
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def on_server(pg_server: Any, built: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The fixture's landing folder ingested, built and published on a server as of 2025-07-10; then 2025-05 with
+    the repository's seed, 2025-06 and 2025-05 again with the edited one, each republished as the asset does."""
+    from pg_warehouse import build_landing_on_postgres
+
+    from hub.core.warehouse import Warehouse
+    from orchestration.assessment.monthly import HISTORY_MODELS, republish
+
+    base = tmp_path_factory.mktemp("assessment_pg")
+    url = build_landing_on_postgres(pg_server.new_database("hub_assessment"), FIXTURE, base / "dbt",
+                                    TODAY.isoformat())
+    paths, warehouse = HubPaths(base / "data"), Warehouse(url)
+    manifest = base / "dbt" / "target" / "manifest.json"
+    may = compute_month(paths, "2025-05", TODAY, warehouse=warehouse)
+    may_version = republish(paths, manifest, warehouse=warehouse)
+    may_served = {view: served_rows(url, view, ("2025-05",)) for view in HISTORY_MODELS}
+    project = built["base"] / "edited_project"
+    june = compute_month(paths, "2025-06", TODAY, project_dir=project, warehouse=warehouse)
+    june_version = republish(paths, manifest, warehouse=warehouse)
+    may_again = compute_month(paths, "2025-05", TODAY, project_dir=project, warehouse=warehouse)
+    return {"url": url, "paths": paths, "may": may, "june": june, "may_again": may_again,
+            "may_version": may_version, "june_version": june_version, "may_served": may_served}
+
+
+def test_server_months_are_kept_and_published_without_touching_main(on_server: dict[str, Any]) -> None:
+    import psycopg
+
+    from hub.core.serving_server import current_version
+    from orchestration.assessment.monthly import kept_months_on_server
+
+    url = on_server["url"]
+    assert on_server["may"].as_of == date(2025, 5, 31) and not on_server["may"].skipped
+    assert on_server["may"].row_counts["town_monthly"] == 27
+    assert on_server["june"].as_of == date(2025, 6, 30) and on_server["june"].closed
+    assert on_server["may_again"].skipped  # closed and kept on the server: not computed again
+    assert kept_months_on_server(url) == {"2025-05": date(2025, 5, 31), "2025-06": date(2025, 6, 30)}
+    # each month was published as a new version, with the as-of date of the version it replaced
+    assert on_server["may_version"] != on_server["june_version"] == current_version(url)
+    with psycopg.connect(url) as con:
+        assert con.execute("SELECT as_of FROM serving._snapshot").fetchone() == (TODAY,)
+        months = con.execute("SELECT month, min(as_of_date), bool_and(is_month_closed), count(*) "
+                             "FROM serving.assessment_town_monthly_history GROUP BY month ORDER BY month").fetchall()
+        # the shared models of main are still the live build's (as of 2025-07-10), never rebuilt as of a month end
+        live = con.execute("SELECT DISTINCT month, as_of_date FROM main.assessment_town_monthly").fetchall()
+        scratch = con.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'assessment_month_%'").fetchall()
+    assert months == [("2025-05", date(2025, 5, 31), True, 27), ("2025-06", date(2025, 6, 30), True, 27),
+                      ("2025-07", date(2025, 7, 10), False, 27)]
+    assert live == [("2025-07", date(2025, 7, 10))]
+    assert scratch == []  # the months' scratch schemas are dropped
+
+
+def test_server_months_equal_the_duckdb_months(on_server: dict[str, Any], built: dict[str, Any]) -> None:
+    from orchestration.assessment.monthly import HISTORY_MODELS
+
+    for view in HISTORY_MODELS:
+        server = served_rows(on_server["url"], view)
+        assert server and server == snapshot_rows(built, view), view
+    # the second month left the first as it was published (May kept with the repository's weights: 48.5)
+    for view in HISTORY_MODELS:
+        assert served_rows(on_server["url"], view, ("2025-05",)) == on_server["may_served"][view], view
+
+
+def test_server_assets_skip_a_kept_month_and_send_notices_from_serving(on_server: dict[str, Any],
+                                                                       built: dict[str, Any]) -> None:
+    import dagster as dg
+
+    from orchestration.assessment.assets import assessment_month, assessment_notices
+    from orchestration.assessment.notices import read_items, read_items_on_server
+    from orchestration.resources import HubSettings
+
+    url = on_server["url"]
+    as_of, items = read_items_on_server(url) or ("", [])
+    duck_as_of, duck_items = read_items(built["snapshot"])
+    assert as_of == duck_as_of == "2025-07-10"
+    assert [{k: r[k] for k in ("unit_id", "item_key", "age_days")} for r in items] == [
+        {k: r[k] for k in ("unit_id", "item_key", "age_days")} for r in duck_items]
+
+    resources = {"hub_settings": HubSettings(data_dir=str(on_server["paths"].data_dir), warehouse=url)}
+    result = dg.materialize([assessment_month], partition_key="2025-06-01", resources=resources)
+    metadata = result.asset_materializations_for_node("assessment_month")[0].metadata
+    assert metadata["skipped"].value is True and metadata["as_of"].value == "2025-06-30"
+    # no robots configured: every due unit is counted as without a webhook, from the server's published items
+    notices = dg.materialize([assessment_notices], resources=resources)
+    outcome = notices.asset_materializations_for_node("assessment_notices")[0].metadata
+    assert outcome["as_of"].value == "2025-07-10" and outcome["messages"].value == 0
+    assert DEPT in json.loads(outcome["no_webhook"].value)

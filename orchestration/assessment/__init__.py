@@ -1,7 +1,7 @@
 """考核与督办: the monthly assessment kept month by month, and the follow-up notices (督办单).
 
-- ``monthly``: compute one month as of its last day (today while open) on a scratch copy of the build
-  database and keep its rows in the ``assessment_kept`` tables;
+- ``monthly``: compute one month as of its last day (today while open) on a scratch build (a copy of the DuckDB
+  build database, or a scratch schema on a server warehouse) and keep its rows in the ``assessment_kept`` tables;
 - ``notices``: send each responsible unit its open items through its robot webhook, once per item and
   escalation level, recorded in a notice log outside the build database;
 - ``assets``: the Dagster side — ``assessment_month`` (partitioned by month, Asia/Shanghai), the daily

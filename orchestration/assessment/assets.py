@@ -16,9 +16,6 @@ TIMEZONE = "Asia/Shanghai"
 DAILY_CRON = "0 8 * * *"  # after the 07:00 pipeline has rolled the shared views over to the new day
 ASSESSMENT_GROUP = "assessment"
 FIRST_MONTH = "2024-01-01"
-# The kept months live in the DuckDB build database (orchestration/assessment/monthly.py); not ported yet.
-SERVER_NOT_SUPPORTED = ("月度考核与督办单暂只支持 DuckDB 数仓 / the monthly assessment and its notices run on the "
-                        "DuckDB warehouse only in this version (docs/warehouse.md)")
 
 # end_offset=1: the month in progress is a partition too (the latest), recomputed daily until it closes.
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH, timezone=TIMEZONE, end_offset=1)
@@ -33,7 +30,8 @@ class AssessmentMonthConfig(dg.Config):
     group_name=ASSESSMENT_GROUP,
     partitions_def=monthly_partitions,
     deps=[dg.AssetKey(model) for model in KEPT_TABLES.values()],
-    pool=DUCKDB_WRITER_POOL,  # copies the build database and writes its kept tables
+    # writes the kept tables and rebuilds the history models: never during the pipeline's dbt or publish
+    pool=DUCKDB_WRITER_POOL,
     automation_condition=dg.AutomationCondition.on_cron(DAILY_CRON, TIMEZONE),
     description="月度考核（按月分区）：把该月的镇街、部门考核结果及依据保存到 assessment_kept / the month's "
     "town and department assessment with its evidence, computed as of the month's last day (today while it "
@@ -45,16 +43,16 @@ def assessment_month(context: dg.AssetExecutionContext, config: AssessmentMonthC
         # part of an unpartitioned run (the full pipeline, `hub run`): months are the schedule's business
         context.log.info("未指定月份分区，跳过 / no month partition in this run: nothing computed")
         return dg.MaterializeResult(metadata={"skipped": True, "reason": "no partition key"})
-    if hub_settings.warehouse_engine.url:
-        raise dg.Failure(description=SERVER_NOT_SUPPORTED)
+    warehouse = hub_settings.warehouse_engine  # DuckDB in the data directory, or a PostgreSQL server
     month = month_key(context.partition_key)
     # today, unless the deployment runs as of a fixed date (HubSettings.as_of)
     result = compute_month(hub_settings.paths, month, hub_settings.as_of_date(),
-                           recompute_closed=config.recompute_closed)
+                           recompute_closed=config.recompute_closed, warehouse=warehouse)
     if result.skipped:
         context.log.info(f"{month} 已结月并保存，不重算 / closed and kept as of {result.as_of}: not recomputed")
     else:
-        published = republish(hub_settings.paths)  # the pages show the month now, not after the next publish
+        # the pages show the month now, not after the next publish
+        published = republish(hub_settings.paths, warehouse=warehouse)
         context.log.info(f"{month} kept as of {result.as_of}; published {published}")
     return dg.MaterializeResult(metadata={
         "month": month, "as_of": result.as_of.isoformat(), "closed": result.closed, "skipped": result.skipped,
@@ -98,10 +96,8 @@ def assessment_daily(context: dg.ScheduleEvaluationContext) -> list[dg.RunReques
     "notices per responsible unit through its robot webhook, each item once per escalation level",
 )
 def assessment_notices(context: dg.AssetExecutionContext, hub_settings: HubSettings) -> dg.MaterializeResult:
-    if hub_settings.warehouse_engine.url:
-        context.log.warning(SERVER_NOT_SUPPORTED)
-        return dg.MaterializeResult(metadata={"skipped": True, "reason": "server warehouse"})
     outcome = send_notices(hub_settings.paths, public_url=hub_settings.public_url,
-                           webhooks_csv=Path(hub_settings.notice_webhooks) if hub_settings.notice_webhooks else None)
+                           webhooks_csv=Path(hub_settings.notice_webhooks) if hub_settings.notice_webhooks else None,
+                           warehouse_url=hub_settings.warehouse_engine.url)
     context.log.info(outcome.summary())
     return dg.MaterializeResult(metadata=outcome.metadata())

@@ -1,7 +1,8 @@
 """督办单: follow-up notices per responsible unit, sent through the unit's chat-robot webhook, each item once per
 escalation level, never twice.
 
-The items are ``followup_items`` of the current serving snapshot. An item's age is its days past the deadline
+The items are ``followup_items`` of the current serving snapshot (on a server warehouse: of the ``serving``
+schema, the version readers see now). An item's age is its days past the deadline
 (from dbt) or, for items without a deadline, the days since this log first saw it; its level is the highest of
 ``dbt_project/seeds/followup_escalation.csv`` whose ``min_days`` the age reaches.
 
@@ -42,6 +43,8 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from hub.core.paths import SEEDS_DIR, HubPaths
 from hub.core.pointer import read_current
+from hub.core.quoting import quote_ident
+from hub.core.serving_server import CONNECT_TIMEOUT_S, current_version, plain_value
 from orchestration.settings import HubConfig
 
 ESCALATION_SEED = SEEDS_DIR / "followup_escalation.csv"
@@ -326,6 +329,12 @@ def post_once(client: httpx.Client, hook: Webhook, payload: dict[str, Any]) -> i
 # --- one run ---------------------------------------------------------------------------------------------------
 
 
+def _as_of_text(snapshot_row: Sequence[Any] | None, items: Sequence[dict[str, Any]]) -> str:
+    as_of = (snapshot_row[0] if snapshot_row and snapshot_row[0]
+             else items[0]["as_of_date"] if items else date.today())
+    return str(as_of)
+
+
 def read_items(snapshot: Path) -> tuple[str, list[dict[str, Any]]]:
     con = duckdb.connect(str(snapshot), read_only=True)
     try:
@@ -333,14 +342,35 @@ def read_items(snapshot: Path) -> tuple[str, list[dict[str, Any]]]:
         present = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'followup_items'"
                               ).fetchone()
         if not present or not present[0]:  # a snapshot published before the assessment models existed
-            return str(row[0] if row and row[0] else date.today()), []
+            return _as_of_text(row, []), []
         cursor = con.execute("SELECT * FROM followup_items ORDER BY unit_id, item_key")
         names = [d[0] for d in cursor.description]
         items = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     finally:
         con.close()
-    as_of = row[0] if row and row[0] else items[0]["as_of_date"] if items else date.today()
-    return str(as_of), items
+    return _as_of_text(row, items), items
+
+
+def read_items_on_server(url: str) -> tuple[str, list[dict[str, Any]]] | None:
+    """``read_items`` of a server warehouse's published version (the one schema ``serving`` shows, values as a
+    DuckDB snapshot gives them); None before the first publish."""
+    import psycopg
+
+    # the version schema the serving views read now, read directly: a version never changes once published, so
+    # the as-of date and the items come from the same one even when a publish switches the views meanwhile
+    version = current_version(url)
+    if version is None:
+        return None
+    schema = quote_ident(version)
+    with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as con:
+        row = con.execute(f"SELECT as_of FROM {schema}._snapshot").fetchone()
+        present = con.execute("SELECT to_regclass(%s)", (f"{schema}.followup_items",)).fetchone()
+        if not present or present[0] is None:  # published before the assessment models existed
+            return _as_of_text(row, []), []
+        cursor = con.execute(f"SELECT * FROM {schema}.followup_items ORDER BY unit_id, item_key")
+        names = [d.name for d in cursor.description or []]
+        items = [{n: plain_value(v) for n, v in zip(names, r, strict=True)} for r in cursor.fetchall()]
+    return _as_of_text(row, items), items
 
 
 def due_items(rows: Sequence[dict[str, Any]], log: NoticeLog, as_of: date,
@@ -359,14 +389,21 @@ def due_items(rows: Sequence[dict[str, Any]], log: NoticeLog, as_of: date,
 
 def send_notices(paths: HubPaths, *, snapshot: Path | None = None, webhooks: dict[str, Webhook] | None = None,
                  escalation: Sequence[Escalation] | None = None, timeout: float = 10.0,
-                 attempts: int = 4, webhooks_csv: Path | None = None, public_url: str = "") -> Outcome:
-    snapshot = snapshot or read_current(paths.serving)
+                 attempts: int = 4, webhooks_csv: Path | None = None, public_url: str = "",
+                 warehouse_url: str | None = None) -> Outcome:
+    """Send the due notices of the current snapshot (``warehouse_url``: of the server's ``serving`` schema). The
+    notice log stays in the data directory on both engines."""
     outcome = Outcome()
-    if snapshot is None:
+    if warehouse_url:
+        found = read_items_on_server(warehouse_url)
+    else:
+        snapshot = snapshot or read_current(paths.serving)
+        found = read_items(snapshot) if snapshot is not None else None
+    if found is None:  # nothing published yet
         return outcome
     hooks = webhooks if webhooks is not None else load_webhooks(webhooks_file(paths, webhooks_csv))
     levels = list(escalation) if escalation is not None else load_escalation()
-    as_of_text, rows = read_items(snapshot)
+    as_of_text, rows = found
     outcome.as_of = as_of_text
     with sender_lock(paths):
         log = NoticeLog(log_path(paths))
@@ -427,7 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = HubConfig(data_dir=Path(args.data_dir))  # the HUB_* settings of this process's environment
     outcome = send_notices(config.paths, timeout=args.timeout, webhooks_csv=config.notice_webhooks,
-                           public_url=config.public_url)
+                           public_url=config.public_url, warehouse_url=config.warehouse_engine.url)
     print(outcome.summary())
     return 0
 
