@@ -491,3 +491,22 @@ def test_server_assets_skip_a_kept_month_and_send_notices_from_serving(on_server
     outcome = notices.asset_materializations_for_node("assessment_notices")[0].metadata
     assert outcome["as_of"].value == "2025-07-10" and outcome["messages"].value == 0
     assert DEPT in json.loads(outcome["no_webhook"].value)
+
+
+def test_server_history_reads_a_column_the_kept_months_lack_as_typed_nulls(on_server: dict[str, Any]) -> None:
+    """Months kept before a model gained a number column: the history model still builds on the server (an untyped
+    NULL would not unite with the live numbers) and shows NULL there for the kept months. Runs last: it alters
+    the kept table the other server tests read."""
+    import psycopg
+
+    from hub.core.warehouse import Warehouse
+    from orchestration.assessment.monthly import refresh_history_models
+
+    url = on_server["url"]
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("ALTER TABLE assessment_kept.town_monthly DROP COLUMN rows_against")
+    refresh_history_models(on_server["paths"], as_of=TODAY, warehouse=Warehouse(url))
+    with psycopg.connect(url) as con:
+        by_month = con.execute("SELECT month, count(rows_against) FROM main.assessment_town_monthly_history "
+                               "GROUP BY month ORDER BY month").fetchall()
+    assert by_month == [("2025-05", 0), ("2025-06", 0), ("2025-07", 27)]

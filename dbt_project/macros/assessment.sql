@@ -58,20 +58,22 @@ where g.grade_pick = 1
 {#- 考核历史 / the kept months of `model` (table `identifier` of schema var assessment_kept_schema, written by
     the monthly Dagster asset, orchestration/assessment/) with the live build's month: a kept month is shown
     as kept unless the live build computed the same month as of a later date (the current month). Columns
-    are the live model's; a column the kept table lacks (added since) reads NULL. -#}
+    are the live model's; a column the kept table lacks (added since) reads NULL of the live column's type. -#}
 {% macro assessment_history(model, identifier) -%}
 {%- set live = ref(model) %}
 {%- set kept = adapter.get_relation(database=target.database, schema=var('assessment_kept_schema', 'assessment_kept'),
                                     identifier=identifier) if execute else none %}
-{%- set columns = adapter.get_columns_in_relation(live) | map(attribute='name') | list if execute else [] %}
+{%- set live_columns = adapter.get_columns_in_relation(live) if execute else [] %}
+{%- set columns = live_columns | map(attribute='name') | list %}
 {%- if kept is none or not columns %}
 select l.* from {{ live }} as l
 {%- else %}
 {%- set kept_columns = adapter.get_columns_in_relation(kept) | map(attribute='name') | map('lower') | list %}
 with kept_rows as (
     select
-        {%- for column in columns %}
-        {% if column | lower in kept_columns %}k.{{ adapter.quote(column) }}{% else %}null{% endif %} as {{ adapter.quote(column) }}
+        {%- for column in live_columns %}
+        {#- a typed NULL: PostgreSQL will not unite an untyped one with the live column's numbers #}
+        {% if column.name | lower in kept_columns %}k.{{ adapter.quote(column.name) }}{% else %}cast(null as {{ column.data_type }}){% endif %} as {{ adapter.quote(column.name) }}
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ kept }} as k
