@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from litestar import Controller, Request, Response, get
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from api.audit import AuditLog
@@ -72,14 +72,14 @@ class TablesController(Controller):
         snapshots: VersionedResource[ServingDb],
         audit: AuditLog,
         principal: Principal,
-        sort: Annotated[str | None, Parameter(query="_sort", description="升序排序列 / sort column")] = None,
-        sort_desc: Annotated[str | None, Parameter(query="_sort_desc", description="降序排序列")] = None,
-        size: Annotated[int | None, Parameter(query="_size", ge=1, le=100000, description="每页行数")] = None,
-        offset: Annotated[int | None, Parameter(query="_offset", gt=-1, description="偏移 / offset")] = None,
-        after: Annotated[str | None, Parameter(query="_after", description="游标 / keyset cursor (next_after)")] = None,
-        facet: Annotated[list[str] | None, Parameter(query="_facet", description="分面列 / facet columns")] = None,
+        sort: Annotated[str | None, QueryParameter(name="_sort", description="升序排序列 / sort column")] = None,
+        sort_desc: Annotated[str | None, QueryParameter(name="_sort_desc", description="降序排序列")] = None,
+        size: Annotated[int | None, QueryParameter(name="_size", ge=1, le=100000, description="每页行数")] = None,
+        offset: Annotated[int | None, QueryParameter(name="_offset", gt=-1, description="偏移 / offset")] = None,
+        after: Annotated[str | None, QueryParameter(name="_after", description="游标 / cursor (next_after)")] = None,
+        facet: Annotated[list[str] | None, QueryParameter(name="_facet", description="分面列 / facet columns")] = None,
         fmt: Annotated[
-            Literal["json", "csv", "parquet"] | None, Parameter(query="_format", description="json | csv | parquet")
+            Literal["json", "csv", "parquet"] | None, QueryParameter(name="_format", description="json | csv | parquet")
         ] = None,
     ) -> Response[TablePage]:
         # The named parameters above document the reserved keys in OpenAPI; parsing reads the raw query string
