@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ import numpy as np
 from kb.settings import KbSettings, quantization_config
 
 if TYPE_CHECKING:
+    from optimum.onnxruntime.configuration import QuantizationConfig
     from sentence_transformers import SentenceTransformer
 
 ProgressCallback = Callable[[int], None]
@@ -92,7 +94,34 @@ def _onnx_sentence_transformer(folder: Path, file_name: str) -> SentenceTransfor
 
 
 def onnx_file_name(backend: str) -> str:
-    return ONNX_FILE if backend == "onnx" else f"onnx/model_qint8_{quantization_config()}.onnx"
+    return ONNX_FILE if backend == "onnx" else f"onnx/model_qint8_{quantization_config().name}.onnx"
+
+
+def int8_config(fp32_onnx: Path) -> QuantizationConfig:
+    """optimum's dynamic preset with kb.settings' scheme. Its operator list cannot tell a weight product from the
+    attention's product of two activations, so those (no constant input) are excluded by node name, as are the
+    last encoder layer's nodes when the scheme keeps that layer in fp32."""
+    import onnx
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+    scheme = quantization_config()
+    graph = onnx.load(str(fp32_onnx), load_external_data=False).graph
+    constants = {t.name for t in graph.initializer}
+    constants |= {output for n in graph.node if n.op_type == "Constant" for output in n.output}
+    layers = [int(found.group(1)) for n in graph.node if (found := re.search(r"/layer\.(\d+)/", n.name))]
+    last = f"/layer.{max(layers)}/" if layers and scheme.fp32_last_layer else None
+    excluded = [
+        n.name
+        for n in graph.node
+        if n.op_type in scheme.operators
+        and (not constants.intersection(n.input) or (last is not None and last in n.name))
+    ]
+    return getattr(AutoQuantizationConfig, scheme.preset)(
+        is_static=False,
+        per_channel=scheme.per_channel,
+        operators_to_quantize=list(scheme.operators),
+        nodes_to_exclude=excluded,
+    )
 
 
 def ensure_onnx_export(model_path: Path, onnx_dir: Path, backend: str) -> tuple[Path, str]:
@@ -118,7 +147,9 @@ def ensure_onnx_export(model_path: Path, onnx_dir: Path, backend: str) -> tuple[
         with _quiet_export():
             model = _sentence_transformer(model_path, backend="onnx")
             model.save(str(tmp))
-            export_dynamic_quantized_onnx_model(model, quantization_config(), str(tmp))
+            export_dynamic_quantized_onnx_model(
+                model, int8_config(tmp / ONNX_FILE), str(tmp), file_suffix=f"qint8_{quantization_config().name}"
+            )
         if not (tmp / file_name).exists():
             raise RuntimeError(f"ONNX export did not produce {file_name} in {tmp}")
         if onnx_dir.exists():

@@ -83,17 +83,44 @@ def test_the_api_answers_503_naming_the_encoders(tmp_path: Path, monkeypatch: py
 
 
 def test_int8_index_records_its_quantisation_and_exports_once(tmp_path: Path) -> None:
+    import onnx
+
+    from kb.embedding import onnx_file_name
+    from kb.settings import quantization_config
+
     docs = copy_docs(tmp_path / "docs", DOCS[:1])
     settings = KbSettings(data_dir=tmp_path, backend="onnx-int8")
     report = build_index(docs, tmp_path / "index", settings)
-    encoder = json.loads((Path(report.version) / "manifest.json").read_text(encoding="utf-8"))["encoder"]
-    assert encoder["backend"] == "onnx-int8" and encoder["quantization"].startswith("qint8-dynamic-")
+    manifest_path = Path(report.version) / "manifest.json"
+    encoder = json.loads(manifest_path.read_text(encoding="utf-8"))["encoder"]
+    scheme = quantization_config()
+    assert encoder["backend"] == "onnx-int8"
+    assert encoder["quantization"] == f"qint8-dynamic-{scheme.name}" and "per-channel-weight-matmul" in scheme.name
     exported = sorted(p.name for p in (settings.onnx_dir / "onnx").iterdir())
-    assert "model.onnx" in exported and any(name.startswith("model_qint8_") for name in exported)
+    assert "model.onnx" in exported and Path(onnx_file_name("onnx-int8")).name in exported
+    # only the weight products of layers 0-2 are int8 (6 each); the embeddings, the attention's products of two
+    # activations (2 per layer) and the last of m3e-small's 4 layers stay fp32
+    graph = onnx.load(str(settings.onnx_dir / onnx_file_name("onnx-int8")), load_external_data=False).graph
+    kinds = [n.op_type for n in graph.node]
+    assert kinds.count("MatMulInteger") == 18 and kinds.count("MatMul") == 8 + 6
+    assert not any(n.op_type == "DequantizeLinear" and "embeddings" in n.name for n in graph.node)
     stamp = (settings.onnx_dir / "onnx" / "model.onnx").stat().st_mtime_ns
     hits = KnowledgeBase(tmp_path / "index", settings).search("供水管道爆裂", top_k=3)
     assert hits and hits[0].doc_id == DOCS[0]
     assert (settings.onnx_dir / "onnx" / "model.onnx").stat().st_mtime_ns == stamp  # not exported again
+    # an index embedded with the earlier int8 scheme (the preset's defaults) is refused, naming both
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["encoder"]["quantization"] = f"qint8-dynamic-{scheme.preset}"
+    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ModelMismatch, match=f"qint8-dynamic-{scheme.preset}\\).*{scheme.name}"):
+        KnowledgeBase(tmp_path / "index", settings)
+
+
+def test_the_embedding_cache_keeps_int8_vectors_per_quantisation() -> None:
+    assert KbSettings().backend == "onnx-int8"  # the default since its quality holds (docs/search.md)
+    assert KbSettings(backend="onnx").encoder_id == "m3e-small|onnx"
+    int8 = KbSettings(backend="onnx-int8")
+    assert int8.encoder_id == f"m3e-small|onnx-int8|{int8.quantization}" and "per-channel" in int8.encoder_id
 
 
 def warm_up(server: LiveServer, key: str) -> None:
