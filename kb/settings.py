@@ -19,7 +19,7 @@ DEFAULT_MODEL_NAME = "m3e-small"
 BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
 # The fastest whose quality holds on the labelled queries (docs/search.md): int8 with only the weight products
 # quantised, per channel, and the last layer in fp32 (Int8Quantization below) stays within 0.005 of fp32's hybrid
-# MRR@10 and Recall@10 on both query sets and embeds queries about 1.8x and chunks about 2.7x as fast as fp32 ONNX.
+# MRR@10 and Recall@10 on both query sets and embeds queries 1.35-1.8x and chunks 1.65-2.7x as fast as fp32 ONNX.
 DEFAULT_BACKEND = "onnx-int8"
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_TOWN_ALIASES = TOWN_ALIASES_SEED
