@@ -85,28 +85,34 @@ def test_the_api_answers_503_naming_the_encoders(tmp_path: Path, monkeypatch: py
 def test_int8_index_records_its_quantisation_and_exports_once(tmp_path: Path) -> None:
     import onnx
 
-    from kb.embedding import onnx_file_name
+    from kb.embedding import ensure_onnx_export, onnx_file_name
     from kb.settings import quantization_config
 
-    docs = copy_docs(tmp_path / "docs", DOCS[:1])
     settings = KbSettings(data_dir=tmp_path, backend="onnx-int8")
+    # the export is asked for directly: in a full test run this process may already hold the int8 model, loaded
+    # from another folder, and build_index would then not export here
+    folder, file_name = ensure_onnx_export(Path(settings.model_path), settings.onnx_dir, "onnx-int8")
+    assert folder == settings.onnx_dir and file_name == onnx_file_name("onnx-int8")
+    exported = sorted(p.name for p in (settings.onnx_dir / "onnx").iterdir())
+    assert "model.onnx" in exported and Path(file_name).name in exported
+    # only the weight products of layers 0-2 are int8 (6 each); the embeddings, the attention's products of two
+    # activations (2 per layer) and the last of m3e-small's 4 layers stay fp32
+    graph = onnx.load(str(settings.onnx_dir / file_name), load_external_data=False).graph
+    kinds = [n.op_type for n in graph.node]
+    assert kinds.count("MatMulInteger") == 18 and kinds.count("MatMul") == 8 + 6
+    assert not any(n.op_type == "DequantizeLinear" and "embeddings" in n.name for n in graph.node)
+    stamp = (settings.onnx_dir / "onnx" / "model.onnx").stat().st_mtime_ns
+
+    docs = copy_docs(tmp_path / "docs", DOCS[:1])
     report = build_index(docs, tmp_path / "index", settings)
     manifest_path = Path(report.version) / "manifest.json"
     encoder = json.loads(manifest_path.read_text(encoding="utf-8"))["encoder"]
     scheme = quantization_config()
     assert encoder["backend"] == "onnx-int8"
     assert encoder["quantization"] == f"qint8-dynamic-{scheme.name}" and "per-channel-weight-matmul" in scheme.name
-    exported = sorted(p.name for p in (settings.onnx_dir / "onnx").iterdir())
-    assert "model.onnx" in exported and Path(onnx_file_name("onnx-int8")).name in exported
-    # only the weight products of layers 0-2 are int8 (6 each); the embeddings, the attention's products of two
-    # activations (2 per layer) and the last of m3e-small's 4 layers stay fp32
-    graph = onnx.load(str(settings.onnx_dir / onnx_file_name("onnx-int8")), load_external_data=False).graph
-    kinds = [n.op_type for n in graph.node]
-    assert kinds.count("MatMulInteger") == 18 and kinds.count("MatMul") == 8 + 6
-    assert not any(n.op_type == "DequantizeLinear" and "embeddings" in n.name for n in graph.node)
-    stamp = (settings.onnx_dir / "onnx" / "model.onnx").stat().st_mtime_ns
     hits = KnowledgeBase(tmp_path / "index", settings).search("供水管道爆裂", top_k=3)
     assert hits and hits[0].doc_id == DOCS[0]
+    assert ensure_onnx_export(Path(settings.model_path), settings.onnx_dir, "onnx-int8") == (folder, file_name)
     assert (settings.onnx_dir / "onnx" / "model.onnx").stat().st_mtime_ns == stamp  # not exported again
     # an index embedded with the earlier int8 scheme (the preset's defaults) is refused, naming both
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
