@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from api.audit import AuditLog
 from api.auth import Principal
@@ -53,6 +53,15 @@ AUDIT = {"audit": Provide(_audit, sync_to_thread=False)}
 SEARCH = {"search_holder": Provide(_search, sync_to_thread=False)}
 WAREHOUSE = {"warehouse": Provide(_warehouse, sync_to_thread=False)}
 PRINCIPAL = {"principal": Provide(_principal, sync_to_thread=False)}
+
+# The types of the injected parameters, marked as named dependencies (Litestar 3 no longer infers a dependency
+# from a parameter's name alone).
+SettingsDep = NamedDependency[ApiSettings]
+SnapshotsDep = NamedDependency[VersionedResource[ServingDb]]
+AuditDep = NamedDependency[AuditLog]
+SearchDep = NamedDependency[SearchHolder]
+WarehouseDep = NamedDependency[WarehouseLink | None]
+PrincipalDep = NamedDependency[Principal]
 
 
 def acquire(snapshots: VersionedResource[ServingDb]) -> Version[ServingDb]:

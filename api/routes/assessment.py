@@ -17,12 +17,10 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Template
 from markupsafe import Markup
 
-from api.auth import Principal, require
-from api.dependencies import PRINCIPAL, SNAPSHOTS, lease
+from api.auth import require
+from api.dependencies import PRINCIPAL, SNAPSHOTS, PrincipalDep, SnapshotsDep, lease
 from api.errors import problem
 from api.routes.pages import _page, page_error
-from api.serving_db import ServingDb
-from api.versioned import VersionedResource
 from hub.core import charts
 
 AREA = "towns"  # the bureau's staff and admins (api.auth.AREA_ROLES)
@@ -151,7 +149,7 @@ class AssessmentController(Controller):
     exception_handlers: ClassVar[dict[Any, Any]] = {ProblemDetailsException: page_error}
 
     @get("/", sync_to_thread=True)
-    def overview(self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb], principal: Principal,
+    def overview(self, request: Request[Any, Any, Any], snapshots: SnapshotsDep, principal: PrincipalDep,
                  month: FromQuery[str | None] = None) -> Template:
         with lease(snapshots) as db:
             if not _has(db, "assessment_town_monthly_history"):
@@ -177,7 +175,7 @@ class AssessmentController(Controller):
                      levels=levels, chart=Markup(chart), export=export)
 
     @get("/{kind:str}/{unit_id:str}", sync_to_thread=True)
-    def unit(self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb], principal: Principal,
+    def unit(self, request: Request[Any, Any, Any], snapshots: SnapshotsDep, principal: PrincipalDep,
              kind: FromPath[str], unit_id: FromPath[str], month: FromQuery[str | None] = None) -> Template:
         if kind not in KINDS:
             raise problem(404, "unknown_kind", f"没有考核层级 {kind!r}", f"no assessment level {kind!r}")
@@ -214,7 +212,7 @@ class AssessmentController(Controller):
                      notice=f"/assessment/notice/{quote(unit_id)}")
 
     @get("/notice/{unit_id:str}", sync_to_thread=True)
-    def notice(self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb], principal: Principal,
+    def notice(self, request: Request[Any, Any, Any], snapshots: SnapshotsDep, principal: PrincipalDep,
                unit_id: FromPath[str]) -> Template:
         with lease(snapshots) as db:
             if not _has(db, "followup_items"):
@@ -231,7 +229,7 @@ class AssessmentController(Controller):
                      items=items, as_of=items[0]["as_of_date"])
 
     @get("/export.xlsx", sync_to_thread=True)
-    def export(self, snapshots: VersionedResource[ServingDb], month: FromQuery[str | None] = None) -> Response[bytes]:
+    def export(self, snapshots: SnapshotsDep, month: FromQuery[str | None] = None) -> Response[bytes]:
         with lease(snapshots) as db:
             if not _has(db, "assessment_town_monthly_history"):
                 raise problem(404, "no_assessment", "快照中还没有考核结果", "the snapshot has no assessment yet")

@@ -7,13 +7,8 @@ from typing import ClassVar
 from litestar import Controller, get
 from litestar.di import Provide
 
-from api.dependencies import SEARCH, SETTINGS, SNAPSHOTS, WAREHOUSE
+from api.dependencies import SEARCH, SETTINGS, SNAPSHOTS, WAREHOUSE, SearchDep, SettingsDep, SnapshotsDep, WarehouseDep
 from api.dto import HealthStatus
-from api.search_service import SearchHolder
-from api.serving_db import ServingDb
-from api.settings import ApiSettings
-from api.versioned import VersionedResource
-from api.warehouse_link import WarehouseLink
 
 
 class MetaController(Controller):
@@ -24,10 +19,10 @@ class MetaController(Controller):
     @get("/", summary="服务状态 / health", sync_to_thread=True)
     def health(
         self,
-        settings: ApiSettings,
-        snapshots: VersionedResource[ServingDb],
-        search_holder: SearchHolder,
-        warehouse: WarehouseLink | None,
+        settings: SettingsDep,
+        snapshots: SnapshotsDep,
+        search_holder: SearchDep,
+        warehouse: WarehouseDep,
     ) -> HealthStatus:
         snapshot = snapshots.current_path()
         index = search_holder.versions.current_path()

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from litestar import Controller, Request, Response, Router, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
 from litestar.params import Body, FromPath, FromQuery
@@ -34,7 +34,17 @@ from api.auth import (
     require,
 )
 from api.catalog import Column
-from api.dependencies import PRINCIPAL, SEARCH, SETTINGS, SNAPSHOTS, lease
+from api.dependencies import (
+    PRINCIPAL,
+    SEARCH,
+    SETTINGS,
+    SNAPSHOTS,
+    PrincipalDep,
+    SearchDep,
+    SettingsDep,
+    SnapshotsDep,
+    lease,
+)
 from api.errors import problem
 from api.keys import KeyStore
 from api.limits import http_problem
@@ -83,7 +93,6 @@ from api.towns_service import (
     town_dossier,
     town_list,
 )
-from api.versioned import VersionedResource
 from hub.core import charts
 
 READINESS_ITEMS = (
@@ -186,6 +195,7 @@ def _key_store(state: State) -> KeyStore:
 
 # The sign-in pages' key store (api.dependencies provides the other services; this one only the pages use).
 KEY_STORE = {"key_store": Provide(_key_store, sync_to_thread=False)}
+KeyStoreDep = NamedDependency[KeyStore]
 
 
 class LoginForm(msgspec.Struct):
@@ -201,7 +211,7 @@ class HomePages(Controller):
     dependencies: ClassVar[dict[str, Provide]] = {**SETTINGS, **SNAPSHOTS, **KEY_STORE}
 
     @get("/", sync_to_thread=True)
-    def home(self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb]) -> Template:
+    def home(self, request: Request[Any, Any, Any], snapshots: SnapshotsDep) -> Template:
         principal = identify(request)  # a client over its failed-login budget gets its 429 as a page
         snapshot = None
         if snapshots.current_path() is not None:  # the home page also answers before anything is published
@@ -217,8 +227,8 @@ class HomePages(Controller):
     def login(
         self,
         request: Request[Any, Any, Any],
-        settings: ApiSettings,
-        key_store: KeyStore,
+        settings: SettingsDep,
+        key_store: KeyStoreDep,
         data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response[Any]:
         # The same check as the authentication middleware's (the app's key store and failed-login limiter):
@@ -239,7 +249,7 @@ class HomePages(Controller):
         return response
 
     @get("/logout", sync_to_thread=True)
-    def logout(self, request: Request[Any, Any, Any], key_store: KeyStore) -> Redirect:
+    def logout(self, request: Request[Any, Any, Any], key_store: KeyStoreDep) -> Redirect:
         if session_id := request.cookies.get(SESSION_COOKIE):
             key_store.end_session(session_id)
         response = Redirect(path="/login")
@@ -257,7 +267,7 @@ class SearchPages(Controller):
 
     @get("/", sync_to_thread=True)
     def search_page(
-        self, request: Request[Any, Any, Any], search_holder: SearchHolder, principal: Principal
+        self, request: Request[Any, Any, Any], search_holder: SearchDep, principal: PrincipalDep
     ) -> Template:
         return _page(request, "search.html", principal, **search_page_context(search_holder, request.query_params))
 
@@ -274,8 +284,8 @@ class DocumentPages(Controller):
     def document_page(
         self,
         request: Request[Any, Any, Any],
-        search_holder: SearchHolder,
-        principal: Principal,
+        search_holder: SearchDep,
+        principal: PrincipalDep,
         doc_path: FromPath[str],
         hit: FromQuery[str | None] = None,
         back: FromQuery[str | None] = None,
@@ -438,7 +448,7 @@ class TablesPages(Controller):
 
     @get("/", sync_to_thread=True)
     def tables_page(
-        self, request: Request[Any, Any, Any], snapshots: VersionedResource[ServingDb], principal: Principal
+        self, request: Request[Any, Any, Any], snapshots: SnapshotsDep, principal: PrincipalDep
     ) -> Template:
         with lease(snapshots) as db:
             tables = table_order(list(db.catalog.tables.values()))
@@ -449,9 +459,9 @@ class TablesPages(Controller):
     def table_page_view(
         self,
         request: Request[Any, Any, Any],
-        settings: ApiSettings,
-        snapshots: VersionedResource[ServingDb],
-        principal: Principal,
+        settings: SettingsDep,
+        snapshots: SnapshotsDep,
+        principal: PrincipalDep,
         name: FromPath[str],
     ) -> Template:
         query = page_query(list(request.query_params.multi_items()))
@@ -544,8 +554,8 @@ class TownsPages(Controller):
     def towns_page(
         self,
         request: Request[Any, Any, Any],
-        snapshots: VersionedResource[ServingDb],
-        principal: Principal,
+        snapshots: SnapshotsDep,
+        principal: PrincipalDep,
         code: FromQuery[str | None] = None,
     ) -> Template | Redirect:
         if code:  # the town picker without JavaScript
@@ -561,9 +571,9 @@ class TownsPages(Controller):
     def town_page(
         self,
         request: Request[Any, Any, Any],
-        snapshots: VersionedResource[ServingDb],
-        search_holder: SearchHolder,
-        principal: Principal,
+        snapshots: SnapshotsDep,
+        search_holder: SearchDep,
+        principal: PrincipalDep,
         code: FromPath[str],
     ) -> Template:
         with lease(snapshots) as db:
@@ -632,7 +642,7 @@ class QualityPages(Controller):
     dependencies: ClassVar[dict[str, Provide]] = {**SETTINGS, **PRINCIPAL}
 
     @get("/", sync_to_thread=True)
-    def quality_page(self, request: Request[Any, Any, Any], settings: ApiSettings, principal: Principal) -> Template:
+    def quality_page(self, request: Request[Any, Any, Any], settings: SettingsDep, principal: PrincipalDep) -> Template:
         """The latest report inline in the page (its body; its styles from /static/quality-report.css)."""
         reports = list_reports(settings.paths.quality_reports)
         latest = reports[0] if reports else None
@@ -653,7 +663,7 @@ class QualityPages(Controller):
         )
 
     @get("/reports/{name:str}", sync_to_thread=True)
-    def quality_report_html(self, settings: ApiSettings, principal: Principal, name: FromPath[str]) -> Response[str]:
+    def quality_report_html(self, settings: SettingsDep, principal: PrincipalDep, name: FromPath[str]) -> Response[str]:
         report = find_report(settings.paths.quality_reports, name)
         if report is None or report.html_path is None:
             raise problem(404, "no_quality_report", f"没有名为 {name!r} 的报告", f"no report named {name!r}")

@@ -9,12 +9,11 @@ from litestar import Controller, get
 from litestar.di import Provide
 from litestar.params import FromPath
 
-from api.auth import Principal, require
-from api.dependencies import PRINCIPAL, SETTINGS
+from api.auth import require
+from api.dependencies import PRINCIPAL, SETTINGS, PrincipalDep, SettingsDep
 from api.dto import QualityReport, QualityReportFile, QualityReportList
 from api.errors import problem
 from api.quality_reports import find_report, list_reports, load_report
-from api.settings import ApiSettings
 from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED
 
 NO_REPORT = (
@@ -31,7 +30,7 @@ class QualityController(Controller):
     dependencies: ClassVar[dict[str, Provide]] = {**SETTINGS, **PRINCIPAL}
 
     @get("/", responses=ERROR_RESPONSES, summary="数据质量报告列表 / data-quality reports", sync_to_thread=True)
-    def quality_reports(self, settings: ApiSettings) -> QualityReportList:
+    def quality_reports(self, settings: SettingsDep) -> QualityReportList:
         reports = list_reports(settings.paths.quality_reports)
         return QualityReportList(
             reports=[msgspec.convert(r.summary(), QualityReportFile) for r in reports],
@@ -44,7 +43,7 @@ class QualityController(Controller):
         summary="最新数据质量报告 / the latest data-quality report (JSON)",
         sync_to_thread=True,
     )
-    def latest_quality_report(self, settings: ApiSettings, principal: Principal) -> QualityReport:
+    def latest_quality_report(self, settings: SettingsDep, principal: PrincipalDep) -> QualityReport:
         with_json = [r for r in list_reports(settings.paths.quality_reports) if r.json_path]
         if not with_json:
             raise problem(404, "no_quality_report", *NO_REPORT)
@@ -57,7 +56,7 @@ class QualityController(Controller):
         summary="一份数据质量报告 / one data-quality report (JSON)",
         sync_to_thread=True,
     )
-    def quality_report(self, name: FromPath[str], settings: ApiSettings, principal: Principal) -> QualityReport:
+    def quality_report(self, name: FromPath[str], settings: SettingsDep, principal: PrincipalDep) -> QualityReport:
         report = find_report(settings.paths.quality_reports, name)
         if report is None or report.json_path is None:
             raise problem(404, "no_quality_report", f"没有名为 {name!r} 的报告", f"no report named {name!r}")

@@ -20,7 +20,7 @@ from litestar.params import FromPath, Parameter, QueryParameter
 from litestar.response import File
 
 from api.auth import require
-from api.dependencies import SEARCH
+from api.dependencies import SEARCH, SearchDep
 from api.errors import problem
 from api.search_service import SearchHolder
 from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE
@@ -214,7 +214,7 @@ class SearchController(Controller):
     )
     def search(
         self,
-        search_holder: SearchHolder,
+        search_holder: SearchDep,
         q: Annotated[str, Parameter(description="搜索词 / query", min_length=1, max_length=500)],
         mode: Annotated[
             Literal["hybrid", "bm25", "vector", "dense"], Parameter(description="hybrid | bm25 | vector")
@@ -241,7 +241,7 @@ class SearchController(Controller):
     )
     def similar_cases(
         self,
-        search_holder: SearchHolder,
+        search_holder: SearchDep,
         text: Annotated[str | None, Parameter(max_length=5000, description="案情描述 / case description")] = None,
         case_id: Annotated[str | None, Parameter(max_length=200, description="案例编号 / case id")] = None,
         top_k: Annotated[int, Parameter(ge=1, le=50)] = 5,
@@ -267,7 +267,7 @@ class DocumentController(Controller):
         "`/api/documents/{id}/file` 下载原文件。Document ids are paths such as plans/xxx.md.",
         sync_to_thread=True,
     )
-    def get_document(self, search_holder: SearchHolder, doc_path: FromPath[str]) -> Response[DocumentResponse]:
+    def get_document(self, search_holder: SearchDep, doc_path: FromPath[str]) -> Response[DocumentResponse]:
         doc_id = doc_path.lstrip("/")
         with search_holder.lease() as index:
             # ".../file" asks for the original file, unless a document's own id ends that way

@@ -12,7 +12,7 @@ from litestar.di import Provide
 from litestar.params import JSONBody
 
 from api.auth import Principal, require
-from api.dependencies import PRINCIPAL, SETTINGS
+from api.dependencies import PRINCIPAL, SETTINGS, PrincipalDep, SettingsDep
 from api.settings import ApiSettings
 from api.sql_runner import SqlResult, check_params, run_select
 from api.state import ERROR_RESPONSES, SECURED, TOO_LARGE, UNAVAILABLE, serving_db
@@ -75,8 +75,8 @@ class SqlController(Controller):
         self,
         data: JSONBody[SqlRequest],
         state: State,
-        settings: ApiSettings,
-        principal: Principal,
+        settings: SettingsDep,
+        principal: PrincipalDep,
     ) -> SqlResponse:
         check_params(data.params)  # before the audit log writes them
         result, version = run_user_sql(state, principal, data.sql, data.params, "sql", {"params": data.params})

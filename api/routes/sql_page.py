@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
+from litestar.params import FromQuery
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Template
 
@@ -67,7 +68,7 @@ class SqlPages(Controller):
     include_in_schema = False
 
     @get("/", sync_to_thread=True)
-    def sql_page(self, request: Request[Any, Any, Any], state: State, q: str = "") -> Template:
+    def sql_page(self, request: Request[Any, Any, Any], state: State, q: FromQuery[str] = "") -> Template:
         from api.routes.pages import _context  # the page layout's shared context (menu, who is signed in)
 
         sql = q.strip()[:MAX_SQL_CHARS]
@@ -94,7 +95,7 @@ class SqlPages(Controller):
         return Template(template_name="sql.html", context=context, status_code=400 if error else 200)
 
     @get("/export.csv", sync_to_thread=True)
-    def sql_export(self, request: Request[Any, Any, Any], state: State, q: str = "") -> Response[bytes]:
+    def sql_export(self, request: Request[Any, Any, Any], state: State, q: FromQuery[str] = "") -> Response[bytes]:
         """The query's result as CSV (UTF-8 with a BOM for spreadsheet software), up to the SQL row limit."""
         result, _ = _run(request, state, q.strip()[:MAX_SQL_CHARS], "export_sql_csv")
         buffer = io.StringIO()

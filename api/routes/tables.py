@@ -6,21 +6,28 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from litestar import Controller, Request, Response, get
 from litestar.di import Provide
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
-from api.audit import AuditLog
-from api.auth import Principal, require
-from api.dependencies import AUDIT, PRINCIPAL, SETTINGS, SNAPSHOTS, acquire, lease
+from api.auth import require
+from api.dependencies import (
+    AUDIT,
+    PRINCIPAL,
+    SETTINGS,
+    SNAPSHOTS,
+    AuditDep,
+    PrincipalDep,
+    SettingsDep,
+    SnapshotsDep,
+    acquire,
+    lease,
+)
 from api.dto import ColumnInfo, TableList, TablePage, TableSummary
 from api.errors import problem
 from api.masking import check_table_request, row_mask
-from api.serving_db import ServingDb
-from api.settings import ApiSettings
 from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE
 from api.table_query import parse_table_request
 from api.tables_service import csv_chunks, parquet_bytes, table_page
-from api.versioned import VersionedResource
 
 
 class TablesController(Controller):
@@ -36,7 +43,7 @@ class TablesController(Controller):
         summary="已发布的数据表及字段说明 / published tables with their data dictionary",
         sync_to_thread=True,
     )
-    def list_tables(self, snapshots: VersionedResource[ServingDb]) -> TableList:
+    def list_tables(self, snapshots: SnapshotsDep) -> TableList:
         with lease(snapshots) as db:
             return TableList(
                 snapshot=db.path.name,
@@ -67,11 +74,11 @@ class TablesController(Controller):
     def get_table(
         self,
         request: Request[Any, Any, Any],
-        name: str,
-        settings: ApiSettings,
-        snapshots: VersionedResource[ServingDb],
-        audit: AuditLog,
-        principal: Principal,
+        name: FromPath[str],
+        settings: SettingsDep,
+        snapshots: SnapshotsDep,
+        audit: AuditDep,
+        principal: PrincipalDep,
         sort: Annotated[str | None, QueryParameter(name="_sort", description="升序排序列 / sort column")] = None,
         sort_desc: Annotated[str | None, QueryParameter(name="_sort_desc", description="降序排序列")] = None,
         size: Annotated[int | None, QueryParameter(name="_size", ge=1, le=100000, description="每页行数")] = None,

@@ -11,14 +11,12 @@ from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsException
 
 from api.auth import require
-from api.dependencies import SEARCH, SNAPSHOTS, lease
+from api.dependencies import SEARCH, SNAPSHOTS, SearchDep, SnapshotsDep, lease
 from api.dto import TownDossier, TownList, TownSummary
 from api.errors import problem
 from api.search_service import SearchHolder
-from api.serving_db import ServingDb
 from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE
 from api.towns_service import link_documents, town_dossier, town_list
-from api.versioned import VersionedResource
 
 
 class TownsController(Controller):
@@ -29,7 +27,7 @@ class TownsController(Controller):
     dependencies: ClassVar[dict[str, Provide]] = {**SNAPSHOTS, **SEARCH}
 
     @get("/", responses={**ERROR_RESPONSES, **UNAVAILABLE}, summary="镇街列表 / towns", sync_to_thread=True)
-    def list_towns(self, snapshots: VersionedResource[ServingDb]) -> TownList:
+    def list_towns(self, snapshots: SnapshotsDep) -> TownList:
         with lease(snapshots) as db:
             towns = [TownSummary(**t) for t in town_list(db)]
             return TownList(towns=towns, snapshot=db.path.name)
@@ -41,7 +39,7 @@ class TownsController(Controller):
         sync_to_thread=True,
     )
     def get_town(
-        self, code: FromPath[str], snapshots: VersionedResource[ServingDb], search_holder: SearchHolder
+        self, code: FromPath[str], snapshots: SnapshotsDep, search_holder: SearchDep
     ) -> TownDossier:
         with lease(snapshots) as db:
             found = town_dossier(db, code)
