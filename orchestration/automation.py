@@ -21,6 +21,9 @@ DAILY_CRON = "0 7 * * *"
 TIMEZONE = "Asia/Shanghai"
 AS_OF_TAG = "as_of"  # dbt tag of the models computed as of a date (dbt_project)
 AUTOMATION_SENSOR = "hub_automation"
+# How often the landing sensors look at landing/: a look is a directory listing, and every second of it is
+# latency between a file landing and its rows being served.
+LANDING_SENSOR_INTERVAL_SECONDS = 10
 
 
 def daily_tick() -> dg.AutomationCondition:

@@ -137,6 +137,9 @@ def definitions_from_parts(parts: HubParts, skip_groups: tuple[str, ...] = ()) -
         schedules=parts.schedules,
         jobs=[full_pipeline],
         resources=parts.resources,
+        # Every step writes DuckDB through the one-slot pool, so steps never run side by side; a process per
+        # step (the default executor) only added an interpreter start and a Definitions load to each of them.
+        executor=dg.in_process_executor,
     )
 
 

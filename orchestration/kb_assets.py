@@ -12,6 +12,7 @@ import json
 import dagster as dg
 
 from kb.settings import KbSettings
+from orchestration.automation import LANDING_SENSOR_INTERVAL_SECONDS
 from orchestration.resources import HubSettings
 
 KB_GROUP = "knowledge_base"
@@ -78,7 +79,7 @@ def documents_snapshot(hub_settings: HubSettings) -> dict[str, int]:
 @dg.sensor(
     name="kb_landing_sensor",
     target=[kb_index],
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=LANDING_SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="landing/kb/ 文档增删改时重建知识库索引 / re-index when documents are added, changed or removed",
 )

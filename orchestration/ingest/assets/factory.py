@@ -15,6 +15,7 @@ from dagster import AssetExecutionContext
 from dagster_duckdb import DuckDBResource
 
 from hub.core.paths import HubPaths
+from orchestration.automation import LANDING_SENSOR_INTERVAL_SECONDS
 from orchestration.ingest.contracts import Source
 from orchestration.ingest.load import ingest_source
 from orchestration.ingest.pending import open_build_db, source_has_new_files
@@ -116,7 +117,7 @@ def build_landing_sensor(source: Source, target: dg.AssetsDefinition,
     @dg.sensor(
         name=f"{source.name}_landing_sensor",
         target=target,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=LANDING_SENSOR_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"landing/{source.name}/ 出现新文件或文件变化时运行入库 / run ingest on new or changed files",
     )
