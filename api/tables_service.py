@@ -93,7 +93,7 @@ def facet_counts(db: ServingDb, req: TableRequest) -> dict[str, list[dict[str, A
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, list | dict):
@@ -121,7 +121,7 @@ def csv_chunks(db: ServingDb, req: TableRequest, row_limit: int, mask: RowMask |
                 break
             if req.size_given:
                 rows = rows[: max(0, req.size - sent)]
-            writer.writerows([_csv_cell(v) for v in (mask.row(row[:-1]) if mask else row[:-1])] for row in rows)
+            writer.writerows([csv_cell(v) for v in (mask.row(row[:-1]) if mask else row[:-1])] for row in rows)
             sent += len(rows)
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)

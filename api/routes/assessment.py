@@ -20,7 +20,7 @@ from markupsafe import Markup
 from api.auth import require
 from api.dependencies import PRINCIPAL, SNAPSHOTS, PrincipalDep, SnapshotsDep, lease
 from api.errors import problem
-from api.routes.pages import _page, page_error
+from api.routes.pages import page_error, render_page
 from hub.core import charts
 
 AREA = "towns"  # the bureau's staff and admins (api.auth.AREA_ROLES)
@@ -153,11 +153,11 @@ class AssessmentController(Controller):
                  month: FromQuery[str | None] = None) -> Template:
         with lease(snapshots) as db:
             if not _has(db, "assessment_town_monthly_history"):
-                return _page(request, "assessment.html", principal, month=None, months=[])
+                return render_page(request, "assessment.html", principal, month=None, months=[])
             cursor = db.cursor()
             months = _months(cursor)
             if not months:
-                return _page(request, "assessment.html", principal, month=None, months=[])
+                return render_page(request, "assessment.html", principal, month=None, months=[])
             chosen = _pick_month(months, month)
             before = previous_month(months, chosen)
             open_items = {r["unit_id"]: r["n"] for r in _rows(
@@ -171,7 +171,7 @@ class AssessmentController(Controller):
                 levels.append({"kind": kind, "label": KINDS[kind], "rows": rows})
             chart = trend_chart(_level_trend(cursor), "镇街、部门月度平均得分")
         export = f"/assessment/export.xlsx?{urlencode({'month': chosen})}"
-        return _page(request, "assessment.html", principal, month=chosen, months=months, before=before,
+        return render_page(request, "assessment.html", principal, month=chosen, months=months, before=before,
                      levels=levels, chart=Markup(chart), export=export)
 
     @get("/{kind:str}/{unit_id:str}", sync_to_thread=True)
@@ -206,7 +206,7 @@ class AssessmentController(Controller):
             by_indicator.setdefault(row["indicator_code"], []).append(row)
         points = [{"month": h["month"], "series": found[0]["unit_name"], "score": h["total_score"]}
                   for h in history if h["total_score"] is not None]
-        return _page(request, "assessment_unit.html", principal, kind=kind, kind_label=KINDS[kind], month=chosen,
+        return render_page(request, "assessment_unit.html", principal, kind=kind, kind_label=KINDS[kind], month=chosen,
                      months=months, unit=found[0], scores=scores, evidence=by_indicator, history=history,
                      chart=Markup(trend_chart(points, f"{found[0]['unit_name']} 综合得分走势")),
                      notice=f"/assessment/notice/{quote(unit_id)}")
@@ -225,7 +225,7 @@ class AssessmentController(Controller):
         for item in items:
             item["kind_label"] = ITEM_KINDS.get(item["item_kind"], item["item_kind"])
             item["level_label"] = ESCALATION.get(item["escalation_level"] or 0, "待升级")
-        return _page(request, "notice.html", principal, unit_name=items[0]["unit_name"], unit_id=unit_id,
+        return render_page(request, "notice.html", principal, unit_name=items[0]["unit_name"], unit_id=unit_id,
                      items=items, as_of=items[0]["as_of_date"])
 
     @get("/export.xlsx", sync_to_thread=True)

@@ -133,7 +133,7 @@ def nav_items(principal: Principal | None) -> list[tuple[str, str]]:
     return [(href, label) for href, label, area in NAV if principal.role in AREA_ROLES[area]]
 
 
-def _context(request: Request[Any, Any, Any], principal: Principal | None, **extra: Any) -> dict[str, Any]:
+def page_context(request: Request[Any, Any, Any], principal: Principal | None, **extra: Any) -> dict[str, Any]:
     settings: ApiSettings = request.app.state.settings
     return {
         "principal": principal,
@@ -154,7 +154,7 @@ def not_found_page(request: Request[Any, Any, Any], exc: HTTPException) -> Respo
     """An unknown address: an HTML page for a browser, the JSON problem for API clients."""
     if not wants_html(request):
         return http_problem(exc).to_response(request)
-    context = _context(
+    context = page_context(
         request,
         identify_quietly(request),
         status=404,
@@ -164,8 +164,8 @@ def not_found_page(request: Request[Any, Any, Any], exc: HTTPException) -> Respo
     return Template(template_name="error.html", context=context, status_code=404)
 
 
-def _page(request: Request[Any, Any, Any], template: str, principal: Principal | None, **extra: Any) -> Template:
-    return Template(template_name=template, context=_context(request, principal, **extra))
+def render_page(request: Request[Any, Any, Any], template: str, principal: Principal | None, **extra: Any) -> Template:
+    return Template(template_name=template, context=page_context(request, principal, **extra))
 
 
 def message_zh(exc: ProblemDetailsException) -> str:
@@ -178,7 +178,7 @@ def page_error(request: Request[Any, Any, Any], exc: ProblemDetailsException) ->
     """Errors on pages are pages: the login form for 401, a short explanation otherwise."""
     extra = exc.extra if isinstance(exc.extra, dict) else {}
     template = "login.html" if exc.status_code == 401 else "error.html"
-    context = _context(
+    context = page_context(
         request,
         identify_quietly(request),
         status=exc.status_code,
@@ -217,11 +217,11 @@ class HomePages(Controller):
         if snapshots.current_path() is not None:  # the home page also answers before anything is published
             with lease(snapshots) as db:
                 snapshot = snapshot_info(db)
-        return _page(request, "home.html", principal, snapshot=snapshot)
+        return render_page(request, "home.html", principal, snapshot=snapshot)
 
     @get("/login")
     async def login_form(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
-        return _page(request, "login.html", identify_quietly(request), next=next, status=None)
+        return render_page(request, "login.html", identify_quietly(request), next=next, status=None)
 
     @post("/login", status_code=303, sync_to_thread=True)
     def login(
@@ -237,7 +237,7 @@ class HomePages(Controller):
         if found is None:
             return Template(
                 template_name="login.html",
-                context=_context(request, None, next=data.next, status=401, message_zh="密钥无效或已吊销"),
+                context=page_context(request, None, next=data.next, status=401, message_zh="密钥无效或已吊销"),
                 status_code=401,
             )
         target = data.next if data.next.startswith("/") and not data.next.startswith("//") else "/"
@@ -269,7 +269,8 @@ class SearchPages(Controller):
     def search_page(
         self, request: Request[Any, Any, Any], search_holder: SearchDep, principal: PrincipalDep
     ) -> Template:
-        return _page(request, "search.html", principal, **search_page_context(search_holder, request.query_params))
+        context = search_page_context(search_holder, request.query_params)
+        return render_page(request, "search.html", principal, **context)
 
 
 class DocumentPages(Controller):
@@ -296,7 +297,9 @@ class DocumentPages(Controller):
         hit_order = int(hit) if hit and hit.isdigit() else None
         # 返回搜索结果: only ever to our own results page (the address comes from the query string)
         back_url = back if back and back.startswith("/search?") else None
-        return _page(request, "document.html", principal, doc=doc, hit=hit_order, doc_url=quote(doc_id), back=back_url)
+        return render_page(
+            request, "document.html", principal, doc=doc, hit=hit_order, doc_url=quote(doc_id), back=back_url
+        )
 
 
 def search_page_context(holder: SearchHolder, params: Any) -> dict[str, Any]:
@@ -453,7 +456,7 @@ class TablesPages(Controller):
         with lease(snapshots) as db:
             tables = table_order(list(db.catalog.tables.values()))
             cards = [(t, table_label(t), plain_description(t), table_group(t)) for t in tables]
-            return _page(request, "tables.html", principal, tables=cards, snapshot=snapshot_info(db))
+            return render_page(request, "tables.html", principal, tables=cards, snapshot=snapshot_info(db))
 
     @get("/{name:str}", sync_to_thread=True)
     def table_page_view(
@@ -517,7 +520,7 @@ class TablesPages(Controller):
             for c in suggested_facets(table, req.facets)
             if c.name not in active
         ]
-        return _page(
+        return render_page(
             request,
             "table.html",
             principal,
@@ -565,7 +568,7 @@ class TownsPages(Controller):
         for town in towns:
             town["score_class"] = score_class(town.get("readiness_score"), 0, READINESS_MAX)
         chart = charts.readiness_bars(towns, READINESS_MAX) if towns else None
-        return _page(request, "towns.html", principal, towns=towns, chart=Markup(chart) if chart else None)
+        return render_page(request, "towns.html", principal, towns=towns, chart=Markup(chart) if chart else None)
 
     @get("/{code:str}", sync_to_thread=True)
     def town_page(
@@ -609,7 +612,7 @@ class TownsPages(Controller):
             "events": charts.events_by_month(monthly),
             "overdue": charts.overdue_by_age(overdue),
         }
-        return _page(
+        return render_page(
             request,
             "town.html",
             principal,
@@ -651,7 +654,7 @@ class QualityPages(Controller):
         if latest and latest.html_path and (latest.json_path or sees_personal_data(principal.role)):
             found = _BODY.search(report_html(latest, principal.role))
             body = found.group(1) if found else None
-        return _page(
+        return render_page(
             request,
             "quality.html",
             principal,

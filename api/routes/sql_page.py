@@ -20,7 +20,7 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Template
 
 from api.auth import Principal, require
-from api.tables_service import UTF8_BOM, _csv_cell
+from api.tables_service import UTF8_BOM, csv_cell
 
 MAX_SQL_CHARS = 20_000  # a query in a URL: long enough for any hand-written query, short of header limits
 
@@ -69,7 +69,7 @@ class SqlPages(Controller):
 
     @get("/", sync_to_thread=True)
     def sql_page(self, request: Request[Any, Any, Any], state: State, q: FromQuery[str] = "") -> Template:
-        from api.routes.pages import _context  # the page layout's shared context (menu, who is signed in)
+        from api.routes.pages import page_context  # the page layout's shared context (menu, who is signed in)
 
         sql = q.strip()[:MAX_SQL_CHARS]
         result, error, snapshot = None, None, None
@@ -79,7 +79,7 @@ class SqlPages(Controller):
             except ProblemDetailsException as exc:
                 extra = exc.extra if isinstance(exc.extra, dict) else {}
                 error = extra.get("message_zh") or exc.detail
-        context = _context(
+        context = page_context(
             request,
             request.user,
             sql=sql,
@@ -102,7 +102,7 @@ class SqlPages(Controller):
         buffer.write(UTF8_BOM)
         writer = csv.writer(buffer)
         writer.writerow([c["name"] for c in result.columns])
-        writer.writerows([_csv_cell(v) for v in row] for row in result.rows)
+        writer.writerows([csv_cell(v) for v in row] for row in result.rows)
         return Response(
             buffer.getvalue().encode("utf-8"),
             media_type="text/csv",
