@@ -13,7 +13,13 @@ totals as (
         s.unit_id,
         min(s.unit_name) as unit_name,
         min(s.month) as month,
-        sum(s.weight * s.score) / nullif(sum(case when s.score is not null then s.weight end), 0) as total_score,
+        {#- summed as exact decimals: a sum of doubles changes in its last digit with the order the engine's
+            threads add them, and the total decides the grade and the rank -#}
+        cast(
+            sum(cast(s.weight * s.score as decimal(38, 10)))
+            / nullif(sum(case when s.score is not null then cast(s.weight as decimal(38, 10)) end), 0)
+            as double precision
+        ) as total_score,
         count(s.score) as indicators_scored,
         sum(s.rows_against) as rows_against,
         {%- for code in indicators %}
