@@ -129,6 +129,9 @@ class KbSettings:
     # A chunk only the dense side found is shown when its cosine similarity reaches this (nonsense scores below).
     dense_floor: float = 0.75
     query_cache_size: int = 512  # query vectors kept per process (LRU)
+    # ONNX Runtime threads per process (0: its default, every core, spinning between operators). Several
+    # processes sharing the cores (API workers) each set their share: spinning threads starve the others.
+    encoder_threads: int = 0
     chroma_url: str = ""  # empty: embedded Chroma in each index version; else a Chroma server (chroma run)
     town_aliases: Path = DEFAULT_TOWN_ALIASES
     cache_path_override: Path | None = None
@@ -156,6 +159,7 @@ class KbSettings:
             keep_versions=_env_int("HUB_KB_KEEP_VERSIONS", 3),
             dense_floor=_env_float("HUB_KB_DENSE_FLOOR", 0.75, low=-1.0, high=1.0),
             query_cache_size=_env_int("HUB_KB_QUERY_CACHE", 512),
+            encoder_threads=_env_int("HUB_KB_THREADS", 0),
             chroma_url=os.environ.get("HUB_CHROMA_URL", "").strip(),
             town_aliases=Path(aliases) if aliases else DEFAULT_TOWN_ALIASES,
             cache_path_override=Path(cache) if cache else None,

@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from api_fixtures import HUB, SAMPLE_DOCS, LiveServer, add_key, hub_env, start_server, stop_server
 
 from hub.cli.chroma_server import ChromaServer, start_chroma_server, stop_chroma_server
 from hub.core.pointer import read_current
+from kb.embedding import load_model
 from kb.indexer import build_index
 from kb.search import KnowledgeBase, ModelMismatch
 from kb.settings import KbSettings
@@ -129,6 +131,36 @@ def test_the_embedding_cache_keeps_int8_vectors_per_quantisation() -> None:
     assert int8.encoder_id == f"m3e-small|onnx-int8|{int8.quantization}" and "per-channel" in int8.encoder_id
 
 
+def test_an_encoder_given_threads_sleeps_between_queries_and_embeds_the_same(tmp_path: Path) -> None:
+    settings = KbSettings(data_dir=tmp_path, onnx_root_override=Path(os.environ["HUB_KB_ONNX_DIR"]))
+    shared = load_model(settings.model_path, "onnx-int8", settings.onnx_dir, threads=1)
+    default = load_model(settings.model_path, "onnx-int8", settings.onnx_dir)
+    options = shared[0].auto_model.session.get_session_options()
+    assert (options.intra_op_num_threads, options.get_session_config_entry("session.intra_op.allow_spinning")) == (
+        1,
+        "0",
+    )
+    assert default[0].auto_model.session.get_session_options().intra_op_num_threads == 0  # ONNX Runtime's own
+    query = ["供水管网爆管停水怎么处置", "山体崩塌后道路中断由谁负责"]
+    assert np.allclose(shared.encode(query), default.encode(query), atol=1e-6)
+    assert KbSettings(encoder_threads=1).encoder_id == KbSettings().encoder_id  # same vectors, same index
+
+
+def worker_environments(server: LiveServer) -> list[dict[str, str]]:
+    """The environments of the uvicorn worker processes under ``hub serve`` (children of its process)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            parent = int((proc / "stat").read_text().split(") ")[-1].split()[1])
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == server.process.pid and b"spawn_main" in cmdline:
+            found.append(dict(e.decode().split("=", 1) for e in environ if b"=" in e))
+    return found
+
+
 def warm_up(server: LiveServer, key: str) -> None:
     """Each worker loads the model on start (seconds, more on a loaded machine): wait until both answer."""
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=300) as c:
@@ -217,6 +249,9 @@ def test_serve_with_two_workers_starts_chroma_and_moves_an_embedded_index(tmp_pa
     try:
         key = add_key(data_dir, "serve-staff", "staff")
         warm_up(server, key)
+        # each worker embeds with its share of the cores (HUB_KB_THREADS), so they do not starve each other
+        shares = [env.get("HUB_KB_THREADS") for env in worker_environments(server)]
+        assert shares == [str(max(1, (os.cpu_count() or 1) // 2))] * 2
         with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
             body = c.get("/api/search", params={"q": "供水管道爆裂", "mode": "vector"}).json()
         assert body["results"] and body["results"][0]["doc_id"] in DOCS

@@ -50,6 +50,8 @@ def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int, 
     if demo:
         os.environ["HUB_API_DEMO_MODE"] = "1"
     # the workers of --workers N read their settings from the environment: the option's choice, not a leftover
+    # each worker's share of the cores for embedding queries, unless the operator chose (kb/settings.py)
+    os.environ.setdefault("HUB_KB_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     if warehouse.url:
         os.environ["HUB_WAREHOUSE"] = warehouse.url
     else:
