@@ -7,8 +7,9 @@ One DuckDB database instance per snapshot file, opened once with one configurati
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -18,6 +19,7 @@ from api.masked_copy import masked_copy
 from api.masking import sees_personal_data
 from api.settings import ApiSettings
 from api.versioned import VersionedResource
+from hub.core.lru import LruCache
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,8 @@ class ServingDb:
     conn: duckdb.DuckDBPyConnection
     catalog: Catalog
     masked_conn: duckdb.DuckDBPyConnection | None  # the snapshot with personal columns masked (api.masked_copy)
+    # (query, parameters) → count or facet counts of this snapshot, which never changes once published
+    counts: LruCache[tuple[str, str], Any] = field(default_factory=lambda: LruCache(0))
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self.conn.cursor()
@@ -67,14 +71,15 @@ def _connect_locked(path: Path, settings: ApiSettings) -> duckdb.DuckDBPyConnect
 
 def open_serving_db(path: Path, settings: ApiSettings) -> ServingDb:
     conn = _connect_locked(path, settings)
+    counts: LruCache[tuple[str, str], Any] = LruCache(settings.count_cache_size)
     if settings.warehouse_url:  # users' SQL runs on the server (api.warehouse_sql): no masked copy to make
-        return ServingDb(path=path, conn=conn, catalog=load_catalog(conn), masked_conn=None)
+        return ServingDb(path=path, conn=conn, catalog=load_catalog(conn), masked_conn=None, counts=counts)
     try:
         masked = _connect_locked(masked_copy(path, settings.paths.api_dir), settings)
     except (OSError, duckdb.Error):  # e.g. a read-only data directory: serve the rest, refuse only that SQL
         logger.exception("cannot make the masked copy of %s", path)
         masked = None
-    return ServingDb(path=path, conn=conn, catalog=load_catalog(conn), masked_conn=masked)
+    return ServingDb(path=path, conn=conn, catalog=load_catalog(conn), masked_conn=masked, counts=counts)
 
 
 def serving_snapshots(settings: ApiSettings) -> VersionedResource[ServingDb]:

@@ -37,6 +37,9 @@ class ApiSettings:
     session_hours: float = 8.0  # a web login lasts this long
     sql_max_result_bytes: int = 20_000_000  # an SQL answer larger than this is stopped (413), not sent
     max_temp_directory_size: str = "1GB"  # what one snapshot's queries may spill to disk in all
+    # Row counts and facet counts kept per snapshot (a published snapshot never changes): paging, sorting and
+    # coming back to a filtered table recount nothing.
+    count_cache_size: int = 1024
     # A PostgreSQL warehouse to serve from (api.warehouse_link); None: the DuckDB snapshots of the data directory.
     warehouse_url: str | None = None
     warehouse_poll_s: float = 5.0  # how often the server's current version is checked
@@ -63,6 +66,7 @@ class ApiSettings:
             session_hours=float(os.environ.get("HUB_API_SESSION_HOURS", "8")),
             sql_max_result_bytes=env_int("HUB_API_SQL_MAX_RESULT_BYTES", 20_000_000),
             max_temp_directory_size=os.environ.get("HUB_API_MAX_TEMP_DIRECTORY_SIZE", "1GB"),
+            count_cache_size=env_int("HUB_API_COUNT_CACHE", 1024),
             warehouse_url=Warehouse.from_setting(warehouse).url,
             warehouse_poll_s=float(os.environ.get("HUB_API_WAREHOUSE_POLL_S", "5")),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
@@ -56,11 +56,7 @@ def table_page(db: ServingDb, req: TableRequest, mask: RowMask | None = None) ->
         last = page[-1]
         sort_value = last[names.index(req.sort)] if req.sort else None
         next_after = encode_cursor(req.sort, req.descending, sort_value, int(last[-1]))
-    count_cursor = _run(db, *count_query(req))
-    try:
-        total = int(count_cursor.fetchone()[0])  # type: ignore[index]
-    finally:
-        count_cursor.close()
+    total = _counted(db, *count_query(req), lambda cursor: int(cursor.fetchone()[0]))  # type: ignore[index]
     return {
         "table": req.table.name,
         "columns": [{"name": c.name, "type": c.type, "description": c.description} for c in req.table.columns],
@@ -77,15 +73,27 @@ def table_page(db: ServingDb, req: TableRequest, mask: RowMask | None = None) ->
     }
 
 
-def facet_counts(db: ServingDb, req: TableRequest) -> dict[str, list[dict[str, Any]]]:
-    facets: dict[str, list[dict[str, Any]]] = {}
-    for column in req.facets:
-        cursor = _run(db, *facet_query(req, column))
+def _counted(db: ServingDb, sql: str, params: list[Any], read: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+    """A count or facet query's answer, from the snapshot's cache when this query was counted before."""
+
+    def count() -> Any:
+        cursor = _run(db, sql, params)
         try:
-            facets[column] = [{"value": value, "count": int(n)} for value, n in cursor.fetchall()]
+            return read(cursor)
         finally:
             cursor.close()
-    return facets
+
+    return db.counts.get_or_compute((sql, repr(params)), count)[0]
+
+
+def facet_counts(db: ServingDb, req: TableRequest) -> dict[str, list[dict[str, Any]]]:
+    def read(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+        return [{"value": value, "count": int(n)} for value, n in cursor.fetchall()]
+
+    # each facet as a fresh list: a caller may change what it gets, never the cached copy
+    return {
+        column: [dict(item) for item in _counted(db, *facet_query(req, column), read)] for column in req.facets
+    }
 
 
 # A text cell starting with one of these is a formula to spreadsheet software (=HYPERLINK(...), +cmd|..., @SUM,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +16,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from hub.core import pointer
+from hub.core.lru import LruCache
 from kb import layout
 from kb.embedding import Embedder, QueryBatcher
 from kb.filters import SearchFilters
@@ -254,10 +254,7 @@ class KnowledgeBase:
         self._dense_lock = threading.Lock()
         self._mask_cache: dict[SearchFilters, tuple[np.ndarray, list[str]]] = {}
         self._mask_lock = threading.Lock()
-        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._query_lock = threading.Lock()
-        self.query_cache_hits = 0
-        self.query_cache_misses = 0
+        self.query_cache: LruCache[str, np.ndarray] = LruCache(self.settings.query_cache_size)
 
     # ---- loading --------------------------------------------------------------------------
     def _dense_index(self) -> Any:
@@ -289,21 +286,13 @@ class KnowledgeBase:
     def query_vector(self, text: str) -> tuple[np.ndarray, bool]:
         """(the query's vector, whether it came from the cache): a small LRU cache of recent queries (staff
         repeat searches), else the model, through a batcher that embeds concurrent queries in one pass."""
-        key = text.strip()
-        with self._query_lock:
-            cached = self._query_vectors.get(key)
-            if cached is not None:
-                self._query_vectors.move_to_end(key)
-                self.query_cache_hits += 1
-                return cached, True
-        vector = self._batcher.embed(key)
-        vector.setflags(write=False)
-        with self._query_lock:
-            self.query_cache_misses += 1
-            self._query_vectors[key] = vector
-            while len(self._query_vectors) > self.settings.query_cache_size:
-                self._query_vectors.popitem(last=False)
-        return vector, False
+
+        def embed() -> np.ndarray:
+            vector = self._batcher.embed(text.strip())
+            vector.setflags(write=False)
+            return vector
+
+        return self.query_cache.get_or_compute(text.strip(), embed)
 
     def warm_up(self) -> None:
         """Load the model and the dense index now rather than on the first query."""

@@ -13,6 +13,8 @@ from api_fixtures import publish_fixture_snapshot, start_server, stop_server
 
 from api.serving_db import serving_snapshots
 from api.settings import ApiSettings
+from api.table_query import parse_table_request
+from api.tables_service import table_page
 from hub.core.paths import HubPaths
 from hub.core.pointer import POINTER, read_current
 
@@ -46,6 +48,33 @@ def test_a_lease_keeps_its_snapshot_until_released(tmp_path: Path) -> None:
         assert old.closed
         with pytest.raises(duckdb.Error):
             old.resource.conn.execute("select 1")
+    finally:
+        snapshots.close()
+
+
+def test_counts_and_facets_are_kept_per_snapshot(tmp_path: Path) -> None:
+    """Paging and re-sorting a filtered table recount nothing; a new publish counts afresh."""
+    publish_fixture_snapshot(tmp_path, variant=0)
+    snapshots = serving_snapshots(ApiSettings(paths=HubPaths(tmp_path)))
+    ask = [("level", "重大"), ("_facet", "level"), ("_size", "5")]
+    try:
+        for variant in (0, 1):
+            if variant:
+                publish_fixture_snapshot(tmp_path, variant=variant)
+            with snapshots.lease() as version:
+                db = version.resource
+                table = db.catalog.table(TABLE)
+                assert table is not None
+                pages = [
+                    table_page(db, parse_table_request(table, [*ask, *extra], 50, 1000))
+                    for extra in ([], [("_sort", "deadline")], [("_offset", "5"), ("_sort_desc", "overdue_days")])
+                ]
+                expected = db.cursor().execute(f"select count(*) from {TABLE} where level = '重大'").fetchone()[0]
+                assert expected > 5
+                assert [p["total"] for p in pages] == [expected] * 3
+                assert [p["facets"]["level"] for p in pages] == [[{"value": "重大", "count": expected}]] * 3
+                assert len({tuple(r["danger_id"] for r in p["rows"]) for p in pages}) == 3  # the rows are not cached
+                assert (db.counts.misses, db.counts.hits) == (2, 4)  # the count and the facet, once each
     finally:
         snapshots.close()
 

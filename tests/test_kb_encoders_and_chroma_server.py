@@ -311,4 +311,4 @@ def test_concurrent_query_embeddings_are_batched_and_repeated_ones_cached(tmp_pa
         assert float(np.dot(vector, alone[query])) > 0.99
     again, cached = kb.query_vector(queries[0])
     assert cached and np.array_equal(again, together[0][0])
-    assert kb.query_cache_hits == 1 and kb.query_cache_misses == len(queries)
+    assert kb.query_cache.hits == 1 and kb.query_cache.misses == len(queries)
