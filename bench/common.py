@@ -138,17 +138,31 @@ def data_dir_or_temp(data_dir: Path | None, prefix: str) -> Iterator[Path]:
         yield Path(temp)
 
 
+def hub_command(code: Path | None) -> tuple[list[str], dict[str, str]]:
+    """The ``hub`` command of this checkout (None), or of another checkout of the project (an older revision,
+    run with this environment's packages): (command, environment additions)."""
+    if code is None:
+        return HUB, {}
+    # the CLI lived in orchestration/ before it moved to hub/ (2026-12-03)
+    module = "hub.cli.main" if (code / "hub" / "cli" / "main.py").exists() else "orchestration.cli.main"
+    return [sys.executable, "-m", module], {"PYTHONPATH": str(code)}
+
+
 @contextmanager
-def hub_server(data_dir: Path, *serve_args: str, stop_timeout: float = 30, **env_extra: str) -> Iterator[str]:
+def hub_server(data_dir: Path, *serve_args: str, stop_timeout: float = 30, code: Path | None = None,
+               **env_extra: str) -> Iterator[str]:
     """``hub serve`` on a free loopback port in another process, for the duration of the block; yields its
-    base URL once it answers /api/health. ``env_extra``: HUB_* settings for the server."""
+    base URL once it answers /api/health. ``env_extra``: HUB_* settings for the server; ``code``: serve
+    with another checkout's code (``hub_command``)."""
     import httpx
 
     port = free_port()
+    command, code_env = hub_command(code)
     process = subprocess.Popen(
-        [*HUB, "serve", "--data-dir", str(data_dir), "--port", str(port), *serve_args],
+        [*command, "serve", "--data-dir", str(data_dir), "--port", str(port), *serve_args],
         # The per-key rate limit (HUB_API_RATE_LIMIT) would turn a load test into a 429 test.
-        env=hub_env(data_dir, HUB_API_RATE_LIMIT="100000000", **env_extra),
+        env=hub_env(data_dir, HUB_API_RATE_LIMIT="100000000", **env_extra, **code_env),
+        cwd=code or ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
