@@ -30,7 +30,8 @@ BOUNDED_HTTP = "api.limits:BoundedHttpToolsProtocol"
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址 / bind address")
 @click.option("--port", default=8000, show_default=True, type=int, help="端口 / port")
 @click.option("--demo", is_flag=True, default=False, help="演示模式：无需密钥 / open demo mode, no key needed")
-@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="API 工作进程数 / API worker processes (on Linux each accepts on a socket of its own)")
 @warehouse_option("on PostgreSQL tables and pages read a local replica of the published version, SQL runs on the "
                   "server")
 def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int, warehouse: Warehouse) -> None:
@@ -41,6 +42,7 @@ def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int, 
 
     from api.app import create_app
     from api.settings import ApiSettings
+    from hub.cli.api_workers import run_workers, spreads_connections
     from hub.core.warehouse import redact
 
     # "duckdb" when the option chose DuckDB, so a HUB_WAREHOUSE the option overrode is not read again
@@ -70,7 +72,9 @@ def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int, 
         # would end there and leave its Chroma server running. Exiting by SystemExit runs the `finally` below.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
-        if workers > 1:
+        if workers > 1 and spreads_connections():  # a socket per worker: connections spread evenly
+            run_workers(host, port, workers, log_level="warning", http=BOUNDED_HTTP)
+        elif workers > 1:
             uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                         log_level="warning", http=BOUNDED_HTTP)
         else:
