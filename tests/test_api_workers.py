@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -62,12 +63,7 @@ def test_a_burst_of_keep_alive_connections_is_spread_across_the_workers(tmp_path
     publish_fixture_snapshot(tmp_path)
     server = start_server(tmp_path, "--workers", "2", "--demo")
     try:
-        for _ in range(100):  # both workers up: each answers on its own socket
-            workers = workers_of(server)
-            if len(workers) == 2:
-                break
-            threading.Event().wait(0.1)
-        assert len(workers) == 2, workers
+        workers = wait_for_workers(server, 2)
         with httpx.Client(base_url=server.base_url, timeout=60) as warm:
             for _ in range(20):
                 assert warm.get("/api/tables/hidden_danger_register", params={"_size": 5}).status_code == 200
@@ -81,6 +77,31 @@ def test_a_burst_of_keep_alive_connections_is_spread_across_the_workers(tmp_path
     assert total > 0
     assert min(used.values()) >= 0.10 * total, f"CPU ticks per worker {used}: one worker served (almost) all"
     assert workers_of(server) == []  # stopped with hub serve
+
+
+def test_a_worker_that_dies_is_started_again(tmp_path: Path) -> None:
+    publish_fixture_snapshot(tmp_path)
+    server = start_server(tmp_path, "--workers", "2", "--demo")
+    try:
+        first = wait_for_workers(server, 2)
+        os.kill(first[0], signal.SIGKILL)
+        again = wait_for_workers(server, 2, without=first[0])
+        assert first[1] in again and first[0] not in again
+        with httpx.Client(base_url=server.base_url, timeout=60) as c:
+            for _ in range(20):  # new connections, spread over both workers, the new one included
+                assert c.get("/api/health", headers={"Connection": "close"}).status_code == 200
+    finally:
+        stop_server(server)
+    assert workers_of(server) == []
+
+
+def wait_for_workers(server: LiveServer, count: int, without: int | None = None) -> list[int]:
+    for _ in range(300):
+        workers = [pid for pid in workers_of(server) if pid != without]
+        if len(workers) == count:
+            return workers
+        threading.Event().wait(0.1)
+    raise AssertionError(f"hub serve has workers {workers_of(server)}, expected {count}")
 
 
 def test_a_port_held_by_another_program_fails_at_once(tmp_path: Path) -> None:
