@@ -7,7 +7,7 @@ One DuckDB database instance per snapshot file, opened once with one configurati
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ class ServingDb:
     catalog: Catalog
     masked_conn: duckdb.DuckDBPyConnection | None  # the snapshot with personal columns masked (api.masked_copy)
     # (query, parameters) → count or facet counts of this snapshot, which never changes once published
-    counts: LruCache[tuple[str, str], Any] = field(default_factory=lambda: LruCache(0))
+    counts: LruCache[tuple[str, str], Any]
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self.conn.cursor()

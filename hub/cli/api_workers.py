@@ -17,6 +17,8 @@ import time
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+import click
+
 APP = "api.app:create_app"
 QUICK_EXIT_SECONDS = 10.0  # a worker that ends this soon after its start failed to start
 QUICK_EXITS_ALLOWED = 3  # in a row, then the command gives up instead of restarting forever
@@ -49,7 +51,13 @@ def _worker(host: str, port: int, uvicorn_options: dict[str, Any]) -> None:
 def run_workers(host: str, port: int, workers: int, **uvicorn_options: Any) -> None:
     """Serve with ``workers`` processes until SIGTERM or SIGINT. The address is checked here first (bound, not
     listening, so it takes no connections): a port held by another program fails at once, with its error."""
-    guard = reuse_port_socket(host, port, listen=False)
+    try:
+        guard = reuse_port_socket(host, port, listen=False)
+    except OSError as exc:
+        raise click.ClickException(
+            f"无法监听 {host}:{port}（--host / --port）/ cannot listen on {host}:{port} (--host / --port): "
+            f"{exc.strerror}"
+        ) from None
     context = multiprocessing.get_context("spawn")
     stopping = False
 
