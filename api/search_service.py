@@ -55,9 +55,9 @@ class SearchHolder:
         """Load the embedding model and vectors now, so the first search does not wait seconds for them."""
 
         def warm() -> None:
-            if self.versions.current_path() is None:
-                return  # nothing published yet: the first request after a publish loads it
             try:
+                if self.versions.current_path() is None:  # opens the index: may already fail
+                    return  # nothing published yet: the first request after a publish loads it
                 with self.lease() as index:
                     warm_up = getattr(index, "warm_up", None)
                     if callable(warm_up):

@@ -78,6 +78,16 @@ class Records:
     def started_runs(self) -> list[str]:
         return [r for (r,) in self.query("SELECT run_id FROM runs WHERE status = 'STARTED'")]
 
+    def run_in_dbt_step(self) -> str | None:
+        """A run in progress whose dbt step has started and not ended: killed now, it is surely mid-run (a
+        short run, an ingest of one file, may finish between being seen started and being killed)."""
+        rows = self.query("""
+            SELECT e.run_id FROM event_logs e JOIN runs r USING (run_id)
+            WHERE r.status = 'STARTED' AND e.dagster_event_type = 'STEP_START' AND e.step_key = 'hub_dbt'
+              AND NOT EXISTS (SELECT 1 FROM event_logs d WHERE d.run_id = e.run_id AND d.step_key = 'hub_dbt'
+                              AND d.dagster_event_type IN ('STEP_SUCCESS', 'STEP_FAILURE'))""")
+        return rows[0][0] if rows else None
+
     def worker_pid(self, run_id: str) -> int | None:
         """The run worker's process id, from the run's engine event `Started process for run (pid: N)`."""
         rows = self.query("SELECT event FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ENGINE_EVENT'",
@@ -174,7 +184,7 @@ def test_a_killed_daemon_leaves_a_whole_snapshot_and_the_next_file_completes(dep
     assert before is not None
 
     assert hub("sample", "add-day", "--out", str(deployment["landing"])).returncode == 0
-    run_id = wait_for("a run to start", lambda: (records.started_runs() or [None])[0], 300, every=1)
+    run_id = wait_for("a run to reach its dbt step", records.run_in_dbt_step, 300, every=1)
     worker = wait_for("its worker process", lambda: records.worker_pid(run_id), 60, every=1)
     daemon = int((data_dir / "deploy" / "pids" / "daemon.pid").read_text(encoding="utf-8"))
     os.killpg(daemon, signal.SIGKILL)  # the daemon and anything of its session
