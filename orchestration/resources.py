@@ -75,9 +75,13 @@ class HubSettings(dg.ConfigurableResource):
 
 
 def dbt_executable() -> str:
-    """The venv's dbt next to this interpreter (the venv's bin may not be on PATH), else ``dbt`` on PATH."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else "dbt"
+    """The venv's dbt next to this interpreter (the venv's bin may not be on PATH): ``hub-dbt``
+    (orchestration/dbt_launcher.py) when installed, else ``dbt``; else ``dbt`` on PATH."""
+    for name in ("hub-dbt", "dbt"):
+        beside = Path(sys.executable).parent / name
+        if beside.exists():
+            return str(beside)
+    return "dbt"
 
 
 def dbt_resource(warehouse: Warehouse) -> DbtCliResource:
