@@ -255,8 +255,8 @@ def report(results: list[ScaleResult], started: str) -> str:
         "- *incremental run*: after `hub sample add-day`, `hub run` on the same data directory with the next "
         "as-of date: only four_platforms is ingested (the other sources have no file the load log does not know); "
         "dbt rebuilds the models Dagster finds stale (downstream of four_platforms and of the as-of models), the "
-        "event models and `int_events_as_of` incrementally; the new date in `--vars` makes dbt parse the project "
-        "again; quality report and publish run in full.",
+        "event models and `int_events_as_of` incrementally; the new date is read from the warehouse, so dbt "
+        "re-parses only what changed (nothing); quality report and publish run in full.",
         "- *run with nothing new*: `hub run` once more right after, same date, no new file: Dagster's records say "
         "nothing is stale, so no run is started: the cost of loading the Definitions and asking.",
         "",

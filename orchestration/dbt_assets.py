@@ -10,13 +10,17 @@ import json
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from hub.core.quoting import sql_literal
+from hub.core.serving_server import CONNECT_TIMEOUT_S
 from orchestration import automation
 from orchestration.dbt_project import MANIFEST_PATH
 from orchestration.publish import load_manifest
@@ -26,6 +30,8 @@ DBT_RESULTS_FILE = "dbt_results.json"
 PARSE_CACHE_FILE = "partial_parse.msgpack"  # dbt's own name for its saved parse state
 KEEP_DBT_RUNS = 10  # per run, next to dbt's own artifacts; `hub run` prints it
 CODE_VERSION_TAG = "dagster/code_version"  # Dagster's tag on a materialization: the code version it ran
+# The run's as-of date, read by dbt_project/macros/as_of.sql (the dbt target's schema: main on both engines).
+AS_OF_SCHEMA, AS_OF_TABLE = "main", "hub_run_as_of"
 
 
 class HubDbtTranslator(DagsterDbtTranslator):
@@ -124,10 +130,45 @@ def code_changed_keys(instance: dg.DagsterInstance, assets_def: dg.AssetsDefinit
     return changed
 
 
+def record_as_of(settings: HubSettings, as_of: date) -> None:
+    """Write the run's as-of date where dbt_project/macros/as_of.sql reads it while running.
+
+    Not a dbt var: a var that changes every day makes dbt parse the whole project again (~5 s of every
+    daily run at `large`); a table read at execution leaves dbt's partial parsing intact."""
+    statements = [
+        f"CREATE SCHEMA IF NOT EXISTS {AS_OF_SCHEMA}",
+        f"CREATE TABLE IF NOT EXISTS {AS_OF_SCHEMA}.{AS_OF_TABLE} (as_of_date date)",
+        f"DELETE FROM {AS_OF_SCHEMA}.{AS_OF_TABLE}",
+        f"INSERT INTO {AS_OF_SCHEMA}.{AS_OF_TABLE} VALUES (DATE {sql_literal(as_of.isoformat())})",
+    ]
+    engine = settings.warehouse_engine
+    if engine.url:
+        import psycopg
+
+        try:
+            with psycopg.connect(engine.url, connect_timeout=CONNECT_TIMEOUT_S) as con, con.transaction():
+                for statement in statements:
+                    con.execute(statement)
+        except psycopg.Error as exc:
+            raise dg.Failure(description=f"数仓服务器不可用 / cannot write the as-of date to the warehouse "
+                             f"{engine}: {exc}") from None
+        return
+    try:
+        with duckdb.connect(str(settings.paths.build_db)) as con:
+            con.execute("BEGIN")
+            for statement in statements:
+                con.execute(statement)
+            con.execute("COMMIT")
+    except duckdb.Error as exc:  # e.g. the file held open by another program
+        raise dg.Failure(description=f"构建库不可写 / cannot write the as-of date to the build database "
+                         f"{settings.paths.build_db}: {exc}") from None
+
+
 def dbt_invocation_args(settings: HubSettings, full_refresh: bool) -> list[str]:
-    """``dbt build`` for this deployment: the build database, thread count and as-of date are passed here,
-    not through the environment. dbt unit tests check the SQL logic, not the data: they run in CI only."""
-    dbt_vars = {"as_of": settings.as_of_date().isoformat(), "build_db": str(settings.paths.build_db)}
+    """``dbt build`` for this deployment: the build database and thread count are passed here, not through
+    the environment; the as-of date is in the warehouse (``record_as_of``). dbt unit tests check the SQL logic,
+    not the data: they run in CI only."""
+    dbt_vars = {"build_db": str(settings.paths.build_db)}
     args = ["build", "--exclude-resource-type", "unit_test", "--threads", str(settings.dbt_threads),
             "--vars", json.dumps(dbt_vars)]
     return [*args, "--full-refresh"] if full_refresh else args
@@ -140,8 +181,10 @@ def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition
     def hub_dbt(context: AssetExecutionContext, dbt: DbtCliResource, hub_settings: HubSettings) -> Iterator[Any]:
         paths = hub_settings.paths
         paths.warehouse.mkdir(parents=True, exist_ok=True)
-        as_of = hub_settings.as_of_date().isoformat()
+        as_of_day = hub_settings.as_of_date()  # once: "today" must not roll over between dbt and the metadata
+        as_of = as_of_day.isoformat()
         target = dbt_target_dir(paths.data_dir, context.run.run_id)
+        record_as_of(hub_settings, as_of_day)
         restore_parse_cache(paths.data_dir, target)
         # An incremental model must not keep rows built by other code (a new town alias in a seed must reach
         # the events already staged): models new or changed since their last build are fully refreshed.

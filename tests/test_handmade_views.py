@@ -324,6 +324,10 @@ def test_next_day_run_rebuilds_only_what_changed(snapshot: dict[str, Any]) -> No
     first_built = int(next(x for x in snapshot["stdout"].splitlines() if x.startswith("dbt:")).split("models")[1]
                       .split()[0])
     assert 0 < built < first_built, (built, first_built)
+    # The new date reached dbt without making it parse the whole project again: it is not a dbt var.
+    newest_log = max((data_dir / "dbt").glob("*/dbt.log"), key=lambda p: p.stat().st_mtime)
+    assert "Unable to do partial parsing" not in newest_log.read_text(encoding="utf-8")
+    assert "as_of" not in (dbt_invocation(data_dir).get("vars") or {})
 
     latest = {"path": read_current(data_dir / "serving")}
     assert latest["path"] != snapshot["path"]

@@ -1,7 +1,7 @@
 """The monthly assessment, kept month by month, on either warehouse engine.
 
 A month is computed as of its last day once it has closed (as of today while it is the current month): dbt
-runs the assessment models (and what they read) on a scratch build with ``HUB_AS_OF`` set to that date, and
+runs the assessment models (and what they read) on a scratch build with the dbt var ``as_of`` set to that date, and
 the month's rows are copied into the kept tables of schema ``assessment_kept``, replacing that month only, in
 one transaction. The shared models are never rebuilt as of another date. A closed month that is kept is not
 computed again unless asked (``recompute_closed``): its scores stay as they were, comparable with later months
