@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import sqlalchemy.exc
-from alembic.util.exc import CommandError
 
 from orchestration.pipeline import keep_sigterm_working, release_dead_runs
 
@@ -30,13 +28,13 @@ def _claimed_slots(home: Path) -> list[str]:
         instance.dispose()
 
 
-def _claimed_slots_once_ready(home: Path) -> list[str]:
-    """Nothing yet while `hub run` is still creating its SQLite storage: a reader opening it then can see the
-    migration table half-stamped (alembic: "more than one head present")."""
-    try:
-        return _claimed_slots(home)
-    except (CommandError, sqlalchemy.exc.OperationalError):
-        return []
+def _in_dbt_step(data_dir: Path) -> bool:
+    """The run's dbt step has started (it keeps its artifacts in <data dir>/dbt/<run id>/) and holds the slot.
+
+    Only then is the run's Dagster storage opened by another process: a reader that opens the SQLite storage
+    while `hub run` is still creating it takes part in creating it (alembic stamps, "more than one head")."""
+    runs = data_dir / "dbt"
+    return runs.is_dir() and any(p.is_dir() for p in runs.iterdir())
 
 
 def test_killed_run_releases_its_pool_slot(tmp_path: Path) -> None:
@@ -54,9 +52,9 @@ def test_killed_run_releases_its_pool_slot(tmp_path: Path) -> None:
         deadline = time.monotonic() + 240
         claimed: list[str] = []
         while time.monotonic() < deadline and proc.poll() is None and not claimed:
-            time.sleep(0.5)
-            if (home / "history").exists():
-                claimed = _claimed_slots_once_ready(home)
+            time.sleep(0.2)
+            if _in_dbt_step(data_dir):
+                claimed = _claimed_slots(home)
         assert claimed, "the run never held the duckdb_writer slot"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the hub process and its dbt child, as a crash would

@@ -42,7 +42,7 @@ def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int, 
 
     from api.app import create_app
     from api.settings import ApiSettings
-    from hub.cli.api_workers import run_workers, spreads_connections
+    from hub.cli.api_workers import APP, run_workers, spreads_connections
     from hub.core.warehouse import redact
 
     # "duckdb" when the option chose DuckDB, so a HUB_WAREHOUSE the option overrode is not read again
@@ -75,7 +75,7 @@ def serve(data_dir: str | None, host: str, port: int, demo: bool, workers: int, 
         if workers > 1 and spreads_connections():  # a socket per worker: connections spread evenly
             run_workers(host, port, workers, log_level="warning", http=BOUNDED_HTTP)
         elif workers > 1:
-            uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+            uvicorn.run(APP, factory=True, host=host, port=port, workers=workers,
                         log_level="warning", http=BOUNDED_HTTP)
         else:
             uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", http=BOUNDED_HTTP)

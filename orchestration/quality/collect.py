@@ -207,14 +207,22 @@ def _add_key_conflicts(con: duckdb.DuckDBPyConnection, checks: dict[str, RowChec
     for entity in ENTITIES:
         if entity.snapshot or not entity.key or entity.table not in tables:
             continue
-        key_text = " || ' / ' || ".join(f"coalesce(CAST({quote_ident(k)} AS VARCHAR), '')" for k in entity.key)
+        key_text = " || ' / ' || ".join(f"coalesce(CAST(r.{quote_ident(k)} AS VARCHAR), '')" for k in entity.key)
         rows = con.execute(
             rf"""
-            WITH versions AS (
-                SELECT {key_text} AS row_key, regexp_extract(_source_file, '(\d{{8}})', 1) AS day,
-                       _source_file, _row_number, _row_hash, _loaded_at
+            WITH files AS (
+                SELECT DISTINCT _source_file, regexp_extract(_source_file, '(\d{{8}})', 1) AS day
                 FROM {raw_table_name(entity)}
                 WHERE regexp_matches(_source_file, '\d{{8}}')
+            ),
+            -- only files that share a delivery day with another file can conflict: group those rows only
+            shared_days AS (
+                SELECT _source_file, day FROM files QUALIFY count(*) OVER (PARTITION BY day) > 1
+            ),
+            versions AS (
+                SELECT {key_text} AS row_key, f.day, r._source_file, r._row_number, r._row_hash, r._loaded_at
+                FROM {raw_table_name(entity)} AS r
+                JOIN shared_days AS f USING (_source_file)
             )
             SELECT row_key, day,
                    list(DISTINCT _source_file ORDER BY _source_file) AS files,
