@@ -36,6 +36,7 @@ class TableInfo:
     description: str
     columns: tuple[Column, ...]
     row_count: int = 0
+    summary: str = ""  # the Chinese description readers see (dbt meta.summary); empty in older snapshots
 
     def column(self, name: str) -> Column | None:
         for col in self.columns:
@@ -76,24 +77,24 @@ def load_catalog(conn: duckdb.DuckDBPyConnection) -> Catalog:
         "where table_schema = 'main' order by table_name, ordinal_position"
     ).fetchall():
         real.setdefault(table, {})[column] = dtype
-    documented: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    documented: dict[str, tuple[str, list[dict[str, Any]], str]] = {}
     if "_tables" in real:
-        for name, description, columns in conn.execute(
-            "select table_name, description, columns from _tables order by table_name"
+        summary = "summary" if "summary" in real["_tables"] else "''"  # snapshots published before it had none
+        for name, description, columns, chinese in conn.execute(
+            f"select table_name, description, columns, {summary} from _tables order by table_name"
         ).fetchall():
-            documented[name] = (description or "", _parse_columns(columns))
+            documented[name] = (description or "", _parse_columns(columns), chinese or "")
     tables: dict[str, TableInfo] = {}
-    for name, description_and_columns in documented.items():
+    for name, (description, doc_columns, summary) in documented.items():
         if name not in real:
             continue  # documented but not published: never expose a name that is not in the file
-        description, doc_columns = description_and_columns
         col_doc = {str(c["name"]): str(c.get("description") or "") for c in doc_columns}
         col_meta = {str(c["name"]): c["meta"] for c in doc_columns if isinstance(c.get("meta"), dict)}
         columns = tuple(
             Column(col, dtype, col_doc.get(col, ""), col_meta.get(col, {})) for col, dtype in real[name].items()
         )
         count = conn.execute(f"select count(*) from {quote_ident(name)}").fetchone()
-        tables[name] = TableInfo(name, description, columns, int(count[0]) if count else 0)
+        tables[name] = TableInfo(name, description, columns, int(count[0]) if count else 0, summary)
     snapshot: dict[str, Any] = {}
     if "_snapshot" in real:
         cur = conn.execute("select * from _snapshot limit 1")

@@ -25,6 +25,7 @@ class TableSummary(msgspec.Struct):
     description: str
     rows: int
     columns: list[ColumnInfo]
+    summary: Annotated[str, _doc("中文说明：这张表每行是什么 / what a row is, in Chinese, for readers")] = ""
 
 
 class TableList(msgspec.Struct):

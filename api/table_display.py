@@ -53,7 +53,10 @@ def table_label(table: TableInfo) -> str:
 
 
 def plain_description(table: TableInfo) -> str:
-    """The description without its Chinese label and without dbt wording (variables, file references)."""
+    """What a reader is told about the table: its Chinese summary, else the description without its Chinese
+    label and without dbt wording (variables, file references)."""
+    if table.summary:
+        return table.summary
     found = _LABELLED.match(table.description or "")
     text = found["rest"] if found else (table.description or "")
     for pattern, replacement in _DBT_WORDING:

@@ -7,8 +7,9 @@ checkpoints and closes it, renames it into place and only then switches the ``CU
 pointer, so a publish that dies half-way leaves the previous snapshot in service.
 
 Besides one table per published view, the snapshot carries:
-- ``_tables``: table_name, description, columns (JSON list of {name, type, description, meta?}) —
-  the data dictionary the API shows, taken from the dbt manifest;
+- ``_tables``: table_name, description, columns (JSON list of {name, type, description, meta?}), summary
+  (the model's ``meta.summary``: the Chinese description readers see) — the data dictionary the API shows,
+  taken from the dbt manifest;
 - ``_snapshot``: one row with built_at, as_of and row_counts (JSON {table: rows}).
 """
 
@@ -52,6 +53,7 @@ class PublishedModel:
     schema: str  # schema of the relation in the build database
     description: str
     columns: tuple[ColumnDoc, ...]
+    summary: str = ""  # meta.summary: the Chinese description the pages show
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ def published_models(manifest: Mapping[str, Any]) -> list[PublishedModel]:
             continue
         if (node.get("config") or {}).get("materialized") == "ephemeral":
             continue  # nothing to copy: an ephemeral model has no relation
+        meta = {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
         columns = tuple(
             ColumnDoc(
                 name=col.get("name") or key,
@@ -94,6 +97,7 @@ def published_models(manifest: Mapping[str, Any]) -> list[PublishedModel]:
                 schema=node["schema"],
                 description=node.get("description") or "",
                 columns=columns,
+                summary=str(meta.get("summary") or "").strip(),
             )
         )
     return sorted(found, key=lambda m: m.name)
@@ -135,15 +139,18 @@ def _copy_model(con: duckdb.DuckDBPyConnection, model: PublishedModel) -> tuple[
 
 def _write_catalog(
     con: duckdb.DuckDBPyConnection,
-    tables: list[tuple[str, str, list[dict[str, str]]]],
+    tables: list[tuple[str, str, list[dict[str, str]], str]],
     row_counts: dict[str, int],
     built_at: datetime,
     as_of: date | None,
 ) -> None:
-    con.execute("CREATE TABLE main._tables (table_name VARCHAR PRIMARY KEY, description VARCHAR, columns JSON)")
+    con.execute(
+        "CREATE TABLE main._tables (table_name VARCHAR PRIMARY KEY, description VARCHAR, columns JSON, summary VARCHAR)"
+    )
     con.executemany(
-        "INSERT INTO main._tables VALUES (?, ?, ?)",
-        [(name, description, json.dumps(columns, ensure_ascii=False)) for name, description, columns in tables],
+        "INSERT INTO main._tables VALUES (?, ?, ?, ?)",
+        [(name, description, json.dumps(columns, ensure_ascii=False), summary)
+         for name, description, columns, summary in tables],
     )
     con.execute("CREATE TABLE main._snapshot (built_at TIMESTAMP, as_of DATE, row_counts JSON)")
     con.execute(
@@ -169,7 +176,7 @@ def publish_snapshot(
     temp = new_build_path(serving_root, name)
     built_at = datetime.now().replace(microsecond=0)
     row_counts: dict[str, int] = {}
-    catalog: list[tuple[str, str, list[dict[str, str]]]] = []
+    catalog: list[tuple[str, str, list[dict[str, str]], str]] = []
     try:
         con = duckdb.connect(str(temp))
         try:
@@ -177,7 +184,7 @@ def publish_snapshot(
             for model in models:
                 rows, columns = _copy_model(con, model)
                 row_counts[model.name] = rows
-                catalog.append((model.name, model.description, columns))
+                catalog.append((model.name, model.description, columns, model.summary))
             con.execute(f"DETACH {BUILD_ALIAS}")
             _write_catalog(con, catalog, row_counts, built_at, as_of)
             con.execute("CHECKPOINT")

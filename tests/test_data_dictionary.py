@@ -69,7 +69,8 @@ def test_layout_escaping_and_published_marker() -> None:
     assert "| `team_min_headcount` | `10` |" in text
     # ... and named by the check, like a model without a description
     manifest["nodes"]["model.hub.int_helper"]["description"] = ""
-    assert missing_descriptions(manifest) == ["model int_helper", "column int_helper.town_code"]
+    # a published model needs a Chinese summary for the web pages as well
+    assert missing_descriptions(manifest) == ["summary town_scores", "model int_helper", "column int_helper.town_code"]
     # columns keep their YAML order; sections without models are left out
     assert text.index("| `town_code` |  |") < text.index("| `rank` |")
     assert "## Staging" not in text and "## Crosswalk seeds" not in text

@@ -6,6 +6,7 @@ test_web_pages.py."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 import shutil
@@ -251,7 +252,40 @@ def test_every_table_is_named_in_chinese(client, keys) -> None:
     assert "部门月度考核（历月）" in names
     side = get(client, keys, "/tables/assessment_department_monthly_history").text
     assert "<h1>部门月度考核（历月） <code" in side
-    assert "one row per district department" in side.split('table-desc">', 1)[1].split("</p>", 1)[0]
+
+
+def test_every_table_is_described_in_chinese(client, keys) -> None:
+    """The cards and table pages showed the English half of the dbt description ("one row per …"): they now show
+    the model's Chinese meta.summary, which /api/tables also gives."""
+    from orchestration.dbt_project import MANIFEST_PATH
+    from orchestration.publish import load_manifest, published_models
+
+    summaries = {m.name: m.summary for m in published_models(load_manifest(MANIFEST_PATH))}
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    listing = get(client, keys, "/tables").text
+    cards = re.findall(r'<a class="card table-card" href="/tables/([^"]+)">.*?<p>(.*?)</p>', listing, re.DOTALL)
+    assert cards and all(cjk.search(text) and "one row per" not in text for _, text in cards), cards
+    published = client.get("/api/tables", headers={"Authorization": f"Bearer {keys['admin']}"}).json()["tables"]
+    assert {t["name"]: t["summary"] for t in published} == {t["name"]: summaries[t["name"]] for t in published}
+    page = get(client, keys, "/tables/hidden_danger_register").text
+    shown = html.unescape(page.split('table-desc">', 1)[1].split("</p>", 1)[0])
+    assert shown == summaries["hidden_danger_register"] and "逾期" in shown
+
+
+def test_a_snapshot_published_before_summaries_still_reads(tmp_path: Path) -> None:
+    """Snapshots kept from before ``_tables.summary`` existed: the page falls back to the description's text."""
+    import duckdb
+
+    from api.catalog import load_catalog
+    from api.table_display import plain_description, table_label
+
+    with duckdb.connect(str(tmp_path / "old.duckdb")) as con:
+        con.execute("CREATE TABLE t (x INTEGER)")
+        con.execute("CREATE TABLE _tables (table_name VARCHAR, description VARCHAR, columns JSON)")
+        con.execute("INSERT INTO _tables VALUES ('t', '旧表 / one row per thing', '[]')")
+        table = load_catalog(con).table("t")
+    assert table is not None and table.summary == ""
+    assert (table_label(table), plain_description(table)) == ("旧表", "one row per thing")
 
 
 def test_the_assessment_page_names_no_file(client, keys) -> None:

@@ -54,6 +54,7 @@ class TablesController(Controller):
                         description=t.description,
                         rows=t.row_count,
                         columns=[ColumnInfo(c.name, c.type, c.description) for c in t.columns],
+                        summary=t.summary,
                     )
                     for t in db.catalog.tables.values()
                 ],

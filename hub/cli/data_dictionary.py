@@ -76,6 +76,9 @@ def _code_cell(value: Any) -> str:
     return "`" + _cell(json.dumps(value, ensure_ascii=False)) + "`"
 
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
 def _vars_table(manifest: Mapping[str, Any], project_vars: Mapping[str, Any]) -> list[str]:
     """Every var with its project default; a var read in SQL but not set in dbt_project.yml names its readers."""
     readers: dict[str, set[str]] = {}
@@ -96,11 +99,13 @@ def _section_key(node: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(node["fqn"][1:-1])  # fqn: [project, folder..., model]
 
 
-def _render_node(node: Mapping[str, Any], published: bool) -> list[str]:
+def _render_node(node: Mapping[str, Any], published: bool, summary: str = "") -> list[str]:
     lines = [f"### `{node['name']}`" + (" `published`" if published else ""), ""]
     description = (node.get("description") or "").strip()
     if description:
         lines += [description, ""]
+    if summary:
+        lines += [f"网页说明 / shown on the web pages: {summary}", ""]
     lines += ["| column | description |", "|---|---|"]
     for key, column in (node.get("columns") or {}).items():
         lines.append(f"| `{column.get('name') or key}` | {_cell(column.get('description') or '')} |")
@@ -114,7 +119,8 @@ def render_dictionary(manifest: Mapping[str, Any], project_vars: Mapping[str, An
         key=lambda n: n["name"],
     )
     # The marker follows what publish copies (meta.publish, the published tag, the eight shared views).
-    published = {m.unique_id for m in published_models(manifest)}
+    summaries = {m.unique_id: m.summary for m in published_models(manifest)}
+    published = set(summaries)
     known_folders = {folder for folder, _ in MODEL_SECTIONS}
     for node in nodes:
         if node["resource_type"] == "model" and _section_key(node) not in known_folders:
@@ -137,13 +143,14 @@ def render_dictionary(manifest: Mapping[str, Any], project_vars: Mapping[str, An
                 frozenset(publishing), "")
         lines += [f"## {title}", ""]
         for node in members:
-            lines += _render_node(node, node["unique_id"] in published)
+            lines += _render_node(node, node["unique_id"] in published, summaries.get(node["unique_id"], ""))
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def missing_descriptions(manifest: Mapping[str, Any]) -> list[str]:
-    """Every model, seed and column without a description, e.g. ``column dim_towns.town_kind``."""
-    missing: list[str] = []
+    """Every model, seed and column without a description, e.g. ``column dim_towns.town_kind``, and every
+    published model without a Chinese ``meta.summary`` for the web pages, e.g. ``summary dim_towns``."""
+    missing = [f"summary {m.name}" for m in published_models(manifest) if not CJK.search(m.summary)]
     for node in sorted((manifest.get("nodes") or {}).values(), key=lambda n: n["name"]):
         if node.get("resource_type") not in ("model", "seed"):
             continue

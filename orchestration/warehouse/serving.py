@@ -110,9 +110,10 @@ def publish_on_server(url: str, models: Sequence[PublishedModel], masked_columns
             columns = [{"name": n, "type": t, "description": docs.get(n, ""),
                         **({"meta": metas[n]} if n in metas else {})}
                        for n, t in _columns(cur, version, model.name)]
-            catalog.append((model.name, model.description, json.dumps(columns, ensure_ascii=False)))
-        cur.execute(f"CREATE TABLE {version}._tables (table_name text PRIMARY KEY, description text, columns jsonb)")
-        cur.executemany(f"INSERT INTO {version}._tables VALUES (%s, %s, %s)", catalog)
+            catalog.append((model.name, model.description, json.dumps(columns, ensure_ascii=False), model.summary))
+        cur.execute(f"CREATE TABLE {version}._tables "
+                    "(table_name text PRIMARY KEY, description text, columns jsonb, summary text)")
+        cur.executemany(f"INSERT INTO {version}._tables VALUES (%s, %s, %s, %s)", catalog)
         cur.execute(f"CREATE TABLE {version}._snapshot (built_at timestamp, as_of date, row_counts jsonb)")
         cur.execute(f"INSERT INTO {version}._snapshot VALUES (%s, %s, %s)",
                     (built_at, as_of, json.dumps(row_counts, ensure_ascii=False)))
