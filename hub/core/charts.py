@@ -56,6 +56,11 @@ def score_colour(score: float, low: float, high: float) -> str:
     return SCORE_COLOURS[round(share * (len(SCORE_COLOURS) - 1))]
 
 
+def count_axis(top: float) -> dict[str, Any]:
+    """An axis of whole counts: Vega would tick 0.5 steps up to a maximum of 2 (and tickMinStep is not honoured)."""
+    return {"format": "d", "tickCount": max(1, min(5, int(top)))}
+
+
 def empty(label: str) -> str:
     return f'<p class="chart-empty">{escape(label)}：暂无数据</p>'
 
@@ -106,6 +111,9 @@ def events_by_month(rows: Sequence[dict[str, Any]], width: int = 420) -> str:
     label = "每月事件数（按类型）"
     if not rows:
         return empty(label)
+    per_month: dict[str, float] = {}
+    for r in rows:
+        per_month[r["month"]] = per_month.get(r["month"], 0) + (r["events"] or 0)
     spec = {
         "title": label,
         "width": width,
@@ -114,8 +122,10 @@ def events_by_month(rows: Sequence[dict[str, Any]], width: int = 420) -> str:
         "mark": "bar",
         "encoding": {
             "x": {"field": "月份", "type": "ordinal", "title": None, "axis": {"labelAngle": 0}},
-            "y": {"field": "事件数", "type": "quantitative", "title": "事件数"},
-            "color": {"field": "类型", "type": "nominal", "title": "类型", "scale": {"scheme": "tableau10"}},
+            "y": {"field": "事件数", "type": "quantitative", "title": "事件数",
+                  "axis": count_axis(max(per_month.values()))},
+            # twenty colours: the four platforms have a dozen event types, and ten repeated two of them
+            "color": {"field": "类型", "type": "nominal", "title": "类型", "scale": {"scheme": "tableau20"}},
             "tooltip": [{"field": "月份"}, {"field": "类型"}, {"field": "事件数"}],
         },
     }
@@ -147,7 +157,8 @@ def overdue_by_age(days: Sequence[int], width: int = 320) -> str:
         "encoding": {
             "x": {"field": "逾期时长", "type": "ordinal", "sort": list(OVERDUE_BUCKETS), "title": None,
                   "axis": {"labelAngle": 0}},
-            "y": {"field": "隐患数", "type": "quantitative", "title": "隐患数", "axis": {"tickMinStep": 1}},
+            "y": {"field": "隐患数", "type": "quantitative", "title": "隐患数",
+                  "axis": count_axis(max(counts.values()))},
             "color": {"field": "逾期时长", "type": "ordinal", "sort": list(OVERDUE_BUCKETS), "legend": None,
                       "scale": {"range": ["#f9a825", "#ef6c00", "#d84315", "#b71c1c"]}},
             "tooltip": [{"field": "逾期时长"}, {"field": "隐患数"}],
