@@ -4,7 +4,9 @@ Everything here reads the dbt column ``meta`` carried in the snapshot's ``_table
 - ``order: n``       key columns, shown first in this order (the rest keep the model's order);
 - ``good_when: bool`` a yes/no column whose ``true`` is good (or bad): ✓/✗ coloured by meaning, not by value;
 - ``scale: [lo, hi]`` a score: its cell is coloured from red (lo) to green (hi);
-- ``value_labels``    what a coded value means (等级 一般 → 一般隐患, 高 → 高风险);
+- ``value_labels``    what a coded value means (等级 一般 → 一般隐患, 高 → 高风险), also for each part of a
+                      list joined with 、 (water、housing → 水利、住建); publish fills it from a seed when the
+                      YAML says ``value_labels_from``;
 - ``facet: true``     suggested as a facet;
 - ``link``            a row link, with ``{column}`` (or ``{column:%Y-%m}``) filled from the row.
 """
@@ -155,9 +157,9 @@ def display_cell(column: Column, value: Any, row: dict[str, Any], fmt: Any) -> C
     if isinstance(value, bool):
         css, text = bool_cell(value, good_when(column))
         return Cell(text, css, link)
-    labels = meta.get("value_labels")
-    if isinstance(labels, dict) and str(value) in labels and labels[str(value)] != str(value):
-        return Cell(str(labels[str(value)]), "", link, title=f"原值 {value}")
+    label = value_label(column, value)
+    if label is not None and label != str(value):
+        return Cell(label, "", link, title=f"原值 {value}")
     scale = meta.get("scale")
     css = "num" if isinstance(value, int | float) else ""
     if isinstance(scale, list) and len(scale) == 2:
@@ -181,10 +183,25 @@ def value_text(column: Column, value: Any) -> str:
     if isinstance(value, bool) or str(value).lower() in ("true", "false"):
         truthy = value is True or str(value).lower() == "true"
         return "是" if truthy else "否"
+    label = value_label(column, value)
+    return str(value) if label is None else label
+
+
+LIST_SEPARATOR = "、"  # how the models join several values in one cell (dbt listagg)
+
+
+def value_label(column: Column, value: Any) -> str | None:
+    """The Chinese label of a coded value, or of every part of a 、-joined list of them; None if it has none."""
     labels = column.meta.get("value_labels")
-    if isinstance(labels, dict) and str(value) in labels:
-        return str(labels[str(value)])
-    return str(value)
+    if not isinstance(labels, dict):
+        return None
+    text = str(value)
+    if text in labels:
+        return str(labels[text])
+    parts = text.split(LIST_SEPARATOR)
+    if len(parts) > 1 and all(part in labels for part in parts):
+        return LIST_SEPARATOR.join(str(labels[part]) for part in parts)
+    return None
 
 
 OPERATOR_WORDS = {

@@ -14,7 +14,7 @@ Besides one table per published view, the snapshot carries:
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -38,10 +38,26 @@ BUILD_ALIAS = "build"
 
 
 @dataclass(frozen=True)
+class LabelSource:
+    """Where a coded column's Chinese value labels come from: two columns of a seed (column meta
+    ``value_labels_from: {seed, key, label}``), read at publish time so the seed stays their only source."""
+
+    schema: str
+    seed: str
+    key: str
+    label: str
+
+    def query(self, database: str | None = None) -> str:
+        relation = ".".join(quote_ident(part) for part in (database, self.schema, self.seed) if part)
+        return f"SELECT {quote_ident(self.key)}, {quote_ident(self.label)} FROM {relation}"
+
+
+@dataclass(frozen=True)
 class ColumnDoc:
     name: str
     description: str
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False)  # dbt column meta, shown by the web pages
+    labels_from: LabelSource | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,25 @@ class PublishResult:
     as_of: date | None
 
 
+def catalog_columns(
+    model: PublishedModel, described: list[tuple[str, str]], read_labels: Callable[[LabelSource], dict[str, str]]
+) -> list[dict[str, Any]]:
+    """The ``_tables.columns`` entries of a published model: each column's type (as the engine reports it),
+    description and meta, with ``value_labels_from`` resolved into ``value_labels`` by ``read_labels``."""
+    docs = {c.name: c for c in model.columns}
+    entries: list[dict[str, Any]] = []
+    for name, dtype in described:
+        doc = docs.get(name)
+        entry: dict[str, Any] = {"name": name, "type": dtype, "description": doc.description if doc else ""}
+        meta = {k: v for k, v in (doc.meta if doc else {}).items() if k != "value_labels_from"}
+        if doc is not None and doc.labels_from is not None:
+            meta["value_labels"] = {**read_labels(doc.labels_from), **(meta.get("value_labels") or {})}
+        if meta:
+            entry["meta"] = meta
+        entries.append(entry)
+    return entries
+
+
 def _is_published(node: Mapping[str, Any]) -> bool:
     if (node.get("alias") or node.get("name")) in SHARED_VIEWS:
         return True
@@ -71,6 +106,20 @@ def _is_published(node: Mapping[str, Any]) -> bool:
     tags = set(node.get("tags") or []) | set(config.get("tags") or [])
     meta = {**(node.get("meta") or {}), **(config.get("meta") or {})}
     return PUBLISHED_TAG in tags or bool(meta.get("publish"))
+
+
+def _column_doc(manifest: Mapping[str, Any], name: str, col: Mapping[str, Any]) -> ColumnDoc:
+    meta = {**(col.get("meta") or {}), **((col.get("config") or {}).get("meta") or {})}
+    wanted = meta.get("value_labels_from")
+    labels_from = None
+    if isinstance(wanted, Mapping):
+        seeds = [n for n in (manifest.get("nodes") or {}).values()
+                 if n.get("resource_type") == "seed" and n.get("name") == wanted.get("seed")]
+        if not seeds:
+            raise ValueError(f"column {name}: value_labels_from names no seed of the dbt project: {wanted}")
+        labels_from = LabelSource(seeds[0]["schema"], seeds[0].get("alias") or seeds[0]["name"],
+                                  str(wanted["key"]), str(wanted["label"]))
+    return ColumnDoc(name=name, description=col.get("description") or "", meta=meta, labels_from=labels_from)
 
 
 def published_models(manifest: Mapping[str, Any]) -> list[PublishedModel]:
@@ -83,12 +132,7 @@ def published_models(manifest: Mapping[str, Any]) -> list[PublishedModel]:
             continue  # nothing to copy: an ephemeral model has no relation
         meta = {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
         columns = tuple(
-            ColumnDoc(
-                name=col.get("name") or key,
-                description=col.get("description") or "",
-                meta={**(col.get("meta") or {}), **((col.get("config") or {}).get("meta") or {})},
-            )
-            for key, col in (node.get("columns") or {}).items()
+            _column_doc(manifest, col.get("name") or key, col) for key, col in (node.get("columns") or {}).items()
         )
         found.append(
             PublishedModel(
@@ -117,23 +161,17 @@ def _copy_model(con: duckdb.DuckDBPyConnection, model: PublishedModel) -> tuple[
     source = f"{BUILD_ALIAS}.{quote_ident(model.schema)}.{quote_ident(model.name)}"
     con.execute(f"CREATE TABLE main.{quote_ident(model.name)} AS SELECT * FROM {source}")
     rows = con.execute(f"SELECT count(*) FROM main.{quote_ident(model.name)}").fetchone()
-    docs = {c.name: c.description for c in model.columns}
-    metas = {c.name: dict(c.meta) for c in model.columns if c.meta}
     described = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = ? "
         "ORDER BY ordinal_position",
         [model.name],
     ).fetchall()
-    columns: list[dict[str, Any]] = [
-        {
-            "name": name,
-            "type": dtype,
-            "description": docs.get(name, ""),
-            **({"meta": metas[name]} if name in metas else {}),
-        }
-        for name, dtype in described
-    ]
+
+    def read_labels(source: LabelSource) -> dict[str, str]:
+        return {str(k): str(v) for k, v in con.execute(source.query(BUILD_ALIAS)).fetchall() if k is not None}
+
+    columns = catalog_columns(model, described, read_labels)
     return int(rows[0] if rows else 0), columns
 
 

@@ -65,6 +65,18 @@ def test_publish_switches_the_stable_views_to_a_new_version(published: str, pg_d
     assert result.row_counts["town_readiness"] == 27
 
 
+def test_the_served_catalog_carries_summaries_and_seed_value_labels(published: str) -> None:
+    """As in a DuckDB snapshot: the Chinese summary, and value labels read from the seed the YAML names."""
+    with pg_connect(published, schema=SERVING) as con:
+        summary, columns = con.execute(
+            "SELECT summary, columns FROM _tables WHERE table_name = 'responsibility_matrix'").fetchone()
+        lines = dict(con.execute("SELECT line_code, line_name_zh FROM main.department_lines").fetchall())
+    assert "牵头单位" in summary
+    lead_lines = next(c for c in columns if c["name"] == "lead_lines")
+    assert lead_lines["meta"]["value_labels"] == lines and lines["water"] == "水利"
+    assert "value_labels_from" not in lead_lines["meta"]
+
+
 def test_a_publish_that_fails_before_the_switch_leaves_serving_as_it_was(published: str,
                                                                         pg_dbt_build: dict[str, Any]) -> None:
     before, kept = current_version(published), versions(published)

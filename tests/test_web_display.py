@@ -48,12 +48,16 @@ def client(data_dir: Path) -> Iterator[TestClient]:
         yield test_client
 
 
-def scalar(client: TestClient, keys: dict[str, str], sql: str) -> object:
+def rows(client: TestClient, keys: dict[str, str], sql: str) -> list[list[object]]:
     """The answer computed through the app's own read-only SQL (the snapshot cannot be opened twice in one
     process with a different configuration)."""
     found = client.post("/api/sql", json={"sql": sql}, headers={"Authorization": f"Bearer {keys['admin']}"})
     assert found.status_code == 200, found.text
-    return found.json()["rows"][0][0]
+    return found.json()["rows"]
+
+
+def scalar(client: TestClient, keys: dict[str, str], sql: str) -> object:
+    return rows(client, keys, sql)[0][0]
 
 
 def get(client: TestClient, keys: dict[str, str], path: str, role: str = "admin", **headers: str):
@@ -134,6 +138,24 @@ def test_level_values_say_which_scale_they_belong_to(client, keys) -> None:
     facet = page.split('data-column="level"><h3>', 1)[1].split("</div>", 1)[0]
     labels = re.findall(r'<a href="[^"]*">([^<]+)</a><span class="count">', facet)
     assert "重大隐患" in labels and "高风险" in labels and "重大" not in labels and "高" not in labels
+
+
+def test_coded_values_read_in_chinese(client, keys) -> None:
+    """Lines of department showed their codes ("emergency、territorial"), the danger's source its system code
+    ("registry"): they read as the department_lines seed and the source names say (水利, 区应急管理局隐患台账)."""
+    seed = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "department_lines.csv"
+    line_names = {row["line_code"]: row["line_name_zh"] for row in csv.DictReader(seed.open(encoding="utf-8"))}
+    page = get(client, keys, "/tables/responsibility_matrix?has_gap=false&_size=200").text
+    col = headings(page, "data-table").index("lead_lines")
+    shown = [row[col][1] for row in cells(page, "data-table")]
+    raw = [r[0] for r in rows(client, keys, "select lead_lines from responsibility_matrix where not has_gap")]
+    assert sorted(shown) == sorted("、".join(line_names[code] for code in value.split("、")) for value in raw)
+    assert any("、" in value for value in shown)  # a list of lines, each part labelled
+    danger = get(client, keys, "/tables/hidden_danger_register?_facet=source_system&_facet=owner_dept_line").text
+    facet = danger.split('data-column="source_system"><h3>', 1)[1].split("</div>", 1)[0]
+    assert "区应急管理局隐患台账" in facet and ">registry<" not in facet
+    facet = danger.split('data-column="owner_dept_line"><h3>', 1)[1].split("</div>", 1)[0]
+    assert set(re.findall(r'<a href="[^"]*">([^<]+)</a>', facet)) <= set(line_names.values())
 
 
 def test_facets_are_links_with_counts_and_the_summary_says_the_filter(client, keys) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from hub.core.quoting import quote_ident, sql_literal
 from hub.core.serving_server import READ_FULL, READ_MASKED, SERVING, SERVING_MASKED, VERSION_PREFIX
-from orchestration.publish import PublishedModel
+from orchestration.publish import LabelSource, PublishedModel, catalog_columns
 
 KEEP_VERSIONS = 3
 
@@ -101,15 +101,16 @@ def publish_on_server(url: str, models: Sequence[PublishedModel], masked_columns
         # 1. the new version, complete, in its own schema (nobody reads it until the switch)
         cur.execute(f"CREATE SCHEMA {version}")
         catalog = []
+
+        def read_labels(source: LabelSource) -> dict[str, str]:
+            cur.execute(source.query())
+            return {str(k): str(v) for k, v in cur.fetchall() if k is not None}
+
         for model in models:
             target = f"{version}.{quote_ident(model.name)}"
             cur.execute(f"CREATE TABLE {target} AS SELECT * FROM {quote_ident(build_schema)}.{quote_ident(model.name)}")
             row_counts[model.name] = cur.rowcount
-            docs = {c.name: c.description for c in model.columns}
-            metas = {c.name: dict(c.meta) for c in model.columns if c.meta}
-            columns = [{"name": n, "type": t, "description": docs.get(n, ""),
-                        **({"meta": metas[n]} if n in metas else {})}
-                       for n, t in _columns(cur, version, model.name)]
+            columns = catalog_columns(model, _columns(cur, version, model.name), read_labels)
             catalog.append((model.name, model.description, json.dumps(columns, ensure_ascii=False), model.summary))
         cur.execute(f"CREATE TABLE {version}._tables "
                     "(table_name text PRIMARY KEY, description text, columns jsonb, summary text)")
