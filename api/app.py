@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -78,6 +79,16 @@ def _openapi_config() -> OpenAPIConfig:
 
 
 logger = logging.getLogger("api")
+
+
+def _logging_config() -> LoggingConfig:
+    """Litestar's logging, with the hub's own loggers at INFO and libraries at WARNING: Litestar's default root
+    level INFO printed sentence-transformers' "Loading SentenceTransformer model" into `make run`'s output."""
+    own = {"level": "INFO", "handlers": ["queue_listener"], "propagate": False}
+    return LoggingConfig(
+        root={"handlers": ["queue_listener"], "level": "WARNING"},
+        loggers={"litestar": own, "api": own, "kb": own},
+    )
 
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -152,6 +163,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         ],
         state=hub.as_state(),
         openapi_config=_openapi_config(),
+        logging_config=_logging_config(),
         template_config=TemplateConfig(
             directory=TEMPLATE_DIR, engine=JinjaTemplateEngine, engine_callback=_configure_jinja
         ),

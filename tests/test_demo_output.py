@@ -35,3 +35,29 @@ def test_kb_line_gives_document_and_chunk_counts(tmp_path: Path) -> None:
 def test_final_urls_name_every_page() -> None:
     paths = [path for path, _ in demo.PAGES]
     assert {"/", "/search", "/tables", "/sql", "/towns", "/quality"} <= set(paths)
+
+
+def test_final_urls_line_up_with_chinese_labels() -> None:
+    """str.ljust counts a Chinese character as one column, so the URLs after 数据表 and 首页 did not line up; and
+    考核督办, on the home page and in the menu, was missing from the list."""
+    import unicodedata
+
+    assert "/assessment" in [path for path, _ in demo.PAGES]
+    lines = [demo.padded(label, 22) + "|" for _, label in demo.PAGES]
+    columns = {sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line) for line in lines}
+    assert len(columns) == 1, lines
+
+
+def test_the_api_logs_its_own_info_but_not_the_libraries(tmp_path: Path) -> None:
+    """Litestar's default logging set the root logger to INFO: `make run` printed sentence-transformers' model
+    loading line among its own."""
+    import logging
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    app = create_app(ApiSettings.from_env(str(tmp_path)))
+    app.logging_config.configure()
+    assert not logging.getLogger("sentence_transformers.base.model").isEnabledFor(logging.INFO)
+    assert logging.getLogger("api").isEnabledFor(logging.INFO)
+    assert logging.getLogger("kb.embedding").isEnabledFor(logging.INFO)

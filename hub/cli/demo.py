@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -36,9 +37,16 @@ PAGES = (
     ("/tables", "数据表 / tables"),
     ("/sql", "SQL 查询 / SQL"),
     ("/towns", "镇街档案 / towns"),
+    ("/assessment", "考核督办 / assessment"),
     ("/quality", "数据质量 / quality"),
     ("/schema/swagger", "API 文档 / API docs"),
 )
+
+
+def padded(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns: a Chinese character takes two, so str.ljust misaligns."""
+    columns = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - columns)
 
 
 @contextmanager
@@ -175,7 +183,7 @@ def _serve(paths: HubPaths, host: str, port: int, echo: Echo) -> bool:
     base = f"http://{host}:{port}"
     echo(f"[6/6] 启动 API / starting the API on {base}/ (演示模式 / demo mode; 按 Ctrl+C 停止 / Ctrl+C to stop)")
     for path, label in PAGES:
-        echo(f"      {label:<18} {base}{path}")
+        echo(f"      {padded(label, 22)} {base}{path}")
     command = [*HUB, "serve", "--data-dir", str(paths.data_dir), "--host", host, "--port", str(port), "--demo"]
     try:
         return subprocess.run(command, check=False).returncode == 0
