@@ -80,3 +80,14 @@ def test_a_model_outside_the_known_folders_is_an_error() -> None:
     manifest = {"nodes": {"model.hub.stray": _model("stray", ["marts", "new_folder"], {})}}
     with pytest.raises(ValueError, match="models/marts/new_folder/"):
         render_dictionary(manifest, {})
+
+
+def test_chinese_summaries_have_no_folded_line_breaks(manifest: dict[str, Any]) -> None:
+    """A folded YAML block (``>-``) joins its lines with a space, which splits Chinese text ("冲突： 该层级"):
+    long summaries continue their lines with a backslash inside double quotes instead."""
+    import re
+
+    from orchestration.publish import published_models
+
+    folded = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef] [\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+    assert [m.name for m in published_models(manifest) if folded.search(m.summary)] == []
