@@ -262,6 +262,18 @@ def test_sql_page_runs_a_query_through_the_sandbox(client, keys) -> None:
     assert get(client, keys, "/sql", "staff").status_code == 403
 
 
+def test_sql_page_lists_the_tables_and_columns_to_query(client, keys) -> None:
+    """The SQL page sent analysts to the tables pages to find a column's name: it now lists every published table
+    by its Chinese name with its columns (name, Chinese label, type) beside the editor."""
+    page = get(client, keys, "/sql", "analyst").text
+    outline = page.split('id="sql-tables"', 1)[1].split("</aside>", 1)[0]
+    published = client.get("/api/tables", headers={"Authorization": f"Bearer {keys['analyst']}"}).json()["tables"]
+    listed = re.findall(r"<summary>[^<]*<code>([a-z_]+)</code></summary>", outline)
+    assert sorted(listed) == sorted(t["name"] for t in published)
+    danger = outline.split("<code>hidden_danger_register</code>", 1)[1].split("</details>", 1)[0]
+    assert "<code>overdue_days</code> 逾期天数" in danger and "<summary>隐患总台账 " in outline
+
+
 def test_every_table_is_named_in_chinese(client, keys) -> None:
     """The 考核 history tables' descriptions put the slash right after a full-width bracket ("部门月度考核（历月）/ …"):
     their cards and sidebar entries showed the English table name."""

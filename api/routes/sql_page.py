@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.params import FromQuery
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Template
 
 from api.auth import Principal, require
+from api.dependencies import SNAPSHOTS, SnapshotsDep, lease
+from api.table_display import table_label, table_order
 from api.tables_service import UTF8_BOM, csv_cell
 
 MAX_SQL_CHARS = 20_000  # a query in a URL: long enough for any hand-written query, short of header limits
@@ -53,6 +56,16 @@ EXAMPLES = (
 )
 
 
+def schema_outline(snapshots: Any) -> list[tuple[str, str, list[tuple[str, str, str]]]]:
+    """(table, Chinese name, [(column, Chinese label, type)]) of every published table, in the tables page's
+    order: what an analyst writes SQL against, beside the editor."""
+    with lease(snapshots) as db:
+        return [
+            (t.name, table_label(t), [(c.name, c.label if c.label != c.name else "", c.type) for c in t.columns])
+            for t in table_order(list(db.catalog.tables.values()))
+        ]
+
+
 def _run(request: Request[Any, Any, Any], state: State, sql: str, action: str) -> Any:
     from api.routes.sql import run_user_sql
 
@@ -66,9 +79,12 @@ class SqlPages(Controller):
     path = "/sql"
     guards = (require("sql"),)
     include_in_schema = False
+    dependencies: ClassVar[dict[str, Provide]] = {**SNAPSHOTS}
 
     @get("/", sync_to_thread=True)
-    def sql_page(self, request: Request[Any, Any, Any], state: State, q: FromQuery[str] = "") -> Template:
+    def sql_page(
+        self, request: Request[Any, Any, Any], state: State, snapshots: SnapshotsDep, q: FromQuery[str] = ""
+    ) -> Template:
         from api.routes.pages import page_context  # the page layout's shared context (menu, who is signed in)
 
         sql = q.strip()[:MAX_SQL_CHARS]
@@ -89,6 +105,7 @@ class SqlPages(Controller):
             snapshot=snapshot,
             row_limit=state.settings.sql_row_limit,
             examples=[(title, text, "/sql?" + urlencode({"q": text})) for title, text in EXAMPLES],
+            schema=schema_outline(snapshots),
             share=("/sql?" + urlencode({"q": sql})) if sql else None,
             export=("/sql/export.csv?" + urlencode({"q": sql})) if sql else None,
         )
