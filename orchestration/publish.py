@@ -169,6 +169,13 @@ def _copy_model(con: duckdb.DuckDBPyConnection, model: PublishedModel) -> tuple[
     ).fetchall()
 
     def read_labels(source: LabelSource) -> dict[str, str]:
+        present = con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+            [BUILD_ALIAS, source.schema, source.seed],
+        ).fetchone()
+        if not (present and present[0]):
+            return {}  # labels are for reading only: without the seed the codes show as they are
         return {str(k): str(v) for k, v in con.execute(source.query(BUILD_ALIAS)).fetchall() if k is not None}
 
     columns = catalog_columns(model, described, read_labels)

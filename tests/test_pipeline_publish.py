@@ -66,6 +66,31 @@ def test_published_models_reads_tags_and_meta() -> None:
     assert [c.description for c in readiness.columns] == ["镇街代码", "六有得分"]
 
 
+def test_value_labels_come_from_the_seed_and_a_missing_seed_does_not_stop_publishing(tmp_path: Path) -> None:
+    """``value_labels_from`` is read at publish time; value labels are for reading only, so a build without the
+    seed (a partial dbt build) still publishes, with the codes as they are."""
+    manifest = _manifest()
+    manifest["nodes"]["seed.hub.department_lines"] = {
+        "resource_type": "seed", "name": "department_lines", "alias": "department_lines", "schema": "main_seeds"}
+    column = manifest["nodes"]["model.hub.town_readiness"]["columns"]["town_code"]
+    column["config"] = {"meta": {"value_labels_from": {"seed": "department_lines", "key": "code", "label": "zh"}}}
+    models = [m for m in published_models(manifest) if m.name == "town_readiness"]
+    build_db = tmp_path / "hub.duckdb"
+    _write_build_db(build_db, 5)
+
+    def town_code_meta(serving: str) -> dict:
+        snapshot = publish_snapshot(build_db, tmp_path / serving, models, as_of=date(2025, 6, 30))
+        with duckdb.connect(str(snapshot.path), read_only=True) as con:
+            (columns,) = con.execute("SELECT columns FROM _tables WHERE table_name = 'town_readiness'").fetchone()
+        return next(c for c in json.loads(columns) if c["name"] == "town_code").get("meta", {})
+
+    assert town_code_meta("without_seed") == {"value_labels": {}}
+    with duckdb.connect(str(build_db)) as con:
+        con.execute("CREATE SCHEMA main_seeds")
+        con.execute("CREATE TABLE main_seeds.department_lines AS SELECT '330109113' AS code, '瓜沥' AS zh")
+    assert town_code_meta("with_seed") == {"value_labels": {"330109113": "瓜沥"}}
+
+
 def test_publish_switches_pointer_keeps_old_and_old_reader_unaffected(tmp_path: Path) -> None:
     build_db = tmp_path / "warehouse" / "hub.duckdb"
     build_db.parent.mkdir()

@@ -103,6 +103,9 @@ def publish_on_server(url: str, models: Sequence[PublishedModel], masked_columns
         catalog = []
 
         def read_labels(source: LabelSource) -> dict[str, str]:
+            cur.execute("SELECT to_regclass(%s)", (f"{quote_ident(source.schema)}.{quote_ident(source.seed)}",))
+            if cur.fetchone()[0] is None:
+                return {}  # labels are for reading only: without the seed the codes show as they are
             cur.execute(source.query())
             return {str(k): str(v) for k, v in cur.fetchall() if k is not None}
 
