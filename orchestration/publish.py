@@ -13,6 +13,7 @@ Besides one table per published view, the snapshot carries:
 - ``_snapshot``: one row with built_at, as_of and row_counts (JSON {table: rows}).
 """
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -115,8 +116,9 @@ def _column_doc(manifest: Mapping[str, Any], name: str, col: Mapping[str, Any]) 
     if isinstance(wanted, Mapping):
         seeds = [n for n in (manifest.get("nodes") or {}).values()
                  if n.get("resource_type") == "seed" and n.get("name") == wanted.get("seed")]
-        if not seeds:
-            raise ValueError(f"column {name}: value_labels_from names no seed of the dbt project: {wanted}")
+        if not seeds or not wanted.get("key") or not wanted.get("label"):
+            raise ValueError(f"column {name}: value_labels_from needs a seed of the dbt project, its key and its "
+                             f"label column: {wanted}")
         labels_from = LabelSource(seeds[0]["schema"], seeds[0].get("alias") or seeds[0]["name"],
                                   str(wanted["key"]), str(wanted["label"]))
     return ColumnDoc(name=name, description=col.get("description") or "", meta=meta, labels_from=labels_from)
@@ -156,7 +158,9 @@ def load_manifest(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _copy_model(con: duckdb.DuckDBPyConnection, model: PublishedModel) -> tuple[int, list[dict[str, Any]]]:
+def _copy_model(
+    con: duckdb.DuckDBPyConnection, model: PublishedModel, read_labels: Callable[[LabelSource], dict[str, str]]
+) -> tuple[int, list[dict[str, Any]]]:
     """Copy one view into the snapshot; return its row count and documented columns."""
     source = f"{BUILD_ALIAS}.{quote_ident(model.schema)}.{quote_ident(model.name)}"
     con.execute(f"CREATE TABLE main.{quote_ident(model.name)} AS SELECT * FROM {source}")
@@ -167,19 +171,19 @@ def _copy_model(con: duckdb.DuckDBPyConnection, model: PublishedModel) -> tuple[
         "ORDER BY ordinal_position",
         [model.name],
     ).fetchall()
+    return int(rows[0] if rows else 0), catalog_columns(model, described, read_labels)
 
-    def read_labels(source: LabelSource) -> dict[str, str]:
-        present = con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
-            [BUILD_ALIAS, source.schema, source.seed],
-        ).fetchone()
-        if not (present and present[0]):
-            return {}  # labels are for reading only: without the seed the codes show as they are
-        return {str(k): str(v) for k, v in con.execute(source.query(BUILD_ALIAS)).fetchall() if k is not None}
 
-    columns = catalog_columns(model, described, read_labels)
-    return int(rows[0] if rows else 0), columns
+def _seed_labels(con: duckdb.DuckDBPyConnection, source: LabelSource) -> dict[str, str]:
+    """The labels of ``source`` in the attached build database; none when the build has no such seed."""
+    present = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+        [BUILD_ALIAS, source.schema, source.seed],
+    ).fetchone()
+    if not (present and present[0]):
+        return {}  # labels are for reading only: without the seed the codes show as they are
+    return {str(k): str(v) for k, v in con.execute(source.query(BUILD_ALIAS)).fetchall() if k is not None}
 
 
 def _write_catalog(
@@ -226,8 +230,9 @@ def publish_snapshot(
         con = duckdb.connect(str(temp))
         try:
             con.execute(f"ATTACH {sql_literal(str(build_db))} AS {BUILD_ALIAS} (READ_ONLY)")
+            read_labels = functools.cache(functools.partial(_seed_labels, con))  # one read per seed
             for model in models:
-                rows, columns = _copy_model(con, model)
+                rows, columns = _copy_model(con, model, read_labels)
                 row_counts[model.name] = rows
                 catalog.append((model.name, model.description, columns, model.summary))
             con.execute(f"DETACH {BUILD_ALIAS}")

@@ -19,6 +19,7 @@ reach no unmasked column.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -102,6 +103,7 @@ def publish_on_server(url: str, models: Sequence[PublishedModel], masked_columns
         cur.execute(f"CREATE SCHEMA {version}")
         catalog = []
 
+        @functools.cache  # one read per seed
         def read_labels(source: LabelSource) -> dict[str, str]:
             cur.execute("SELECT to_regclass(%s)", (f"{quote_ident(source.schema)}.{quote_ident(source.seed)}",))
             if cur.fetchone()[0] is None:
