@@ -149,6 +149,9 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             hub.snapshots.close()
             hub.search.close()
 
+    # 0: no per-key limit here (a gateway in front limits rates, or a load test measures serving alone)
+    per_minute = settings.rate_limit_per_minute
+    rate_limits = [rate_limit_config(per_minute).middleware] if per_minute > 0 else []
     return Litestar(
         route_handlers=[
             meta.MetaController,
@@ -177,7 +180,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         ],
         middleware=[
             header_limit(settings.max_header_bytes),
-            rate_limit_config(settings.rate_limit_per_minute).middleware,
+            *rate_limits,
             authentication_middleware(),
         ],
         before_send=[security_headers],

@@ -29,7 +29,7 @@ class ApiSettings:
     page_size_default: int = 50
     page_size_max: int = 1000
     export_row_limit: int = 1_000_000
-    rate_limit_per_minute: int = 3000  # per API key (or client address without a key): 50 a second
+    rate_limit_per_minute: int = 3000  # per API key (or client address without a key): 50 a second; 0: no limit
     max_body_bytes: int = 1_000_000  # the largest request body: SQL text and filters are small
     max_header_bytes: int = 65_536  # request line + all headers together; 431 beyond
     auth_failure_limit: int = 20  # failed authentications per client address per minute; then 429 for a minute

@@ -150,7 +150,7 @@ def hub_command(code: Path | None) -> tuple[list[str], dict[str, str]]:
 
 @contextmanager
 def hub_server(data_dir: Path, *serve_args: str, stop_timeout: float = 30, code: Path | None = None,
-               **env_extra: str) -> Iterator[str]:
+               rate_limit: str = "0", **env_extra: str) -> Iterator[str]:
     """``hub serve`` on a free loopback port in another process, for the duration of the block; yields its
     base URL once it answers /api/health. ``env_extra``: HUB_* settings for the server; ``code``: serve
     with another checkout's code (``hub_command``)."""
@@ -160,8 +160,8 @@ def hub_server(data_dir: Path, *serve_args: str, stop_timeout: float = 30, code:
     command, code_env = hub_command(code)
     process = subprocess.Popen(
         [*command, "serve", "--data-dir", str(data_dir), "--port", str(port), *serve_args],
-        # The per-key rate limit (HUB_API_RATE_LIMIT) would turn a load test into a 429 test.
-        env=hub_env(data_dir, HUB_API_RATE_LIMIT="100000000", **env_extra, **code_env),
+        # The per-key rate limit (HUB_API_RATE_LIMIT) would turn a load test into a 429 test: 0 turns it off.
+        env=hub_env(data_dir, HUB_API_RATE_LIMIT=rate_limit, **env_extra, **code_env),
         cwd=code or ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

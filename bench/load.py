@@ -5,7 +5,7 @@ and errors. Goal (issue 7): zero errors, p99 under 500 ms.
 Usage: ``python bench/load.py [--data-dir DIR] [--clients 32] [--seconds 60] [--no-write]``.
 Without a published snapshot and index in the data directory it builds them (``hub sample --scale
 small``, ``hub run``, ``hub kb index`` of the sample documents). The server runs with real API keys
-(one per role, so analyst requests are masked as in production); its per-key rate limit is raised,
+(one per role, so analyst requests are masked as in production); its per-key rate limit is off,
 or a load test would measure 429s. Figures go to docs/benchmarks.md between ``<!-- bench:load -->``
 markers, with the machine and the date.
 """

@@ -14,7 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_fixtures import LiveServer, start_server, stop_server
+from api_fixtures import LiveServer, publish_fixture_snapshot, start_server, stop_server
+from litestar.testing import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from hub.core.paths import HubPaths
 
 RATE_LIMIT = 30  # per minute, for the rate-limit server only
 
@@ -57,6 +62,18 @@ def test_rate_limit_is_per_key_and_says_when_to_retry(limited_server: LiveServer
         assert int(limited.headers["RateLimit-Reset"]) <= 60
         assert c.get("/api/tables", headers=admin).status_code == 200  # another key has its own budget
         assert all(c.get("/api/health").status_code == 200 for _ in range(5))  # monitoring is never limited
+
+
+def test_a_rate_limit_of_zero_turns_the_limiter_off(tmp_path: Path) -> None:
+    """HUB_API_RATE_LIMIT=0: no per-key limit in the hub (a gateway in front limits rates), so no RateLimit
+    headers and no 429 however many requests; any positive limit still answers 429 beyond it."""
+    publish_fixture_snapshot(tmp_path)
+    for per_minute, expected in ((0, [200] * 12), (10, [200] * 10 + [429] * 2)):
+        app = create_app(ApiSettings(paths=HubPaths(tmp_path), demo_mode=True, rate_limit_per_minute=per_minute))
+        with TestClient(app) as client:
+            responses = [client.get("/api/tables") for _ in range(12)]
+        assert [r.status_code for r in responses] == expected, per_minute
+        assert ("RateLimit-Limit" in responses[0].headers) == (per_minute > 0)
 
 
 def test_request_body_is_capped(api_server: LiveServer) -> None:
