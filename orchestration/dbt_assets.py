@@ -208,6 +208,8 @@ def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition
                 description=f"dbt manifest 已过期 / the dbt manifest is out of date ({exc} is not in "
                 f"{manifest_path}): 请运行 / run `make install` (dagster-dbt project prepare-and-package)"
             ) from None
+        finally:
+            release_dbt_adapters()
         save_parse_cache(paths.data_dir, target)
         summary = summarise_run_results(invocation.get_artifact("run_results.json"))
         (target / DBT_RESULTS_FILE).write_text(json.dumps(summary.as_dict()), encoding="utf-8")
@@ -221,6 +223,15 @@ def build_dbt_assets(manifest_path: Path = MANIFEST_PATH) -> dg.AssetsDefinition
             )
 
     return hub_dbt
+
+
+def release_dbt_adapters() -> None:
+    """Drop the adapter dagster-dbt registered process-wide for this invocation. Its lock is a multiprocessing
+    semaphore, which the resource tracker reports as leaked ("1 leaked semaphore objects") when the process ends
+    with os._exit still holding it, as `hub run` does."""
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
 
 
 def published_asset_keys(manifest: Mapping[str, Any], unique_ids: list[str]) -> list[dg.AssetKey]:

@@ -51,7 +51,15 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data_dir = base / "data"
     proc = hub_run(landing, data_dir)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return {"landing": landing, "data_dir": data_dir, "stdout": proc.stdout}
+    return {"landing": landing, "data_dir": data_dir, "stdout": proc.stdout, "stderr": proc.stderr}
+
+
+@pytest.mark.slow
+def test_a_run_ends_without_warnings_from_libraries(built: dict[str, Any]) -> None:
+    """What a user reads after the summary: nothing, not multiprocessing's "leaked semaphore objects" (dbt's
+    adapter lock, still held when `hub run` leaves with os._exit)."""
+    assert "leaked semaphore" not in built["stderr"], built["stderr"][-2000:]
+    assert "Warning" not in built["stderr"], built["stderr"][-2000:]
 
 
 @pytest.mark.slow
