@@ -262,6 +262,20 @@ def test_sql_page_runs_a_query_through_the_sandbox(client, keys) -> None:
     assert get(client, keys, "/sql", "staff").status_code == 403
 
 
+def test_sql_results_head_published_columns_with_their_chinese_labels(client, keys) -> None:
+    """A result column named like a published column reads as that column does on the tables pages (its Chinese
+    label, the name beneath); a name two tables label differently, or one the query made up, stays as it is."""
+    query = "SELECT town_name, overdue_days, count(*) AS n FROM hidden_danger_register GROUP BY ALL LIMIT 3"
+    page = client.get("/sql", params={"q": query}, headers={"Authorization": f"Bearer {keys['analyst']}", **HTML})
+    head = page.text.split('id="sql-results"', 1)[1].split("</thead>", 1)[0]
+    cells = re.findall(r'<th data-column="([^"]+)"[^>]*>(.*?)</th>', head)
+    assert [name for name, _ in cells] == ["town_name", "overdue_days", "n"]
+    shown = {name: re.sub(r"<[^>]+>", " ", html).split() for name, html in cells}
+    assert shown["overdue_days"] == ["逾期天数", "overdue_days"]
+    assert shown["town_name"][-1] == "town_name"  # labelled 镇街名称 in some tables, 镇街名称（原值） in another
+    assert shown["n"] == ["n"]
+
+
 def test_sql_page_lists_the_tables_and_columns_to_query(client, keys) -> None:
     """The SQL page sent analysts to the tables pages to find a column's name: it now lists every published table
     by its Chinese name with its columns (name, Chinese label, type) beside the editor."""

@@ -66,6 +66,17 @@ def schema_outline(snapshots: Any) -> list[tuple[str, str, list[tuple[str, str, 
         ]
 
 
+def result_labels(schema: list[tuple[str, str, list[tuple[str, str, str]]]]) -> dict[str, str]:
+    """Column name → Chinese label, for the results table's headers: a result column named like a published
+    column gets its label, unless two tables label that name differently (then the name alone)."""
+    seen: dict[str, set[str]] = {}
+    for _, _, columns in schema:
+        for name, label, _ in columns:
+            if label:
+                seen.setdefault(name, set()).add(label)
+    return {name: labels.pop() for name, labels in seen.items() if len(labels) == 1}
+
+
 def _run(request: Request[Any, Any, Any], state: State, sql: str, action: str) -> Any:
     from api.routes.sql import run_user_sql
 
@@ -88,6 +99,7 @@ class SqlPages(Controller):
         from api.routes.pages import page_context  # the page layout's shared context (menu, who is signed in)
 
         sql = q.strip()[:MAX_SQL_CHARS]
+        schema = schema_outline(snapshots)
         result, error, snapshot = None, None, None
         if sql:
             try:
@@ -105,7 +117,8 @@ class SqlPages(Controller):
             snapshot=snapshot,
             row_limit=state.settings.sql_row_limit,
             examples=[(title, text, "/sql?" + urlencode({"q": text})) for title, text in EXAMPLES],
-            schema=schema_outline(snapshots),
+            schema=schema,
+            labels=result_labels(schema),
             share=("/sql?" + urlencode({"q": sql})) if sql else None,
             export=("/sql/export.csv?" + urlencode({"q": sql})) if sql else None,
         )
