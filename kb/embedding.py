@@ -183,15 +183,23 @@ def ensure_onnx_export(model_path: Path, onnx_dir: Path, backend: str) -> tuple[
 
 @contextlib.contextmanager
 def _quiet_export() -> Iterator[None]:
-    """The export's advice to save the model (we do) and tracer warnings are not for operators."""
+    """The export's advice to save the model (we do) and tracer warnings are not for operators.
+
+    ONNX Runtime's quantizer logs through the module-level ``logging.info``, which gives a root logger without
+    handlers a stderr handler (``logging.basicConfig``) for the rest of the process: every library's records
+    then reach the console ("DEBUG:bm25s:…", "INFO:dagster.builtin:…"). A handler that drops them, held on the
+    root logger for the export's duration, leaves the process's logging as it was."""
     st_logger = logging.getLogger("sentence_transformers")
     level = st_logger.level
     st_logger.setLevel(logging.ERROR)
+    placeholder = logging.NullHandler()
+    logging.root.addHandler(placeholder)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
+        logging.root.removeHandler(placeholder)
         st_logger.setLevel(level)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -84,6 +85,30 @@ def test_the_api_answers_503_naming_the_encoders(tmp_path: Path, monkeypatch: py
     assert body["code"] == "index_encoder_mismatch"
     assert "torch" in body["message_en"] and "onnx-int8" in body["message_en"]
     assert "HUB_KB_BACKEND" in body["message_zh"]
+
+
+def test_the_onnx_export_leaves_the_process_logging_as_it_was(tmp_path: Path) -> None:
+    """ONNX Runtime's quantizer logs through ``logging.info``, which gave the root logger a stderr handler: after
+    the first run's export every library's records reached the console of `make run` ("DEBUG:bm25s:…",
+    "INFO:dagster.builtin:…"). Run in a process of its own, since pytest's log capture holds root handlers."""
+    script = "\n".join((
+        "import logging, sys",
+        "from pathlib import Path",
+        "from kb.embedding import ensure_onnx_export",
+        "from kb.settings import KbSettings",
+        f"settings = KbSettings(data_dir=Path({str(tmp_path)!r}), backend='onnx-int8')",
+        "ensure_onnx_export(Path(settings.model_path), settings.onnx_dir, 'onnx-int8')",
+        "library = logging.getLogger('bm25s')",
+        "library.setLevel(logging.DEBUG)",
+        "library.debug('a library record after the export')",
+        "print('root handlers:', len(logging.root.handlers))",
+    ))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert any(tmp_path.rglob("*.onnx")), "nothing was exported"
+    assert "root handlers: 0" in proc.stdout
+    assert "a library record" not in proc.stderr
 
 
 def test_int8_index_records_its_quantisation_and_exports_once(tmp_path: Path) -> None:
