@@ -25,6 +25,7 @@ import duckdb
 
 from hub.core.pointer import new_build_path, publish_build, version_name
 from hub.core.quoting import quote_ident, sql_literal
+from orchestration.ingest.contracts import CONTRACT_LABELS
 
 PUBLISHED_TAG = "published"
 # The eight shared views of docs/sources.md, a stable interface: always published, tagged or not, so a
@@ -41,7 +42,8 @@ BUILD_ALIAS = "build"
 @dataclass(frozen=True)
 class LabelSource:
     """Where a coded column's Chinese value labels come from: two columns of a seed (column meta
-    ``value_labels_from: {seed, key, label}``), read at publish time so the seed stays their only source."""
+    ``value_labels_from: {seed, key, label}``), read at publish time so the seed stays their only source.
+    (``value_labels_from: {contract: sources|entities}`` takes them from the source contracts instead.)"""
 
     schema: str
     seed: str
@@ -113,7 +115,14 @@ def _column_doc(manifest: Mapping[str, Any], name: str, col: Mapping[str, Any]) 
     meta = {**(col.get("meta") or {}), **((col.get("config") or {}).get("meta") or {})}
     wanted = meta.get("value_labels_from")
     labels_from = None
-    if isinstance(wanted, Mapping):
+    if isinstance(wanted, Mapping) and "contract" in wanted:
+        # Source systems and their entities are named in the source contracts: their labels come from there.
+        if wanted["contract"] not in CONTRACT_LABELS:
+            raise ValueError(f"column {name}: value_labels_from contract must be one of {sorted(CONTRACT_LABELS)}: "
+                             f"{wanted}")
+        meta = {k: v for k, v in meta.items() if k != "value_labels_from"}
+        meta["value_labels"] = {**CONTRACT_LABELS[wanted["contract"]], **(meta.get("value_labels") or {})}
+    elif isinstance(wanted, Mapping):
         seeds = [n for n in (manifest.get("nodes") or {}).values()
                  if n.get("resource_type") == "seed" and n.get("name") == wanted.get("seed")]
         if not seeds or not wanted.get("key") or not wanted.get("label"):

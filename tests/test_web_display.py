@@ -158,6 +158,23 @@ def test_coded_values_read_in_chinese(client, keys) -> None:
     assert set(re.findall(r'<a href="[^"]*">([^<]+)</a>', facet)) <= set(line_names.values())
 
 
+def test_unmapped_values_name_their_source_entity_and_kind_in_chinese(client, keys) -> None:
+    """The values no name list matches were listed by code (four_platforms, events, town): the source and entity
+    now read as the source contracts name them, the kind as what the value should have matched."""
+    from orchestration.ingest.contracts import SOURCES_BY_NAME
+
+    raw = rows(client, keys, "select source, entity, kind from unmapped_values")
+    assert raw, "the sample data plants unmapped values"
+    page = get(client, keys, "/tables/unmapped_values?_size=200").text
+    table = cells(page, "data-table")
+    heads = headings(page, "data-table")
+    shown = sorted((row[heads.index("source")][1], row[heads.index("kind")][1]) for row in table)
+    kinds = {"town": "镇街", "village": "村社", "unit": "单位", "category": "隐患类别"}
+    assert shown == sorted((SOURCES_BY_NAME[source].owner_label, kinds[kind]) for source, _, kind in raw)
+    entities = {row[heads.index("entity")][1] for row in table}
+    assert entities and all(re.search(r"[\u4e00-\u9fff]", e) for e in entities), entities
+
+
 def test_facets_are_links_with_counts_and_the_summary_says_the_filter(client, keys) -> None:
     page = get(client, keys, "/tables/hidden_danger_register").text
     facet = page.split('data-column="is_overdue"><h3>', 1)[1].split("</div>", 1)[0]

@@ -52,6 +52,11 @@ class Entity:
         return f"{self.source}__{self.name}"
 
     @property
+    def label(self) -> str:
+        """The Chinese name of what the rows are ("四平台事件（每次推送…）" → "四平台事件"), else the name."""
+        return self.description.split("（")[0] or self.name
+
+    @property
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
 
@@ -362,6 +367,11 @@ REGISTRY = Source(
 SOURCES: tuple[Source, ...] = (FOUR_PLATFORMS, WATER, URBAN, UTILITY, REGISTRY)
 SOURCES_BY_NAME = {s.name: s for s in SOURCES}
 ENTITIES: tuple[Entity, ...] = tuple(e for s in SOURCES for e in s.entities)
+# Chinese labels of the codes published tables carry (column meta ``value_labels_from: {contract: …}``).
+CONTRACT_LABELS: dict[str, dict[str, str]] = {
+    "sources": {s.name: s.owner_label for s in SOURCES},
+    "entities": {e.name: e.label for e in ENTITIES},
+}
 
 # Lineage columns every raw table carries after the contract fields.
 LINEAGE_COLUMNS = ("_source_system", "_source_file", "_row_number", "_load_id", "_loaded_at", "_row_hash")

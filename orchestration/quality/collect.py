@@ -55,13 +55,9 @@ FROM (
 DBT_QUALITY_MODELS = ("quality_freshness", "quality_volume", "quality_rule_results", "quality_rule_findings",
                       "unmapped_values")
 
-def entity_label(entity: Entity) -> str:
-    return entity.description.split("（")[0] or entity.name
-
-
 def check_title(source: str, entity: Entity | None, kind: str) -> str:
     owner = SOURCES_BY_NAME[source].owner_label if source in SOURCES_BY_NAME else source
-    parts = [owner] + ([entity_label(entity)] if entity else []) + [KIND_LABELS.get(kind, kind)]
+    parts = [owner] + ([entity.label] if entity else []) + [KIND_LABELS.get(kind, kind)]
     return " · ".join(parts)
 
 
