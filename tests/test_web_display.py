@@ -289,8 +289,12 @@ def test_sql_results_head_published_columns_with_their_chinese_labels(client, ke
     assert [name for name, _ in cells] == ["town_name", "overdue_days", "n"]
     shown = {name: re.sub(r"<[^>]+>", " ", html).split() for name, html in cells}
     assert shown["overdue_days"] == ["逾期天数", "overdue_days"]
-    assert shown["town_name"][-1] == "town_name"  # labelled 镇街名称 in some tables, 镇街名称（原值） in another
-    assert shown["n"] == ["n"]
+    assert shown["town_name"] == ["镇街名称", "town_name"]  # as hidden_danger_register labels it (another table
+    assert shown["n"] == ["n"]                                 # labels its town_name 镇街名称（原值）)
+    joined = "SELECT e.town_name, d.level FROM town_events e JOIN hidden_danger_register d USING (town_code) LIMIT 1"
+    page = client.get("/sql", params={"q": joined}, headers={"Authorization": f"Bearer {keys['analyst']}", **HTML})
+    head = page.text.split('id="sql-results"', 1)[1].split("</thead>", 1)[0]
+    assert re.search(r'data-column="level"[^>]*>[^<a-z]*[\u4e00-\u9fff]', head), head
 
 
 def test_sql_page_lists_the_tables_and_columns_to_query(client, keys) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -66,15 +67,21 @@ def schema_outline(snapshots: Any) -> list[tuple[str, str, list[tuple[str, str, 
         ]
 
 
-def result_labels(schema: list[tuple[str, str, list[tuple[str, str, str]]]]) -> dict[str, str]:
-    """Column name → Chinese label, for the results table's headers: a result column named like a published
-    column gets its label, unless two tables label that name differently (then the name alone)."""
+def result_labels(schema: list[tuple[str, str, list[tuple[str, str, str]]]], sql: str) -> dict[str, str]:
+    """Column name → Chinese label, for the results table's headers: a result column named like a column of a
+    table the query reads (FROM or JOIN) gets that column's label; else like a published column that every table
+    labels the same way. Other names (aliases, expressions) stay as they are."""
     seen: dict[str, set[str]] = {}
     for _, _, columns in schema:
         for name, label, _ in columns:
             if label:
                 seen.setdefault(name, set()).add(label)
-    return {name: labels.pop() for name, labels in seen.items() if len(labels) == 1}
+    labels = {name: next(iter(found)) for name, found in seen.items() if len(found) == 1}
+    read = {found.lower() for found in re.findall(r'\b(?:from|join)\s+"?([A-Za-z_][A-Za-z0-9_]*)', sql, re.IGNORECASE)}
+    for table, _, columns in schema:
+        if table.lower() in read:
+            labels.update((name, label) for name, label, _ in columns if label)
+    return labels
 
 
 def _run(request: Request[Any, Any, Any], state: State, sql: str, action: str) -> Any:
@@ -118,7 +125,7 @@ class SqlPages(Controller):
             row_limit=state.settings.sql_row_limit,
             examples=[(title, text, "/sql?" + urlencode({"q": text})) for title, text in EXAMPLES],
             schema=schema,
-            labels=result_labels(schema),
+            labels=result_labels(schema, sql),
             share=("/sql?" + urlencode({"q": sql})) if sql else None,
             export=("/sql/export.csv?" + urlencode({"q": sql})) if sql else None,
         )
