@@ -217,6 +217,16 @@ OPERATOR_WORDS = {
 }
 
 
+def form_value(table: TableInfo, f: Any) -> str:
+    """A filter's value as the filter form shows it: a boolean as 是/否, as the table shows it (and as it may be
+    typed back); anything else as given."""
+    column = table.column(f.column)
+    if f.op != "isnull" and (f.op == "contains" or column is None or column.type.upper() != "BOOLEAN"):
+        return str(f.value)
+    words = {"true": "是", "1": "是", "false": "否", "0": "否"}
+    return ",".join(words.get(part.strip().lower(), part) for part in str(f.value).split(","))
+
+
 def filter_summary(table: TableInfo, filters: list[Any], total: int) -> str:
     """"174 行，条件：是否逾期 = 是、等级 = 重大隐患" in plain Chinese."""
     if not filters:

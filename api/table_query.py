@@ -74,6 +74,7 @@ def _int_param(param: str, raw: str, minimum: int, maximum: int) -> int:
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 _NUMBER_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL")
 _BOOLEAN_WORDS = ("true", "false", "t", "f", "1", "0", "yes", "no", "y", "n")
+CHINESE_BOOLEANS = {"是": "true", "否": "false"}  # what the pages show for a boolean, accepted back as a filter
 
 
 def _date_like(value: str) -> None:
@@ -104,6 +105,11 @@ def _expected_type(col_type: str) -> tuple[str, str, Any] | None:
 
         return "是/否（true 或 false）", "true or false", boolean
     return None
+
+
+def _is_boolean(table: TableInfo, name: str) -> bool:
+    column = table.column(name)
+    return column is not None and column.type.upper() == "BOOLEAN"
 
 
 def _check_value(table: TableInfo, f: Filter) -> None:
@@ -143,8 +149,10 @@ def parse_table_request(
         if op not in OPERATORS:
             raise _bad(key, f"不支持的运算符 {op!r}（可用：{', '.join(OPERATORS)}）", f"unknown operator {op!r}")
         _check_column(table, column, key)
+        if op == "isnull" or (op != "contains" and _is_boolean(table, column)):
+            value = ",".join(CHINESE_BOOLEANS.get(part.strip(), part) for part in value.split(","))
         if op == "isnull" and value.lower() not in ("true", "false", "1", "0"):
-            raise _bad(key, "取值必须是 true 或 false", "value must be true or false")
+            raise _bad(key, "取值必须是 是/否（true 或 false）", "value must be true or false")
         req.filters.append(Filter(column, op, value))
         _check_value(table, req.filters[-1])
     if req.after is not None and req.offset:

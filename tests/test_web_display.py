@@ -175,6 +175,26 @@ def test_unmapped_values_name_their_source_entity_and_kind_in_chinese(client, ke
     assert entities and all(re.search(r"[\u4e00-\u9fff]", e) for e in entities), entities
 
 
+def test_a_boolean_filter_takes_the_words_the_pages_show(client, keys) -> None:
+    """The pages show booleans as 是/否 and a bad boolean filter asked for "是/否", yet 是 was refused: it is now
+    read as true (否 as false) in the API and the filter form, and the form shows 是/否 back, not true/false."""
+    auth = {"Authorization": f"Bearer {keys['analyst']}"}
+    overdue = scalar(client, keys, "select count(*) from hidden_danger_register where is_overdue")
+    on_time = scalar(client, keys, "select count(*) from hidden_danger_register where not is_overdue")
+    assert overdue and on_time
+    for params, expected in ((("is_overdue", "是"),), overdue), ((("is_overdue", "否"),), on_time), \
+            ((("is_overdue__in", "是,否"),), overdue + on_time), ((("is_overdue__ne", "是"),), on_time):
+        answer = client.get("/api/tables/hidden_danger_register", params=params, headers=auth)
+        assert answer.status_code == 200 and answer.json()["total"] == expected, (params, answer.text[:300])
+    refused = client.get("/api/tables/hidden_danger_register", params={"is_overdue": "也许"}, headers=auth)
+    assert refused.status_code == 400 and "是/否" in refused.json()["message_zh"]
+    page = get(client, keys, "/tables/hidden_danger_register?col=is_overdue&op=eq&val=是", "analyst").text
+    assert f'id="summary">{overdue} 行，条件：是否逾期 = 是<' in page
+    assert re.search(r'<input name="val"[^>]*value="是"', page)
+    page = get(client, keys, "/tables/hidden_danger_register?is_overdue=true", "analyst").text
+    assert re.search(r'<input name="val"[^>]*value="是"', page)
+
+
 def test_facets_are_links_with_counts_and_the_summary_says_the_filter(client, keys) -> None:
     page = get(client, keys, "/tables/hidden_danger_register").text
     facet = page.split('data-column="is_overdue"><h3>', 1)[1].split("</div>", 1)[0]

@@ -74,6 +74,7 @@ from api.table_display import (
     dossier_row_link,
     facet_link,
     filter_summary,
+    form_value,
     ordered_columns,
     plain_description,
     score_class,
@@ -83,7 +84,7 @@ from api.table_display import (
     table_order,
     value_text,
 )
-from api.table_query import OPERATORS, parse_table_request
+from api.table_query import OPERATORS, Filter, parse_table_request
 from api.tables_service import table_page
 from api.towns_service import (
     events_by_month,
@@ -537,7 +538,7 @@ class TablesPages(Controller):
             json_rows=settings.page_size_max,  # a JSON answer is one page: the most rows it can hold
             operators=OPERATORS,
             operator_labels=OPERATOR_LABELS,
-            filters=[f for f in req.filters],
+            filters=[Filter(f.column, f.op, form_value(table, f)) for f in req.filters],
             facets=facets,
             request_facets=request_facets,
             suggestions=suggestions,
