@@ -76,11 +76,18 @@ unmapped_units as (
     from {{ ref('int_list_unit_names_seen') }} as seen
     inner join {{ ref('int_resolve_unit_names') }} as units on units.name_key = seen.name_key
     where not units.is_resolved
+),
+
+listed as (
+    select u.source, u.entity, u.field, u.value, u.kind, count(*) as row_count
+    from unmapped as u
+    group by u.source, u.entity, u.field, u.value, u.kind
+    union all
+    select uu.source, uu.entity, uu.field, uu.value, uu.kind, uu.row_count
+    from unmapped_units as uu
 )
 
-select u.source, u.entity, u.field, u.value, u.kind, count(*) as {{ adapter.quote('rows') }}
-from unmapped as u
-group by u.source, u.entity, u.field, u.value, u.kind
-union all
-select uu.source, uu.entity, uu.field, uu.value, uu.kind, uu.row_count
-from unmapped_units as uu
+-- Each source's values together, the most frequent first: what its department fixes first.
+select l.source, l.entity, l.field, l.value, l.kind, l.row_count as {{ adapter.quote('rows') }}
+from listed as l
+order by l.source, l.row_count desc, l.entity, l.field, l.value
