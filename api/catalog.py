@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +26,9 @@ class Column:
 
     @property
     def label(self) -> str:
-        """The Chinese label of the description ("是否逾期 / …" → "是否逾期"), else the column name."""
-        head = self.description.split(" / ", 1)[0].strip()
+        """The Chinese label of the description ("是否逾期 / …" or "镇街（原值）/ …" → the Chinese part), else the
+        column name. A slash inside the label ("是/否") has no space after it, so it is not the separator."""
+        head = re.split(r"\s*/\s+", self.description, maxsplit=1)[0].strip()
         return head if head and len(head) <= 20 else self.name
 
 

@@ -125,7 +125,7 @@ def _check_value(table: TableInfo, f: Filter) -> None:
         try:
             parse(value.strip())
         except (ValueError, TypeError):
-            label = column.description.split(" / ", 1)[0].strip() or column.name
+            label = column.label
             raise problem(
                 400,
                 "bad_value",

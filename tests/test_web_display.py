@@ -312,6 +312,10 @@ def test_sql_results_head_published_columns_with_their_chinese_labels(client, ke
     assert [name for name, _ in cells] == ["town_name", "overdue_days", "n"]
     shown = {name: re.sub(r"<[^>]+>", " ", html).split() for name, html in cells}
     assert shown["overdue_days"] == ["逾期天数", "overdue_days"]
+    raw = client.get("/sql", params={"q": "SELECT town_raw FROM hidden_danger_register LIMIT 1"},
+                     headers={"Authorization": f"Bearer {keys['analyst']}", **HTML}).text
+    # described "镇街（原值）/ the town as …": the label ends at the slash even without a space before it
+    assert re.search(r'data-column="town_raw"[^>]*>镇街（原值）<div class="coldesc">town_raw<', raw)
     assert shown["town_name"] == ["镇街名称", "town_name"]  # as hidden_danger_register labels it (another table
     assert shown["n"] == ["n"]                                 # labels its town_name 镇街名称（原值）)
     joined = "SELECT e.town_name, d.level FROM town_events e JOIN hidden_danger_register d USING (town_code) LIMIT 1"
