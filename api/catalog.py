@@ -25,6 +25,10 @@ class Column:
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # dbt column meta (web pages)
 
     @property
+    def is_boolean(self) -> bool:
+        return self.type.upper() == "BOOLEAN"
+
+    @property
     def label(self) -> str:
         """The Chinese label of the description ("是否逾期 / …" or "镇街（原值）/ …" → the Chinese part), else the
         column name. A slash inside the label ("是/否") has no space after it, so it is not the separator."""

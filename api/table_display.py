@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from api.catalog import Column, TableInfo
+from api.table_query import takes_yes_no
 
 SCORE_STEPS = 5  # score-0 (worst) … score-4 (best)
 DIM_PREFIX = "dim_"
@@ -220,8 +221,7 @@ OPERATOR_WORDS = {
 def form_value(table: TableInfo, f: Any) -> str:
     """A filter's value as the filter form shows it: a boolean as 是/否, as the table shows it (and as it may be
     typed back); anything else as given."""
-    column = table.column(f.column)
-    if f.op != "isnull" and (f.op == "contains" or column is None or column.type.upper() != "BOOLEAN"):
+    if not takes_yes_no(table, f.column, f.op):
         return str(f.value)
     words = {"true": "是", "1": "是", "false": "否", "0": "否"}
     return ",".join(words.get(part.strip().lower(), part) for part in str(f.value).split(","))

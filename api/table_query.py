@@ -107,9 +107,10 @@ def _expected_type(col_type: str) -> tuple[str, str, Any] | None:
     return None
 
 
-def _is_boolean(table: TableInfo, name: str) -> bool:
-    column = table.column(name)
-    return column is not None and column.type.upper() == "BOOLEAN"
+def takes_yes_no(table: TableInfo, column: str, op: str) -> bool:
+    """Whether a filter's value is a yes/no (a boolean column's, or any column's ``isnull``): it may be 是/否."""
+    described = table.column(column)
+    return op == "isnull" or (op != "contains" and described is not None and described.is_boolean)
 
 
 def _check_value(table: TableInfo, f: Filter) -> None:
@@ -149,7 +150,7 @@ def parse_table_request(
         if op not in OPERATORS:
             raise _bad(key, f"不支持的运算符 {op!r}（可用：{', '.join(OPERATORS)}）", f"unknown operator {op!r}")
         _check_column(table, column, key)
-        if op == "isnull" or (op != "contains" and _is_boolean(table, column)):
+        if takes_yes_no(table, column, op):
             value = ",".join(CHINESE_BOOLEANS.get(part.strip(), part) for part in value.split(","))
         if op == "isnull" and value.lower() not in ("true", "false", "1", "0"):
             raise _bad(key, "取值必须是 是/否（true 或 false）", "value must be true or false")
