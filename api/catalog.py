@@ -16,6 +16,8 @@ import duckdb
 
 from hub.core.quoting import quote_ident
 
+LABEL_END = re.compile(r"\s*/\s+")  # "中文 / English" or "中文/ English"; not the slash in "是/否"
+
 
 @dataclass(frozen=True)
 class Column:
@@ -32,7 +34,7 @@ class Column:
     def label(self) -> str:
         """The Chinese label of the description ("是否逾期 / …" or "镇街（原值）/ …" → the Chinese part), else the
         column name. A slash inside the label ("是/否") has no space after it, so it is not the separator."""
-        head = re.split(r"\s*/\s+", self.description, maxsplit=1)[0].strip()
+        head = LABEL_END.split(self.description, maxsplit=1)[0].strip()
         return head if head and len(head) <= 20 else self.name
 
 
