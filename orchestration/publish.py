@@ -195,26 +195,33 @@ def _seed_labels(con: duckdb.DuckDBPyConnection, source: LabelSource) -> dict[st
     return {str(k): str(v) for k, v in con.execute(source.query(BUILD_ALIAS)).fetchall() if k is not None}
 
 
-def _write_catalog(
-    con: duckdb.DuckDBPyConnection,
-    tables: list[tuple[str, str, list[dict[str, str]], str]],
-    row_counts: dict[str, int],
-    built_at: datetime,
-    as_of: date | None,
-) -> None:
-    con.execute(
-        "CREATE TABLE main._tables (table_name VARCHAR PRIMARY KEY, description VARCHAR, columns JSON, summary VARCHAR)"
-    )
-    con.executemany(
-        "INSERT INTO main._tables VALUES (?, ?, ?, ?)",
-        [(name, description, json.dumps(columns, ensure_ascii=False), summary)
-         for name, description, columns, summary in tables],
-    )
-    con.execute("CREATE TABLE main._snapshot (built_at TIMESTAMP, as_of DATE, row_counts JSON)")
-    con.execute(
-        "INSERT INTO main._snapshot VALUES (?, ?, ?)",
-        [built_at, as_of, json.dumps(row_counts, ensure_ascii=False)],
-    )
+@dataclass(frozen=True)
+class SnapshotCatalog:
+    """The two tables every published version carries besides the models, on either engine: ``_tables``
+    (one row per model: name, description, columns as JSON, summary) and ``_snapshot`` (built_at, as_of,
+    row counts as JSON)."""
+
+    tables: list[tuple[str, str, str, str]] = field(default_factory=list)
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, model: PublishedModel, rows: int, columns: list[dict[str, Any]]) -> None:
+        self.row_counts[model.name] = rows
+        self.tables.append((model.name, model.description, json.dumps(columns, ensure_ascii=False), model.summary))
+
+    def write(self, cursor: Any, schema: str, *, json_type: str, placeholder: str,
+              built_at: datetime, as_of: date | None) -> None:
+        """Create and fill both tables in ``schema`` through a DB-API ``cursor`` (DuckDB: ``JSON``, ``?``;
+        PostgreSQL: ``jsonb``, ``%s``)."""
+        contents = {
+            "_tables": (f"(table_name text PRIMARY KEY, description text, columns {json_type}, summary text)",
+                        self.tables),
+            "_snapshot": (f"(built_at timestamp, as_of date, row_counts {json_type})",
+                          [(built_at, as_of, json.dumps(self.row_counts, ensure_ascii=False))]),
+        }
+        for table, (columns, rows) in contents.items():
+            cursor.execute(f"CREATE TABLE {schema}.{table} {columns}")
+            marks = ", ".join([placeholder] * len(rows[0]))
+            cursor.executemany(f"INSERT INTO {schema}.{table} VALUES ({marks})", rows)
 
 
 def publish_snapshot(
@@ -233,19 +240,16 @@ def publish_snapshot(
     name = version_name(SNAPSHOT_PREFIX, ".duckdb")
     temp = new_build_path(serving_root, name)
     built_at = datetime.now().replace(microsecond=0)
-    row_counts: dict[str, int] = {}
-    catalog: list[tuple[str, str, list[dict[str, str]], str]] = []
+    catalog = SnapshotCatalog()
     try:
         con = duckdb.connect(str(temp))
         try:
             con.execute(f"ATTACH {sql_literal(str(build_db))} AS {BUILD_ALIAS} (READ_ONLY)")
             read_labels = functools.cache(functools.partial(_seed_labels, con))  # one read per seed
             for model in models:
-                rows, columns = _copy_model(con, model, read_labels)
-                row_counts[model.name] = rows
-                catalog.append((model.name, model.description, columns, model.summary))
+                catalog.add(model, *_copy_model(con, model, read_labels))
             con.execute(f"DETACH {BUILD_ALIAS}")
-            _write_catalog(con, catalog, row_counts, built_at, as_of)
+            catalog.write(con, "main", json_type="JSON", placeholder="?", built_at=built_at, as_of=as_of)
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -253,7 +257,7 @@ def publish_snapshot(
         _remove_db_file(temp)
         raise
     final = publish_build(serving_root, temp, name, keep=keep)
-    return PublishResult(path=final, row_counts=row_counts, built_at=built_at, as_of=as_of)
+    return PublishResult(path=final, row_counts=catalog.row_counts, built_at=built_at, as_of=as_of)
 
 
 def _remove_db_file(path: Path) -> None:

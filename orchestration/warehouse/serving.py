@@ -20,7 +20,6 @@ reach no unmasked column.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,7 +27,7 @@ from typing import Any
 
 from hub.core.quoting import quote_ident, sql_literal
 from hub.core.serving_server import READ_FULL, READ_MASKED, SERVING, SERVING_MASKED, VERSION_PREFIX
-from orchestration.publish import LabelSource, PublishedModel, catalog_columns
+from orchestration.publish import LabelSource, PublishedModel, SnapshotCatalog, catalog_columns
 
 KEEP_VERSIONS = 3
 
@@ -96,12 +95,11 @@ def publish_on_server(url: str, models: Sequence[PublishedModel], masked_columns
         raise ValueError("dbt 项目中没有标记为 published 的模型 / no model in the dbt project is tagged 'published'")
     built_at = datetime.now().replace(microsecond=0)
     version = f"{VERSION_PREFIX}{datetime.now():%Y%m%d%H%M%S%f}"
-    row_counts: dict[str, int] = {}
+    catalog = SnapshotCatalog()
     with psycopg.connect(url) as con:
         cur = con.cursor()
         # 1. the new version, complete, in its own schema (nobody reads it until the switch)
         cur.execute(f"CREATE SCHEMA {version}")
-        catalog = []
 
         @functools.cache  # one read per seed
         def read_labels(source: LabelSource) -> dict[str, str]:
@@ -114,15 +112,8 @@ def publish_on_server(url: str, models: Sequence[PublishedModel], masked_columns
         for model in models:
             target = f"{version}.{quote_ident(model.name)}"
             cur.execute(f"CREATE TABLE {target} AS SELECT * FROM {quote_ident(build_schema)}.{quote_ident(model.name)}")
-            row_counts[model.name] = cur.rowcount
-            columns = catalog_columns(model, _columns(cur, version, model.name), read_labels)
-            catalog.append((model.name, model.description, json.dumps(columns, ensure_ascii=False), model.summary))
-        cur.execute(f"CREATE TABLE {version}._tables "
-                    "(table_name text PRIMARY KEY, description text, columns jsonb, summary text)")
-        cur.executemany(f"INSERT INTO {version}._tables VALUES (%s, %s, %s, %s)", catalog)
-        cur.execute(f"CREATE TABLE {version}._snapshot (built_at timestamp, as_of date, row_counts jsonb)")
-        cur.execute(f"INSERT INTO {version}._snapshot VALUES (%s, %s, %s)",
-                    (built_at, as_of, json.dumps(row_counts, ensure_ascii=False)))
+            catalog.add(model, cur.rowcount, catalog_columns(model, _columns(cur, version, model.name), read_labels))
+        catalog.write(cur, version, json_type="jsonb", placeholder="%s", built_at=built_at, as_of=as_of)
         con.commit()
 
         # 2. the switch: every view of both stable schemas, in one transaction
@@ -152,7 +143,7 @@ def publish_on_server(url: str, models: Sequence[PublishedModel], masked_columns
         for (old,) in cur.fetchall()[keep:]:
             cur.execute(f"DROP SCHEMA {quote_ident(old)} CASCADE")
         con.commit()
-    return ServerPublishResult(version, row_counts, built_at, as_of)
+    return ServerPublishResult(version, catalog.row_counts, built_at, as_of)
 
 
 def published_row_counts(url: str) -> dict[str, int]:
