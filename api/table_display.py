@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from api.catalog import Column, TableInfo
-from api.table_query import takes_yes_no
+from api.table_query import YES_NO, read_boolean, takes_yes_no
 
 SCORE_STEPS = 5  # score-0 (worst) … score-4 (best)
 DIM_PREFIX = "dim_"
@@ -182,8 +182,7 @@ def value_text(column: Column, value: Any) -> str:
     if value is None:
         return "（空）"
     if isinstance(value, bool) or str(value).lower() in ("true", "false"):
-        truthy = value is True or str(value).lower() == "true"
-        return "是" if truthy else "否"
+        return YES_NO[value is True or str(value).lower() == "true"]
     label = value_label(column, value)
     return str(value) if label is None else label
 
@@ -223,8 +222,8 @@ def form_value(table: TableInfo, f: Any) -> str:
     typed back); anything else as given."""
     if not takes_yes_no(table, f.column, f.op):
         return str(f.value)
-    words = {"true": "是", "1": "是", "false": "否", "0": "否"}
-    return ",".join(words.get(part.strip().lower(), part) for part in str(f.value).split(","))
+    truths = [(part, read_boolean(part)) for part in str(f.value).split(",")]
+    return ",".join(part if truth is None else YES_NO[truth] for part, truth in truths)
 
 
 def filter_summary(table: TableInfo, filters: list[Any], total: int) -> str:
@@ -236,7 +235,7 @@ def filter_summary(table: TableInfo, filters: list[Any], total: int) -> str:
         column = table.column(f.column)
         label = column.label if column else f.column
         if f.op == "isnull":
-            parts.append(f"{label} {'为空' if f.value.lower() in ('true', '1') else '不为空'}")
+            parts.append(f"{label} {'为空' if read_boolean(f.value) else '不为空'}")
         elif f.op == "in":
             values = "、".join(value_text(column, v) if column else v for v in f.value.split(","))
             parts.append(f"{label} 属于 {values}")

@@ -73,8 +73,17 @@ def _int_param(param: str, raw: str, minimum: int, maximum: int) -> int:
 
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 _NUMBER_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL")
-_BOOLEAN_WORDS = ("true", "false", "t", "f", "1", "0", "yes", "no", "y", "n")
-CHINESE_BOOLEANS = {"是": "true", "否": "false"}  # what the pages show for a boolean, accepted back as a filter
+# The spellings of a yes/no that a filter takes (those DuckDB casts to BOOLEAN), and the words the pages show,
+# which are taken back as well.
+BOOLEAN_SPELLINGS = {"true": True, "t": True, "1": True, "yes": True, "y": True,
+                     "false": False, "f": False, "0": False, "no": False, "n": False}
+YES_NO = {True: "是", False: "否"}
+CHINESE_BOOLEANS = {word: str(truth).lower() for truth, word in YES_NO.items()}
+
+
+def read_boolean(value: str) -> bool | None:
+    """A filter's yes/no as a truth value; None if it is not one."""
+    return BOOLEAN_SPELLINGS.get(value.strip().lower())
 
 
 def _date_like(value: str) -> None:
@@ -99,7 +108,7 @@ def _expected_type(col_type: str) -> tuple[str, str, Any] | None:
     if base == "BOOLEAN":
 
         def boolean(value: str) -> bool:
-            if value.strip().lower() not in _BOOLEAN_WORDS:
+            if read_boolean(value) is None:
                 raise ValueError(value)
             return True
 
@@ -152,7 +161,7 @@ def parse_table_request(
         _check_column(table, column, key)
         if takes_yes_no(table, column, op):
             value = ",".join(CHINESE_BOOLEANS.get(part.strip(), part) for part in value.split(","))
-        if op == "isnull" and value.lower() not in ("true", "false", "1", "0"):
+        if op == "isnull" and read_boolean(value) is None:
             raise _bad(key, "取值必须是 是/否（true 或 false）", "value must be true or false")
         req.filters.append(Filter(column, op, value))
         _check_value(table, req.filters[-1])
@@ -207,7 +216,7 @@ def where_clause(req: TableRequest) -> tuple[str, list[Any]]:
             parts.append(f"contains(lower(CAST({col} AS VARCHAR)), lower(?))")
             params.append(f.value)
         elif f.op == "isnull":
-            parts.append(f"{col} IS {'' if f.value.lower() in ('true', '1') else 'NOT '}NULL")
+            parts.append(f"{col} IS {'' if read_boolean(f.value) else 'NOT '}NULL")
     return (" WHERE " + " AND ".join(parts)) if parts else "", params
 
 
