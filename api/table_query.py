@@ -16,7 +16,7 @@ from typing import Any
 
 from api.catalog import TableInfo
 from api.errors import problem
-from hub.core.quoting import quote_ident
+from hub.core.quoting import quote_ident, sql_literal
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "isnull")
 SQL_COMPARISON = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -199,25 +199,57 @@ def _apply_reserved(req: TableRequest, key: str, value: str, max_size: int) -> N
         req.format = value
 
 
-def where_clause(req: TableRequest) -> tuple[str, list[Any]]:
-    parts: list[str] = []
+def where_clause(req: TableRequest, literal: bool = False) -> tuple[str, list[Any]]:
+    """The filters as SQL, each value a ``?`` parameter (returned in order), or, with ``literal``, written in as a
+    literal both DuckDB and PostgreSQL read as the column's type (for the SQL page, which may run on either)."""
     params: list[Any] = []
+
+    def typed(value: str, col_type: str) -> str:
+        if literal:
+            return typed_literal(value, col_type)
+        params.append(value)
+        return f"CAST(? AS {col_type})"
+
+    def text(value: str) -> str:
+        if literal:
+            return sql_literal(value)
+        params.append(value)
+        return "?"
+
+    parts: list[str] = []
     for f in req.filters:
         col = quote_ident(f.column)
         col_type = req.table.column(f.column).type  # type: ignore[union-attr]  # checked when parsed
         if f.op in SQL_COMPARISON:
-            parts.append(f"{col} {SQL_COMPARISON[f.op]} CAST(? AS {col_type})")
-            params.append(f.value)
+            parts.append(f"{col} {SQL_COMPARISON[f.op]} {typed(f.value, col_type)}")
         elif f.op == "in":
-            values = [v for v in f.value.split(",")]
-            parts.append(f"{col} IN ({', '.join(f'CAST(? AS {col_type})' for _ in values)})")
-            params.extend(values)
+            parts.append(f"{col} IN ({', '.join(typed(v, col_type) for v in f.value.split(','))})")
+        elif f.op == "contains" and literal:  # PostgreSQL has no contains() for text; both have strpos
+            parts.append(f"strpos(lower(CAST({col} AS VARCHAR)), lower({text(f.value)})) > 0")
         elif f.op == "contains":
-            parts.append(f"contains(lower(CAST({col} AS VARCHAR)), lower(?))")
-            params.append(f.value)
+            parts.append(f"contains(lower(CAST({col} AS VARCHAR)), lower({text(f.value)}))")
         elif f.op == "isnull":
             parts.append(f"{col} IS {'' if read_boolean(f.value) else 'NOT '}NULL")
     return (" WHERE " + " AND ".join(parts)) if parts else "", params
+
+
+def typed_literal(value: str, col_type: str) -> str:
+    """A checked filter value as a literal of its column's type: true/false, a bare number, else a quoted string
+    (which both engines read as a date, a time or text by what it is compared with)."""
+    base = col_type.split("(")[0].strip().upper()
+    if base == "BOOLEAN" and read_boolean(value) is not None:
+        return str(read_boolean(value)).lower()
+    if base in _INTEGER_TYPES + _NUMBER_TYPES and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value.strip()):
+        return value.strip()
+    return sql_literal(value)
+
+
+def editable_sql(req: TableRequest) -> str:
+    """The page's query as an analyst would write it, values in place, for the SQL page to open and edit."""
+    where, _ = where_clause(req, literal=True)
+    order = f" ORDER BY {quote_ident(req.sort)}{' DESC' if req.descending else ''} NULLS LAST" if req.sort else ""
+    offset = f" OFFSET {req.offset}" if req.offset else ""
+    return f"SELECT * FROM {quote_ident(req.table.name)}{where}{order} LIMIT {req.size}{offset}"
 
 
 def encode_cursor(sort: str | None, descending: bool, value: Any, rowid: int) -> str:

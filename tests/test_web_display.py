@@ -390,3 +390,27 @@ def test_the_assessment_page_names_no_file(client, keys) -> None:
     assert page.status_code == 200 and "<h1>考核与督办" in page.text
     assert "seeds/" not in page.text and ".csv" not in page.text
     assert "各项指标的权重、指标值与得分见各单位页面" in page.text
+
+
+def test_a_table_page_opens_its_query_on_the_sql_page(client, keys) -> None:
+    """As Datasette's "View and edit SQL": the page's filters and sort as SQL with the values written in, which
+    the SQL page runs to the same rows."""
+    page = get(client, keys, "/tables/hidden_danger_register?is_overdue=是&days_open__gte=30&deadline__lt=2099-01-01"
+               "&town_name__contains=镇&_sort_desc=overdue_days&_size=500", "analyst").text
+    total = int(re.search(r'id="total">(\d+)<', page)[1])
+    assert 0 < total <= 500
+    href = re.search(r'<a href="([^"]+)" id="open-sql"', page)[1].replace("&amp;", "&")
+    sql = dict(parse_qsl(urlsplit(href).query))["q"]
+    # the filters in the URL's order, values as literals of their column's type
+    assert sql == ('SELECT * FROM "hidden_danger_register" WHERE "is_overdue" = true AND "days_open" >= 30 '
+                   """AND "deadline" < '2099-01-01' AND strpos(lower(CAST("town_name" AS VARCHAR)), lower('镇')) > 0 """
+                   """ORDER BY "overdue_days" DESC NULLS LAST LIMIT 500""")
+    opened = get(client, keys, href, "analyst")
+    assert opened.status_code == 200 and 'id="sql-results"' in opened.text
+    answer = client.post("/api/sql", json={"sql": sql}, headers={"Authorization": f"Bearer {keys['analyst']}"})
+    assert answer.status_code == 200, answer.text
+    columns, found = answer.json()["columns"], answer.json()["rows"]
+    assert len(found) == total
+    first = found[0][[c if isinstance(c, str) else c["name"] for c in columns].index("overdue_days")]
+    assert first == scalar(client, keys, "select max(overdue_days) from hidden_danger_register where is_overdue "
+                                         "and days_open >= 30 and town_name like '%镇%'")

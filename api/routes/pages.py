@@ -84,7 +84,7 @@ from api.table_display import (
     table_order,
     value_text,
 )
-from api.table_query import OPERATORS, Filter, parse_table_request
+from api.table_query import OPERATORS, Filter, editable_sql, parse_table_request
 from api.tables_service import table_page
 from api.towns_service import (
     events_by_month,
@@ -468,7 +468,9 @@ class TablesPages(Controller):
         principal: PrincipalDep,
         name: FromPath[str],
     ) -> Template:
-        query = page_query(list(request.query_params.multi_items()))
+        # items(): the pairs in the URL's order (multi_items() groups keys in set order, which changes from one
+        # process to the next: the summary, the form and the SQL would list the filters in a different order)
+        query = page_query(list(request.query_params.items()))
         with lease(snapshots) as db:
             table = db.catalog.table(name)
             if table is None:
@@ -493,6 +495,8 @@ class TablesPages(Controller):
             "csv": f"/api/tables/{name}?{urlencode([*export, ('_format', 'csv')])}",
             "parquet": f"/api/tables/{name}?{urlencode([*export, ('_format', 'parquet')])}",
             "json": f"/api/tables/{name}?{urlencode([*export, ('_size', settings.page_size_max)])}",
+            # the same rows as SQL to edit (as Datasette's "View and edit SQL"), for roles that may use the SQL page
+            "sql": "/sql?" + urlencode({"q": editable_sql(req)}) if principal.role in AREA_ROLES["sql"] else None,
         }
         sort_links = {}
         for col in table.column_names:

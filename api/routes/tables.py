@@ -100,8 +100,8 @@ class TablesController(Controller):
             if table is None:
                 zh, en = f"没有名为 {name!r} 的数据表", f"no published table named {name!r}"
                 raise problem(404, "unknown_table", zh, en, table=name)
-            req = parse_table_request(
-                table, request.query_params.multi_items(), settings.page_size_default, settings.page_size_max
+            req = parse_table_request(  # items(): the filters in the URL's order, as the pages keep them
+                table, request.query_params.items(), settings.page_size_default, settings.page_size_max
             )
             check_table_request(table, principal.role, [f.column for f in req.filters], req.sort, req.facets)
             mask = row_mask(table, principal.role)
