@@ -18,7 +18,6 @@ import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -203,55 +202,6 @@ def _quiet_export() -> Iterator[None]:
         st_logger.setLevel(level)
 
 
-class QueryBatcher:
-    """Embeds queries that arrive while a forward pass runs together, in the next pass.
-
-    The first caller becomes the leader and encodes whatever is pending until nothing is; the others wait
-    for their vector. On two cores one pass of eight short queries costs little more than one, so eight
-    concurrent searches wait for about one pass instead of eight in a row.
-    """
-
-    def __init__(self, encode_many: Callable[[Sequence[str]], np.ndarray], max_batch: int = 32) -> None:
-        self._encode_many = encode_many
-        self._max_batch = max_batch
-        self._lock = threading.Lock()
-        self._pending: list[tuple[str, Future[np.ndarray]]] = []
-        self._running = False
-        self.passes = 0
-
-    def embed(self, text: str) -> np.ndarray:
-        future: Future[np.ndarray] = Future()
-        with self._lock:
-            self._pending.append((text, future))
-            leader = not self._running
-            self._running = True
-        if leader:
-            self._drain()
-        return future.result()
-
-    def _drain(self) -> None:
-        while True:
-            with self._lock:
-                batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
-                if not batch:
-                    self._running = False
-                    return
-            try:
-                vectors = self._encode_many(list(dict.fromkeys(text for text, _ in batch)))
-                by_text = dict(zip(dict.fromkeys(text for text, _ in batch), vectors, strict=True))
-                self.passes += 1
-                for text, future in batch:
-                    future.set_result(np.asarray(by_text[text], dtype=np.float32))
-            except BaseException as exc:  # every waiter gets the error, and the next caller leads again
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    with self._lock:
-                        self._running = False
-                    raise
-
-
 class EmbeddingCache:
     """(model id, sha256 of text) → float32 vector, in SQLite."""
 
@@ -327,9 +277,6 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text])[0]
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts)
 
     def embed_passages(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
         """Vectors for all texts, in order; only texts missing from the cache go through the model."""

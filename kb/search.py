@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from hub.core import pointer
 from hub.core.lru import LruCache
 from kb import layout
-from kb.embedding import Embedder, QueryBatcher
+from kb.embedding import Embedder
 from kb.filters import SearchFilters
 from kb.fusion import fuse
 from kb.settings import KbSettings
@@ -249,7 +249,6 @@ class KnowledgeBase:
         self._bm25 = bm25s.BM25.load(str(self.version / layout.BM25_DIR), mmap=False)
         self._tokenizer = shared_tokenizer()
         self._embedder = embedder or Embedder(self.settings)  # no cache for queries: each is new
-        self._batcher = QueryBatcher(self._embedder.embed_queries)
         self._dense: Any = None
         self._dense_lock = threading.Lock()
         self._mask_cache: dict[SearchFilters, tuple[np.ndarray, list[str]]] = {}
@@ -285,10 +284,12 @@ class KnowledgeBase:
 
     def query_vector(self, text: str) -> tuple[np.ndarray, bool]:
         """(the query's vector, whether it came from the cache): a small LRU cache of recent queries (staff
-        repeat searches), else the model, through a batcher that embeds concurrent queries in one pass."""
+        repeat searches), else the model, one query per forward pass. Not batched across concurrent searches:
+        on this int8 encoder a pass of eight queries costs eight passes of one, and its activations are
+        quantised per batch, so a query's vector (and its ranking) would depend on the queries beside it."""
 
         def embed() -> np.ndarray:
-            vector = self._batcher.embed(text.strip())
+            vector = self._embedder.embed_query(text.strip())
             vector.setflags(write=False)
             return vector
 
