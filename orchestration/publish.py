@@ -43,7 +43,7 @@ BUILD_ALIAS = "build"
 class LabelSource:
     """Where a coded column's Chinese value labels come from: two columns of a seed (column meta
     ``value_labels_from: {seed, key, label}``), read at publish time so the seed stays their only source.
-    (``value_labels_from: {contract: sources|entities}`` takes them from the source contracts instead.)"""
+    (``value_labels_from: {contract: sources|entities|fields}`` takes them from the source contracts instead.)"""
 
     schema: str
     seed: str

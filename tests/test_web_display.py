@@ -173,6 +173,10 @@ def test_unmapped_values_name_their_source_entity_and_kind_in_chinese(client, ke
     assert shown == sorted((SOURCES_BY_NAME[source].owner_label, kinds[kind]) for source, _, kind in raw)
     entities = {row[heads.index("entity")][1] for row in table}
     assert entities and all(re.search(r"[\u4e00-\u9fff]", e) for e in entities), entities
+    # a field the source names in English (four_platforms' townName) reads as its Chinese label
+    fields = {row[heads.index("field")][1] for row in table}
+    english = {f for (f,) in rows(client, keys, "select field from unmapped_values") if f.isascii()}
+    assert english and not english & fields and all(re.search(r"[\u4e00-\u9fff]", f) for f in fields), fields
     # each source's values together, the most frequent first
     stored = rows(client, keys, 'select source, "rows" from unmapped_values')
     assert stored == sorted(stored, key=lambda r: (r[0], -r[1]))

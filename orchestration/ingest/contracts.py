@@ -371,6 +371,9 @@ ENTITIES: tuple[Entity, ...] = tuple(e for s in SOURCES for e in s.entities)
 CONTRACT_LABELS: dict[str, dict[str, str]] = {
     "sources": {s.name: s.owner_label for s in SOURCES},
     "entities": {e.name: e.label for e in ENTITIES},
+    # fields named in English by their source (four_platforms' camelCase, utility's snake_case); the Chinese
+    # headers of the other sources need none
+    "fields": {f.name: f.label for e in ENTITIES for f in e.fields if f.label},
 }
 
 # Lineage columns every raw table carries after the contract fields.
