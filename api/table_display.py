@@ -226,11 +226,11 @@ def form_value(table: TableInfo, f: Any) -> str:
     return ",".join(part if truth is None else YES_NO[truth] for part, truth in truths)
 
 
-def filter_summary(table: TableInfo, filters: list[Any], total: int) -> str:
-    """"174 行，条件：是否逾期 = 是、等级 = 重大隐患" in plain Chinese."""
-    if not filters:
+def filter_summary(table: TableInfo, filters: list[Any], total: int, search: str = "") -> str:
+    """"174 行，条件：是否逾期 = 是、等级 = 重大隐患" in plain Chinese (with a search: 含“山塘”)."""
+    if not filters and not search:
         return f"{total} 行（未筛选）"
-    parts = []
+    parts = [f"含“{search}”"] if search else []
     for f in filters:
         column = table.column(f.column)
         label = column.label if column else f.column

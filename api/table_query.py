@@ -16,13 +16,21 @@ from typing import Any
 
 from api.catalog import TableInfo
 from api.errors import problem
+from hub.core.personal_data import MASK_RULES
 from hub.core.quoting import quote_ident, sql_literal
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "isnull")
 SQL_COMPARISON = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-RESERVED = ("_sort", "_sort_desc", "_size", "_offset", "_after", "_facet", "_format")
+RESERVED = ("_sort", "_sort_desc", "_size", "_offset", "_after", "_facet", "_format", "_search")
 FORMATS = ("json", "csv", "parquet")
 FACET_LIMIT = 30
+MAX_SEARCH_CHARS = 100
+
+
+def search_columns(table: TableInfo) -> list[str]:
+    """The columns ``_search`` looks in: the text columns, never a personal one (a search must not tell a masked
+    reader whose name or number a row holds)."""
+    return [c.name for c in table.columns if c.type.upper() == "VARCHAR" and c.name not in MASK_RULES]
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class TableRequest:
     after: str | None = None
     facets: list[str] = field(default_factory=list)
     format: str = "json"
+    search: str = ""  # a word to find in any of the table's text columns (_search)
 
 
 def _bad(param: str, zh: str, en: str) -> Exception:
@@ -193,6 +202,12 @@ def _apply_reserved(req: TableRequest, key: str, value: str, max_size: int) -> N
         for name in (v.strip() for v in value.split(",")):
             if name and name not in req.facets:
                 req.facets.append(_check_column(table, name, key))
+    elif key == "_search":
+        req.search = value.strip()
+        if len(req.search) > MAX_SEARCH_CHARS:
+            raise _bad(key, f"不能超过 {MAX_SEARCH_CHARS} 个字", f"at most {MAX_SEARCH_CHARS} characters")
+        if req.search and not search_columns(table):
+            raise _bad(key, "本表没有可搜索的文字列", "this table has no text column to search")
     elif key == "_format":
         if value not in FORMATS:
             raise _bad(key, f"必须是 {'|'.join(FORMATS)} 之一", f"must be one of {'|'.join(FORMATS)}")
@@ -216,6 +231,11 @@ def where_clause(req: TableRequest, literal: bool = False) -> tuple[str, list[An
         params.append(value)
         return "?"
 
+    def contains(col: str, value_sql: str) -> str:
+        if literal:  # PostgreSQL has no contains() for text; both have strpos
+            return f"strpos(lower(CAST({col} AS VARCHAR)), lower({value_sql})) > 0"
+        return f"contains(lower(CAST({col} AS VARCHAR)), lower({value_sql}))"
+
     parts: list[str] = []
     for f in req.filters:
         col = quote_ident(f.column)
@@ -224,12 +244,13 @@ def where_clause(req: TableRequest, literal: bool = False) -> tuple[str, list[An
             parts.append(f"{col} {SQL_COMPARISON[f.op]} {typed(f.value, col_type)}")
         elif f.op == "in":
             parts.append(f"{col} IN ({', '.join(typed(v, col_type) for v in f.value.split(','))})")
-        elif f.op == "contains" and literal:  # PostgreSQL has no contains() for text; both have strpos
-            parts.append(f"strpos(lower(CAST({col} AS VARCHAR)), lower({text(f.value)})) > 0")
         elif f.op == "contains":
-            parts.append(f"contains(lower(CAST({col} AS VARCHAR)), lower({text(f.value)}))")
+            parts.append(contains(col, text(f.value)))
         elif f.op == "isnull":
             parts.append(f"{col} IS {'' if read_boolean(f.value) else 'NOT '}NULL")
+    if req.search:
+        found = [contains(quote_ident(name), text(req.search)) for name in search_columns(req.table)]
+        parts.append("(" + " OR ".join(found) + ")")
     return (" WHERE " + " AND ".join(parts)) if parts else "", params
 
 

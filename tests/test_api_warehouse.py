@@ -150,6 +150,7 @@ def without_version(body: dict[str, Any]) -> dict[str, Any]:
     {"is_overdue": "是", "town_code__in": "330109113,330109001,330109002"},
     {"owner_dept__contains": "林水", "deadline__isnull": "false", "_sort": "deadline"},
     {"deadline__gte": "2025-01-01", "level__ne": "一般"},
+    {"_search": "镇", "is_overdue": "true"},
 ])
 def test_a_table_pages_sql_link_runs_to_its_rows_on_both_engines(served: dict[str, Any], params: dict[str, str]
                                                                  ) -> None:

@@ -84,7 +84,7 @@ from api.table_display import (
     table_order,
     value_text,
 )
-from api.table_query import OPERATORS, Filter, editable_sql, parse_table_request
+from api.table_query import OPERATORS, Filter, editable_sql, parse_table_request, search_columns
 from api.tables_service import table_page
 from api.towns_service import (
     events_by_month,
@@ -546,7 +546,8 @@ class TablesPages(Controller):
             facets=facets,
             request_facets=request_facets,
             suggestions=suggestions,
-            summary=filter_summary(table, req.filters, page["total"]),
+            summary=filter_summary(table, req.filters, page["total"], req.search),
+            searchable=bool(search_columns(table)),
         )
 
 
