@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from pydantic import ValidationError
 
 from hub.core.paths import HubPaths
 from hub.core.pointer import process_alive, read_current, remove_dead_builds
@@ -175,8 +176,12 @@ def _run_locked(paths: HubPaths, landing: Path, as_of: date, feed_url: str | Non
     from orchestration.ingest.pending import sources_with_new_files
     from orchestration.stale import stale_plan
 
-    config = HubConfig(data_dir=paths.data_dir, landing_dir=landing, as_of=as_of.isoformat(),
-                       four_platforms_url=feed_url or "", warehouse=warehouse.url or "")
+    try:
+        config = HubConfig(data_dir=paths.data_dir, landing_dir=landing, as_of=as_of.isoformat(),
+                           four_platforms_url=feed_url or "", warehouse=warehouse.url or "")
+    except ValidationError as exc:  # a setting from the environment: say which and how to fix it
+        reasons = (str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+        raise PipelineError("; ".join(reasons)) from None
     home = ensure_dagster_home(paths, config.dagster_pg_url or None)
     _refresh_manifest_if_stale(echo)
     try:

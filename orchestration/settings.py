@@ -36,6 +36,20 @@ class HubConfig(BaseSettings):
     notice_webhooks: Path | None = None  # the units' robots for 督办单 (CSV); None: <data_dir>/notices/webhooks.csv
     public_url: str = ""  # the hub's address as readers reach it, for links in notices; empty: no link
 
+    @field_validator("dagster_pg_url")
+    @classmethod
+    def _psycopg2_driver(cls, value: str) -> str:
+        # dagster-postgres reads the URL itself; without a driver SQLAlchemy 2.1 picks psycopg 3, under which its
+        # NOTIFY fails mid-run with a syntax error: refuse the URL here, with the fix, instead
+        if value and not value.startswith("postgresql+psycopg2://"):
+            scheme = value.split("://", 1)[0]
+            raise ValueError(
+                f"HUB_DAGSTER_PG_URL 须指明 psycopg2 驱动，写作 postgresql+psycopg2://用户:密码@主机:端口/库名（当前为 {scheme}://…）"
+                f" / HUB_DAGSTER_PG_URL must name the psycopg2 driver: postgresql+psycopg2://user:pass@host:port/db "
+                f"(got {scheme}://…)"
+            )
+        return value
+
     @field_validator("warehouse")
     @classmethod
     def _known_engine(cls, value: str) -> str:

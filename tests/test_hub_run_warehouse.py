@@ -149,3 +149,17 @@ def test_an_unknown_warehouse_url_is_refused_naming_the_option(url: str, tmp_pat
     proc = hub("run", "--landing", str(tmp_path), "--data-dir", str(tmp_path / "d"), "--warehouse", url)
     assert proc.returncode == 2
     assert "--warehouse" in proc.stderr and "secret" not in proc.stderr
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:secret@127.0.0.1:1/dagster", "postgres://u@127.0.0.1:1/dagster"])
+def test_a_dagster_storage_url_without_the_psycopg2_driver_is_refused_before_the_run(url: str, tmp_path: Path) -> None:
+    """dagster-postgres reads HUB_DAGSTER_PG_URL itself: without a driver SQLAlchemy picks psycopg 3 and the run
+    died mid-way on a NOTIFY syntax error. The setting is refused up front, saying how to write it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")} | {"HUB_DAGSTER_PG_URL": url}
+    (tmp_path / "landing").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "hub.cli.main", "run", "--landing", str(tmp_path / "landing"),
+                           "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "HUB_DAGSTER_PG_URL" in proc.stderr and "postgresql+psycopg2://" in proc.stderr
+    assert "Traceback" not in proc.stderr and "secret" not in proc.stderr
+    assert not (tmp_path / "d" / "dagster_home").exists()  # refused before anything was written
