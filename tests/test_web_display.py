@@ -211,6 +211,8 @@ def test_facets_are_links_with_counts_and_the_summary_says_the_filter(client, ke
     assert int(count) == expected
     filtered = get(client, keys, "/tables/hidden_danger_register" + href.replace("&amp;", "&")).text
     assert f'id="summary">{expected} 行，条件：是否逾期 = 是<' in filtered
+    # the count is said once above the rows (the export repeats it for what it holds), then which rows show
+    assert f'id="showing">显示第 1–{min(expected, 50)} 行<' in filtered and f"共 {expected} 行" not in filtered
     assert 'id="suggested-facets"' in filtered  # more facets the metadata suggests
 
 
