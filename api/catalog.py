@@ -56,6 +56,13 @@ class TableInfo:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The columns that identify a row (publish marks them from the model's dbt uniqueness test); empty in
+        snapshots published before keys were recorded."""
+        marked = [c for c in self.columns if isinstance(c.meta.get("key"), int)]
+        return tuple(c.name for c in sorted(marked, key=lambda c: c.meta["key"]))
+
 
 @dataclass(frozen=True)
 class Catalog:

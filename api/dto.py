@@ -26,6 +26,8 @@ class TableSummary(msgspec.Struct):
     rows: int
     columns: list[ColumnInfo]
     summary: Annotated[str, _doc("中文说明：这张表每行是什么 / what a row is, in Chinese, for readers")] = ""
+    key: Annotated[list[str], _doc("记录键：唯一确定一行的列（dbt 唯一性测试）/ the columns that identify a row "
+                                   "(its dbt uniqueness test); filter on all of them to get one row")] = []
 
 
 class TableList(msgspec.Struct):

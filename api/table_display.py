@@ -169,11 +169,11 @@ def display_cell(column: Column, value: Any, row: dict[str, Any], fmt: Any) -> C
 
 
 def dossier_row_link(cell: Cell) -> Cell:
-    """For a role that cannot open the town pages: a link to ``/towns/<code>`` becomes the town's row of the
-    ``town_dossier`` table, which it can open."""
+    """For a role that cannot open the town pages: a link to ``/towns/<code>`` becomes the town's row page of
+    the ``town_dossier`` table, which it can open."""
     if cell.href and cell.href.startswith("/towns/"):
         code = cell.href.removeprefix("/towns/")
-        return Cell(cell.text, cell.css, f"/tables/town_dossier?town_code={code}", cell.title)
+        return Cell(cell.text, cell.css, f"/tables/town_dossier/row?town_code={code}", cell.title)
     return cell
 
 

@@ -9,7 +9,7 @@ pointer, so a publish that dies half-way leaves the previous snapshot in service
 Besides one table per published view, the snapshot carries:
 - ``_tables``: table_name, description, columns (JSON list of {name, type, description, meta?}), summary
   (the model's ``meta.summary``: the Chinese description readers see) — the data dictionary the API shows,
-  taken from the dbt manifest;
+  taken from the dbt manifest; a column of the row key carries ``meta.key`` (its position in the key);
 - ``_snapshot``: one row with built_at, as_of and row_counts (JSON {table: rows}).
 """
 
@@ -73,6 +73,7 @@ class PublishedModel:
     description: str
     columns: tuple[ColumnDoc, ...]
     summary: str = ""  # meta.summary: the Chinese description the pages show
+    key: tuple[str, ...] = ()  # the columns that identify a row: the model's dbt uniqueness test
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ def catalog_columns(
         meta = {k: v for k, v in (doc.meta if doc else {}).items() if k != "value_labels_from"}
         if doc is not None and doc.labels_from is not None:
             meta["value_labels"] = {**read_labels(doc.labels_from), **(meta.get("value_labels") or {})}
+        if name in model.key:
+            meta["key"] = model.key.index(name) + 1
         if meta:
             entry["meta"] = meta
         entries.append(entry)
@@ -136,6 +139,7 @@ def _column_doc(manifest: Mapping[str, Any], name: str, col: Mapping[str, Any]) 
 def published_models(manifest: Mapping[str, Any]) -> list[PublishedModel]:
     """The models the dbt project marks as published (plus SHARED_VIEWS), sorted by name."""
     found: list[PublishedModel] = []
+    keys = row_keys(manifest)
     for unique_id, node in (manifest.get("nodes") or {}).items():
         if node.get("resource_type") != "model" or not _is_published(node):
             continue
@@ -153,9 +157,32 @@ def published_models(manifest: Mapping[str, Any]) -> list[PublishedModel]:
                 description=node.get("description") or "",
                 columns=columns,
                 summary=str(meta.get("summary") or "").strip(),
+                key=keys.get(unique_id, ()),
             )
         )
     return sorted(found, key=lambda m: m.name)
+
+
+def row_keys(manifest: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Model unique id → the columns its unfiltered dbt uniqueness test holds unique (``unique`` on one column,
+    preferred, else dbt_utils' ``unique_combination_of_columns``): what a row page is addressed by. The key is the
+    one the tests enforce on every build, not a second declaration that could drift from them."""
+    found: dict[str, tuple[str, ...]] = {}
+    for node in (manifest.get("nodes") or {}).values():
+        test = node.get("test_metadata") or {}
+        model = node.get("attached_node")
+        if node.get("resource_type") != "test" or not model or (node.get("config") or {}).get("where"):
+            continue
+        kwargs = test.get("kwargs") or {}
+        if test.get("name") == "unique" and kwargs.get("column_name"):
+            columns: tuple[str, ...] = (str(kwargs["column_name"]),)
+        elif test.get("name") == "unique_combination_of_columns" and kwargs.get("combination_of_columns"):
+            columns = tuple(str(c) for c in kwargs["combination_of_columns"])
+        else:
+            continue
+        if model not in found or len(columns) < len(found[model]):
+            found[model] = columns
+    return found
 
 
 def load_manifest(path: Path) -> dict[str, Any]:

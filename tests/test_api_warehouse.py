@@ -168,6 +168,24 @@ def test_a_table_pages_sql_link_runs_to_its_rows_on_both_engines(served: dict[st
         assert 0 < len(answer.json()["rows"]) == total, (engine, sql)
 
 
+def test_row_pages_open_the_same_rows_on_both_engines(served: dict[str, Any]) -> None:
+    """The row key is published into ``_tables`` on either engine: a page's 详情 links open its rows, and the same
+    link opens the same row on the other engine."""
+    row_link = re.compile(r'<th class="rowlink" scope="row"><a href="([^"]+)"')
+    shown: dict[str, list[str]] = {}
+    links: list[str] = []
+    for engine, (client, keys) in served.items():
+        auth = {"Authorization": f"Bearer {keys['analyst']}", "Accept": "text/html"}
+        page = client.get("/tables/event_handling", params={"_size": "3"}, headers=auth).text
+        links = links or [x.replace("&amp;", "&") for x in row_link.findall(page)]
+        assert len(links) == 3, engine
+        opened = [client.get(link, headers=auth) for link in links]
+        assert [r.status_code for r in opened] == [200, 200, 200], engine
+        shown[engine] = [r.text.split('id="row-fields"', 1)[1].split("</table>", 1)[0] for r in opened]
+    (on_duckdb, on_server), = [tuple(shown.values())]
+    assert on_duckdb == on_server
+
+
 @pytest.mark.parametrize("params", [
     {},
     {"level": "重大"},

@@ -13,7 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from api_fixtures import add_key
@@ -95,7 +95,7 @@ def test_filtered_page_exports_every_matching_row(client, keys) -> None:
     exported = client.get(by_format["CSV"], headers={"Authorization": f"Bearer {keys['admin']}"})
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert len(rows) - 1 == expected
-    assert f"导出全部 {expected} 行" in page.text
+    assert f'导出全部 <strong id="total">{expected}</strong> 行' in page.text
 
 
 def test_table_page_reads_in_chinese_with_key_columns_first(client, keys) -> None:
@@ -222,10 +222,57 @@ def test_row_links_to_the_town_dossier_and_related_rows(client, keys) -> None:
     assert re.search(r'<a href="/tables/dim_units\?unit_name=[^"]+">', page)  # danger → its responsible unit
     # an analyst cannot open the town pages: its link goes to the town's row of the dossier table instead
     analyst = get(client, keys, "/tables/hidden_danger_register?town_code=330109113&_size=5", "analyst").text
-    assert '<a href="/tables/town_dossier?town_code=330109113">330109113</a>' in analyst
+    assert '<a href="/tables/town_dossier/row?town_code=330109113">330109113</a>' in analyst
     assert 'href="/towns/' not in analyst
+    assert get(client, keys, "/tables/town_dossier/row?town_code=330109113", "analyst").status_code == 200
     events = get(client, keys, "/tables/town_events?town_code=330109113&_size=5").text
-    assert re.search(r'<a href="/tables/event_handling\?dept=[^"&]+&amp;month=\d{4}-\d{2}">', events)
+    handling = re.search(r'<a href="(/tables/event_handling/row\?dept=[^"&]+&amp;month=\d{4}-\d{2})">', events)
+    assert handling, "an event links to its department's handling row of that month"
+    assert get(client, keys, handling[1].replace("&amp;", "&")).status_code == 200
+
+
+def test_every_row_opens_on_a_page_of_its_own_with_the_tables_that_hold_its_key(client, keys) -> None:
+    page = get(client, keys, "/tables/hidden_danger_register?is_overdue=true&_sort=register_id&_size=5").text
+    links = re.findall(r'<th class="rowlink" scope="row"><a href="([^"]+)"', page)
+    assert len(links) == 5
+    first = rows(client, keys, "select register_id, description, town_name from hidden_danger_register "
+                               "where is_overdue order by register_id limit 1")[0]
+    assert links[0] == "/tables/hidden_danger_register/row?" + urlencode({"register_id": first[0]})
+    record = get(client, keys, links[0])
+    assert record.status_code == 200
+    assert f'id="row-key">{html.escape(first[0])}<' in record.text
+    field = r'<tr data-column="([^"]+)"><th scope="row">.*?</th><td[^>]*>(.*?)</td></tr>'
+    fields = dict(re.findall(field, record.text))
+    assert fields["description"] == html.escape(first[1])
+    assert re.sub(r"<[^>]+>", "", fields["town_name"]) == first[2]
+    columns = rows(client, keys, "select column_name from information_schema.columns "
+                                 "where table_name = 'hidden_danger_register'")
+    assert set(fields) == {c[0] for c in columns}  # every column, each once
+
+    # a town: the other tables holding its code, with how many of their rows do
+    town = get(client, keys, "/tables/dim_towns/row?town_code=330109113").text
+    events = scalar(client, keys, "select count(*) from town_events where town_code = '330109113'")
+    assert events and re.search(
+        rf'<a href="/tables/town_events\?town_code=330109113" data-table="town_events">[^<]+</a> '
+        rf'<span class="count">{events} 行</span>', town)
+
+    # a key of two columns, from the table page
+    handling = get(client, keys, "/tables/event_handling?_size=1").text
+    link = re.search(r'<th class="rowlink" scope="row"><a href="([^"]+)"', handling)[1].replace("&amp;", "&")
+    assert "dept=" in link and "month=" in link and get(client, keys, link).status_code == 200
+
+    # the API says each table's key, for scripts that want one row
+    listed = client.get("/api/tables", headers={"Authorization": f"Bearer {keys['analyst']}"}).json()["tables"]
+    by_name = {t["name"]: t["key"] for t in listed}
+    assert by_name["hidden_danger_register"] == ["register_id"] and by_name["event_handling"] == ["dept", "month"]
+
+    # what cannot be a row: each answer says which parameter, in Chinese
+    missing = get(client, keys, "/tables/event_handling/row?dept=x")
+    assert missing.status_code == 400 and "month" in missing.text
+    extra = get(client, keys, "/tables/dim_towns/row?town_code=330109113&town_name=x")
+    assert extra.status_code == 400 and "town_name" in extra.text and "不是本表的记录键" in extra.text
+    absent = get(client, keys, "/tables/dim_towns/row?town_code=999")
+    assert absent.status_code == 404 and "没有 town_code=999 的记录" in absent.text
 
 
 def test_bad_filter_value_is_a_chinese_400_naming_column_and_type(client, keys) -> None:

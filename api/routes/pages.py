@@ -65,6 +65,7 @@ from api.routes.search import (
 )
 from api.routes.sql_page import SQL_PAGE_ROUTES
 from api.routes.towns import documents
+from api.row_view import find_row, key_pairs, referencing_tables, row_href
 from api.search_service import SearchHolder
 from api.serving_db import ServingDb
 from api.settings import ApiSettings
@@ -507,6 +508,7 @@ class TablesPages(Controller):
         rows = [[display_cell(c, row.get(c.name), row, display_value) for c in columns] for row in page["rows"]]
         if principal.role not in AREA_ROLES["towns"]:  # no dossier page for this role: link the dossier's row
             rows = [[dossier_row_link(cell) for cell in row] for row in rows]
+        row_links = [row_href(table, row) for row in page["rows"]]
         facets = [
             {
                 "column": table.column(col),
@@ -539,6 +541,7 @@ class TablesPages(Controller):
             sort_links=sort_links,
             columns=columns,
             rows=rows,
+            row_links=row_links,
             json_rows=settings.page_size_max,  # a JSON answer is one page: the most rows it can hold
             operators=OPERATORS,
             operator_labels=OPERATOR_LABELS,
@@ -548,6 +551,37 @@ class TablesPages(Controller):
             suggestions=suggestions,
             summary=filter_summary(table, req.filters, page["total"], req.search),
             searchable=bool(search_columns(table)),
+        )
+
+
+    @get("/{name:str}/row", sync_to_thread=True)
+    def row_page_view(
+        self, request: Request[Any, Any, Any], snapshots: SnapshotsDep, principal: PrincipalDep, name: FromPath[str]
+    ) -> Template:
+        """One row on its own: every column with its label, the links its cells carry, and the other tables that
+        hold its key."""
+        query = list(request.query_params.items())
+        with lease(snapshots) as db:
+            table = db.catalog.table(name)
+            if table is None:
+                raise problem(404, "unknown_table", f"没有名为 {name!r} 的数据表", f"no published table named {name!r}")
+            row = find_row(db, table, query, principal.role)
+            referenced = referencing_tables(db, table, row, principal.role)
+        fields = [(c, display_cell(c, row.get(c.name), row, display_value)) for c in ordered_columns(table)]
+        if principal.role not in AREA_ROLES["towns"]:
+            fields = [(c, dossier_row_link(cell)) for c, cell in fields]
+        key = key_pairs(table, row)
+        return render_page(
+            request,
+            "row.html",
+            principal,
+            table=table,
+            label=table_label(table),
+            key_text=" · ".join(display_value(row.get(c), c) for c in table.key),
+            fields=fields,
+            referenced=referenced,
+            in_table=f"/tables/{name}?{urlencode(key)}",
+            as_json=f"/api/tables/{name}?{urlencode(key)}",
         )
 
 

@@ -55,6 +55,7 @@ class TablesController(Controller):
                         rows=t.row_count,
                         columns=[ColumnInfo(c.name, c.type, c.description) for c in t.columns],
                         summary=t.summary,
+                        key=list(t.key),
                     )
                     for t in db.catalog.tables.values()
                 ],

@@ -24,7 +24,7 @@ import yaml
 from hub.core.paths import DBT_PROJECT_DIR, PROJECT_ROOT
 from orchestration.dbt_project import MANIFEST_PATH, changed_since_manifest
 from orchestration.ingest.contracts import SOURCES
-from orchestration.publish import load_manifest, published_models
+from orchestration.publish import PublishedModel, load_manifest, published_models
 
 DICTIONARY_PATH = PROJECT_ROOT / "docs" / "data-dictionary.md"
 DBT_PROJECT_FILE = DBT_PROJECT_DIR / "dbt_project.yml"
@@ -99,13 +99,17 @@ def _section_key(node: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(node["fqn"][1:-1])  # fqn: [project, folder..., model]
 
 
-def _render_node(node: Mapping[str, Any], published: bool, summary: str = "") -> list[str]:
+def _render_node(node: Mapping[str, Any], published: PublishedModel | None) -> list[str]:
     lines = [f"### `{node['name']}`" + (" `published`" if published else ""), ""]
     description = (node.get("description") or "").strip()
     if description:
         lines += [description, ""]
-    if summary:
-        lines += [f"网页说明 / shown on the web pages: {summary}", ""]
+    if published and published.summary:
+        lines += [f"网页说明 / shown on the web pages: {published.summary}", ""]
+    if published and published.key:
+        key = ", ".join(f"`{c}`" for c in published.key)
+        lines += [f"记录键 / row key: {key} (its dbt uniqueness test; a row's page is "
+                  f"`/tables/{published.name}/row?{'&'.join(f'{c}=…' for c in published.key)}`)", ""]
     lines += ["| column | description |", "|---|---|"]
     for key, column in (node.get("columns") or {}).items():
         lines.append(f"| `{column.get('name') or key}` | {_cell(column.get('description') or '')} |")
@@ -119,8 +123,7 @@ def render_dictionary(manifest: Mapping[str, Any], project_vars: Mapping[str, An
         key=lambda n: n["name"],
     )
     # The marker follows what publish copies (meta.publish, the published tag, the eight shared views).
-    summaries = {m.unique_id: m.summary for m in published_models(manifest)}
-    published = set(summaries)
+    published = {m.unique_id: m for m in published_models(manifest)}
     known_folders = {folder for folder, _ in MODEL_SECTIONS}
     for node in nodes:
         if node["resource_type"] == "model" and _section_key(node) not in known_folders:
@@ -143,7 +146,7 @@ def render_dictionary(manifest: Mapping[str, Any], project_vars: Mapping[str, An
                 frozenset(publishing), "")
         lines += [f"## {title}", ""]
         for node in members:
-            lines += _render_node(node, node["unique_id"] in published, summaries.get(node["unique_id"], ""))
+            lines += _render_node(node, published.get(node["unique_id"]))
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
