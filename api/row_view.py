@@ -70,7 +70,7 @@ def find_row(db: ServingDb, table: TableInfo, query: list[tuple[str, str]], role
 
 def referencing_tables(db: ServingDb, table: TableInfo, row: dict[str, Any], role: str) -> list[dict[str, Any]]:
     """Other tables holding this row's one-column key in a column of the same name, with how many rows do
-    (Datasette's "links from other tables"): a town's events, dangers and teams from its ``town_code``."""
+    (as Datasette's "links from other tables"): a town's events, dangers and teams from its ``town_code``."""
     if len(table.key) != 1 or row.get(table.key[0]) is None:
         return []
     column, value = table.key[0], str(row[table.key[0]])

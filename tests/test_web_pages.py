@@ -125,6 +125,24 @@ def test_table_filter_sort_and_export_link(page, snapshot_db) -> None:
     assert saved.read_bytes().startswith(b"\xef\xbb\xbf")
 
 
+def test_a_rows_details_open_on_its_page_and_lead_to_the_rows_that_hold_its_key(page, snapshot_db) -> None:
+    page.goto("/tables/grid_coverage?is_uncovered=true&_sort=village_code")
+    village = snapshot_db.execute(
+        "select village_code, village_name from grid_coverage where is_uncovered order by village_code limit 1"
+    ).fetchone()
+    page.click("#data-table tbody tr:first-child th.rowlink a")
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/tables/grid_coverage/row?village_code={village[0]}")
+    assert page.locator("#row-key").inner_text() == village[0]
+    assert page.locator("#row-fields tr[data-column=village_name] td").inner_text() == village[1]
+    assert "bad" in page.locator("#row-fields tr[data-column=is_uncovered] td").get_attribute("class")  # 无人覆盖
+    shot(page, "row")
+    page.goto(f"/tables/dim_villages/row?village_code={village[0]}")
+    page.click("#referenced a[data-table=grid_coverage]")
+    page.wait_for_load_state()
+    assert page.locator("#summary").inner_text() == f"1 行，条件：村社代码 = {village[0]}"
+
+
 def test_filtered_export_holds_every_matching_row(page, snapshot_db) -> None:
     """Issue 14: after the filter form (page size 20), the CSV held one page; it must hold every match."""
     page.goto("/tables/hidden_danger_register")
