@@ -21,6 +21,7 @@ from litestar.testing import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
+from api.towns_service import DETAIL_LIMIT
 
 CELL = re.compile(r'<td class="([^"]*)"[^>]*>(.*?)</td>')
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -316,7 +317,13 @@ def test_dossier_links_to_all_events_with_canonical_departments_and_charts(clien
     total = scalar(client, keys, "select count(*) from town_events where town_code = '330109113'")
     assert total > 20
     assert f"近期事件（{total}）" in page
-    assert 'id="all-events" href="/tables/town_events?town_code=330109113&amp;_sort_desc=report_time"' in page
+    # staff cannot open the tables: the rest of the events come on the dossier itself, and nothing links into them
+    assert 'id="all-events" href="/towns/330109113?events=all#events"' in page
+    assert not re.findall(r'href="/tables/[^"]*"', page)
+    everything = get(client, keys, "/towns/330109113?events=all", "staff").text
+    assert len(cells(everything, "events-table")) == min(total, DETAIL_LIMIT) and 'id="all-events"' not in everything
+    admin = get(client, keys, "/towns/330109113", "admin").text
+    assert 'id="all-events" href="/tables/town_events?town_code=330109113&amp;_sort_desc=report_time"' in admin
     depts = {row[-1][1] for row in cells(page, "events-table")}
     canonical = scalar(client, keys, "select list(distinct dept) from town_events")
     assert depts <= set(canonical)
@@ -325,6 +332,12 @@ def test_dossier_links_to_all_events_with_canonical_departments_and_charts(clien
         assert f'class="marks {chart}"' in page
     overdue = cells(page, "dangers")
     assert overdue and all(row[6][0] in ("good", "bad") for row in overdue)
+    # an id in the dossier opens its row, for a role that may open the tables
+    register_ids = rows(client, keys, "select register_id from hidden_danger_register where town_code = '330109113'")
+    danger = re.search(r'<a href="(/tables/hidden_danger_register/row\?register_id=[^"]+)">', admin)
+    assert danger and parse_qsl(urlsplit(html.unescape(danger[1])).query)[0][1] in {r[0] for r in register_ids}
+    assert get(client, keys, html.unescape(danger[1])).status_code == 200
+    assert re.search(r'<a href="/tables/town_events/row\?event_id=[^"]+">', admin)
 
 
 def test_towns_page_colours_scores_and_draws_readiness_bars(client, keys) -> None:

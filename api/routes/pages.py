@@ -18,7 +18,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import Body, FromPath, FromQuery, Parameter
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Redirect, Template
 from markupsafe import Markup
@@ -70,6 +70,7 @@ from api.search_service import SearchHolder
 from api.serving_db import ServingDb
 from api.settings import ApiSettings
 from api.table_display import (
+    Cell,
     display_cell,
     display_value,
     dossier_row_link,
@@ -404,18 +405,27 @@ DOSSIER_SECTIONS = (
 )
 
 
-def _section(db: Any, table_name: str, rows: list[dict[str, Any]], wanted: list[tuple[str, str]]) -> dict[str, Any]:
-    """Headings and display cells of one detail table: the crosswalk's canonical names, colours by meaning."""
+def _section(db: Any, table_name: str, rows: list[dict[str, Any]], wanted: list[tuple[str, str]],
+             link_rows: bool = False) -> dict[str, Any]:
+    """Headings and display cells of one detail table: the crosswalk's canonical names, colours by meaning. With
+    ``link_rows`` (a role that may open the tables) the first cell, an id, opens the row's own page; without it no
+    cell links into the tables, which that role cannot open."""
     table = db.catalog.table(table_name)
     columns = [
         (table.column(key) if table and table.column(key) else Column(key, "VARCHAR"), heading)
         for key, heading in wanted
         if rows and key in rows[0]
     ]
-    return {
-        "headings": [heading for _, heading in columns],
-        "rows": [[display_cell(col, row.get(col.name), row, display_value) for col, _ in columns] for row in rows],
-    }
+    cells = [[display_cell(col, row.get(col.name), row, display_value) for col, _ in columns] for row in rows]
+    if not link_rows:
+        cells = [[Cell(c.text, c.css, None, c.title) if (c.href or "").startswith("/tables/") else c for c in shown]
+                 for shown in cells]
+    elif table is not None and table.key:
+        for row, shown in zip(rows, cells, strict=True):
+            first = shown[0] if shown else None
+            if first is not None and first.href is None and first.css != "null":
+                shown[0] = Cell(first.text, first.css, row_href(table, row), first.title)
+    return {"headings": [heading for _, heading in columns], "rows": cells}
 
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -618,7 +628,10 @@ class TownsPages(Controller):
         search_holder: SearchDep,
         principal: PrincipalDep,
         code: FromPath[str],
+        events: Annotated[str | None, Parameter(description="all: 显示全部近期事件（至多 200 条）")] = None,
     ) -> Template:
+        # a role that cannot open the tables gets the rest of the events here instead of a link into them
+        in_tables = principal.role in AREA_ROLES["tables"]
         with lease(snapshots) as db:
             found = town_dossier(db, code)
             if found is None:
@@ -627,8 +640,10 @@ class TownsPages(Controller):
             totals = section_totals(db, code)
             monthly = events_by_month(db, code)
             overdue = overdue_days(db, code)
-            found["events"] = found["events"][:EVENTS_SHOWN]
-            sections = {key: _section(db, table, found.get(key, []), wanted) for key, table, wanted in DOSSIER_SECTIONS}
+            all_events = events == "all" and not in_tables
+            found["events"] = found["events"][: None if all_events else EVENTS_SHOWN]
+            sections = {key: _section(db, table, found.get(key, []), wanted, in_tables)
+                        for key, table, wanted in DOSSIER_SECTIONS}
             dossier_table = db.catalog.table("town_dossier")
             facts = []
             if dossier_table:
@@ -666,13 +681,12 @@ class TownsPages(Controller):
             events_shown=EVENTS_SHOWN,
             score_css=score_class(dossier.get("readiness_score"), 0, READINESS_MAX),
             charts={k: Markup(v) for k, v in town_charts.items()},
+            in_tables=in_tables,
             links={
                 "dangers": f"/tables/hidden_danger_register?{urlencode({'town_code': code})}",
                 "overdue": f"/tables/hidden_danger_register?{urlencode({'town_code': code, 'is_overdue': 'true'})}",
                 "events": f"/tables/town_events?{urlencode({'town_code': code, '_sort_desc': 'report_time'})}",
-                "teams": f"/tables/rescue_teams?{urlencode({'town_code': code})}",
-                "grid": f"/tables/grid_coverage?{urlencode({'town_code': code})}",
-            },
+            } if in_tables else {"events": None if all_events else f"/towns/{quote(code, safe='')}?events=all#events"},
         )
 
 
