@@ -518,3 +518,31 @@ def test_a_search_box_finds_a_word_in_any_text_column_but_never_a_personal_one(c
     assert too_long.status_code == 400 and too_long.json()["parameter"] == "_search"
     page = get(client, keys, "/tables/hidden_danger_register?_search=" + "字" * 101, "analyst")
     assert page.status_code == 400 and "_search" in page.text
+
+
+def test_every_link_a_role_is_shown_opens_for_it(client, keys) -> None:
+    """Staff followed evidence links on the assessment pages into the tables, which answered 403: crawl the pages
+    each role sees (a few of every kind of address) and open every link they show."""
+    href = re.compile(r'href="(/[^"#]*)')
+    for role in ("analyst", "staff", "admin"):
+        seen: set[str] = set()
+        queue, broken = ["/"], []
+        per_kind: dict[str, int] = {}
+        while queue and len(seen) < 250:
+            path = queue.pop(0)
+            if path in seen:
+                continue
+            seen.add(path)
+            page = get(client, keys, path, role)
+            if page.status_code != 200:
+                broken.append((page.status_code, path))
+                continue
+            for link in (html.unescape(h) for h in href.findall(page.text)):
+                if link.startswith(("/api/", "/static/", "/schema", "/logout", "/sql/export")) or "_format=" in link:
+                    continue
+                kind = urlsplit(link).path.rsplit("/", 1)[0] + ("?" if "?" in link else "")
+                per_kind[kind] = per_kind.get(kind, 0) + 1
+                if per_kind[kind] <= 12:
+                    queue.append(link)
+        assert len(seen) > 40, (role, len(seen))
+        assert not broken, (role, broken[:5])

@@ -17,7 +17,7 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Template
 from markupsafe import Markup
 
-from api.auth import require
+from api.auth import AREA_ROLES, require
 from api.dependencies import PRINCIPAL, SNAPSHOTS, PrincipalDep, SnapshotsDep, lease
 from api.errors import problem
 from api.routes.pages import page_error, render_page
@@ -35,7 +35,7 @@ ITEM_KINDS = {
     "team_without_agreement": "救援队伍未签协议",
 }
 ESCALATION = {1: "提醒", 2: "督办", 3: "约谈通报"}  # names of seeds/followup_escalation.csv, for the print page
-# evidence table → the column its key is in, for a link to the table page
+# evidence table → its row key (one column), for a link to the row's page
 EVIDENCE_KEYS = {
     "hidden_danger_register": "register_id",
     "grid_coverage": "village_code",
@@ -130,12 +130,13 @@ def _level_trend(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return points
 
 
-def evidence_link(table: str, key: str) -> str | None:
+def evidence_link(table: str, key: str, role: str) -> str | None:
+    """The evidence row's page, for a role that may open the tables (staff, who may not, gets the key as text)."""
     column = EVIDENCE_KEYS.get(table)
-    if column is None:
+    if column is None or role not in AREA_ROLES["tables"]:
         return None
     value = key.split(":", 1)[0] if table == "town_readiness" else key
-    return f"/tables/{table}?{urlencode({column: value})}"
+    return f"/tables/{table}/row?{urlencode({column: value})}"
 
 
 class AssessmentController(Controller):
@@ -200,7 +201,7 @@ class AssessmentController(Controller):
             history = _rows(cursor, f"SELECT month, total_score, score_rank FROM {table} WHERE {key} = ? "
                                     "ORDER BY month", [unit_id])
         for row in evidence:
-            row["link"] = evidence_link(row["evidence_table"], row["evidence_key"])
+            row["link"] = evidence_link(row["evidence_table"], row["evidence_key"], principal.role)
         by_indicator: dict[str, list[dict[str, Any]]] = {}
         for row in evidence:
             by_indicator.setdefault(row["indicator_code"], []).append(row)
