@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from litestar.plugins.problem_details import ProblemDetailsException
+
 from api.catalog import Catalog, TableInfo
 from api.errors import problem
 from api.masking import protected_columns, row_mask, sees_personal_data
@@ -81,7 +83,10 @@ def referencing_tables(db: ServingDb, table: TableInfo, row: dict[str, Any], rol
             continue
         if not sees_personal_data(role) and column in protected_columns(other):
             continue
-        req = parse_table_request(other, [(column, value), ("_size", "1")], 1, 1)
+        try:
+            req = parse_table_request(other, [(column, value), ("_size", "1")], 1, 1)
+        except ProblemDetailsException:  # the same name with another type there: not the same thing
+            continue
         count = table_page(db, req, row_mask(other, role))["total"]
         if count:
             found.append({"table": other, "label": table_label(other), "count": count,
