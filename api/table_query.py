@@ -21,7 +21,7 @@ from hub.core.quoting import quote_ident, sql_literal
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "isnull")
 SQL_COMPARISON = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-RESERVED = ("_sort", "_sort_desc", "_size", "_offset", "_after", "_facet", "_format", "_search")
+RESERVED = ("_sort", "_sort_desc", "_size", "_offset", "_after", "_facet", "_format", "_search", "_col")
 FORMATS = ("json", "csv", "parquet")
 FACET_LIMIT = 30
 MAX_SEARCH_CHARS = 100
@@ -53,6 +53,15 @@ class TableRequest:
     facets: list[str] = field(default_factory=list)
     format: str = "json"
     search: str = ""  # a word to find in any of the table's text columns (_search)
+    columns: list[str] = field(default_factory=list)  # _col: the columns the answer holds (empty: all)
+
+    @property
+    def column_names(self) -> list[str]:
+        """The columns of the answer, in the table's order: those ``_col`` names, else every column. Rows are read,
+        masked and paged whole and cut down last, so masking and the keyset cursor never see a partial row."""
+        if not self.columns:
+            return self.table.column_names
+        return [name for name in self.table.column_names if name in self.columns]
 
 
 def _bad(param: str, zh: str, en: str) -> Exception:
@@ -202,6 +211,10 @@ def _apply_reserved(req: TableRequest, key: str, value: str, max_size: int) -> N
         for name in (v.strip() for v in value.split(",")):
             if name and name not in req.facets:
                 req.facets.append(_check_column(table, name, key))
+    elif key == "_col":
+        for name in (v.strip() for v in value.split(",")):
+            if name and name not in req.columns:
+                req.columns.append(_check_column(table, name, key))
     elif key == "_search":
         req.search = value.strip()
         if len(req.search) > MAX_SEARCH_CHARS:
@@ -270,7 +283,8 @@ def editable_sql(req: TableRequest) -> str:
     where, _ = where_clause(req, literal=True)
     order = f" ORDER BY {quote_ident(req.sort)}{' DESC' if req.descending else ''} NULLS LAST" if req.sort else ""
     offset = f" OFFSET {req.offset}" if req.offset else ""
-    return f"SELECT * FROM {quote_ident(req.table.name)}{where}{order} LIMIT {req.size}{offset}"
+    columns = ", ".join(quote_ident(c) for c in req.column_names) if req.columns else "*"
+    return f"SELECT {columns} FROM {quote_ident(req.table.name)}{where}{order} LIMIT {req.size}{offset}"
 
 
 def encode_cursor(sort: str | None, descending: bool, value: Any, rowid: int) -> str:

@@ -51,6 +51,8 @@ def table_page(db: ServingDb, req: TableRequest, mask: RowMask | None = None) ->
     has_more = len(fetched) > req.size
     page = fetched[: req.size]
     rows = [dict(zip(names, mask.row(row[:-1]) if mask else row[:-1], strict=True)) for row in page]
+    if req.columns:
+        rows = [{name: row[name] for name in req.column_names} for row in rows]
     next_after = None
     if has_more and page:
         last = page[-1]
@@ -59,7 +61,8 @@ def table_page(db: ServingDb, req: TableRequest, mask: RowMask | None = None) ->
     total = _counted(db, *count_query(req), lambda cursor: int(cursor.fetchone()[0]))  # type: ignore[index]
     return {
         "table": req.table.name,
-        "columns": [{"name": c.name, "type": c.type, "description": c.description} for c in req.table.columns],
+        "columns": [{"name": c.name, "type": c.type, "description": c.description}
+                    for c in req.table.columns if c.name in req.column_names],
         "rows": rows,
         "total": total,
         "offset": req.offset,
@@ -121,7 +124,8 @@ def csv_chunks(db: ServingDb, req: TableRequest, row_limit: int, mask: RowMask |
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         buffer.write(UTF8_BOM)
-        writer.writerow(req.table.column_names)
+        writer.writerow(req.column_names)
+        kept = [req.table.column_names.index(name) for name in req.column_names]
         sent = 0
         while sent < row_limit:
             rows = cursor.fetchmany(min(CSV_CHUNK_ROWS, row_limit - sent))
@@ -129,7 +133,8 @@ def csv_chunks(db: ServingDb, req: TableRequest, row_limit: int, mask: RowMask |
                 break
             if req.size_given:
                 rows = rows[: max(0, req.size - sent)]
-            writer.writerows([csv_cell(v) for v in (mask.row(row[:-1]) if mask else row[:-1])] for row in rows)
+            masked = (mask.row(row[:-1]) if mask else row[:-1] for row in rows)
+            writer.writerows([csv_cell(values[i]) for i in kept] for values in masked)
             sent += len(rows)
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -159,5 +164,5 @@ def parquet_bytes(db: ServingDb, req: TableRequest, row_limit: int, mask: RowMas
             values = [mask_value(rule, v) for v in table.column(index).to_pylist()]
             table = table.set_column(index, table.field(index), pa.array(values, table.field(index).type))
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table.select(req.column_names), sink, compression="zstd")
     return sink.getvalue()

@@ -10,6 +10,8 @@ by the server, and a stopped server leaves tables served from the local replica 
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import shutil
@@ -239,6 +241,22 @@ def test_personal_columns_are_masked_for_analysts_in_tables(served: dict[str, An
         assert without_version(pg) == without_version(duck)
         names = [r["duty_person"] for r in pg["rows"]]
         assert all(n.endswith("**") for n in names) if role == "analyst" else not any("*" in n for n in names)
+
+
+def test_a_column_choice_keeps_personal_columns_masked_in_answers_and_exports(served: dict[str, Any]) -> None:
+    """``_col`` cuts rows down after they are masked: a chosen personal column is masked as in the whole row."""
+    for role in ROLES:
+        whole = both(served, role, f"/api/tables/{ROSTER}", _size="100")
+        chosen = both(served, role, f"/api/tables/{ROSTER}", _size="100", _col="mobile,duty_person")
+        exported = both(served, role, f"/api/tables/{ROSTER}", _col="mobile,duty_person", _format="csv")
+        for engine in ENGINES:
+            expected = [{"duty_person": r["duty_person"], "mobile": r["mobile"]} for r in whole[engine].json()["rows"]]
+            assert chosen[engine].json()["rows"] == expected, (engine, role)
+            lines = list(csv.reader(io.StringIO(exported[engine].content.decode("utf-8-sig"))))
+            assert lines[0] == ["duty_person", "mobile"]  # the table's order, not the request's
+            assert lines[1:] == [[r["duty_person"], r["mobile"]] for r in expected], (engine, role)
+        if role == "analyst":
+            assert all(r["duty_person"].endswith("**") for r in chosen["postgres"].json()["rows"])
 
 
 def test_town_dossier_is_the_same(served: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import pyarrow.parquet as pq
 import pytest
 from api_fixtures import add_key
 from litestar.testing import TestClient
@@ -546,3 +547,36 @@ def test_every_link_a_role_is_shown_opens_for_it(client, keys) -> None:
                     queue.append(link)
         assert len(seen) > 40, (role, len(seen))
         assert not broken, (role, broken[:5])
+
+
+def test_a_column_choice_holds_on_the_page_the_api_the_sql_link_and_every_export(client, keys) -> None:
+    wanted = ["overdue_days", "town_name"]  # asked in this order; answered in the table's
+    expected = scalar(client, keys, "select count(*) from hidden_danger_register where is_overdue")
+    auth = {"Authorization": f"Bearer {keys['analyst']}"}
+    answer = client.get("/api/tables/hidden_danger_register",
+                        params={"is_overdue": "true", "_col": ",".join(wanted), "_size": "1000"}, headers=auth).json()
+    names = [c["name"] for c in answer["columns"]]
+    assert sorted(names) == sorted(wanted) and answer["total"] == expected == len(answer["rows"])
+    assert all(list(row) == names for row in answer["rows"])
+
+    page = get(client, keys, "/tables/hidden_danger_register?col=is_overdue&op=eq&val=是"
+                             "&_col=overdue_days&_col=town_name", "analyst").text
+    assert headings(page, "data-table") == ["town_name", "overdue_days"]  # the page's own column order
+    every_column = [c[0] for c in rows(client, keys, "select column_name from information_schema.columns "
+                                                     "where table_name = 'hidden_danger_register'")]
+    assert f"· 2/{len(every_column)} 列" in page
+    assert re.search(r'<th class="rowlink" scope="row"><a href="/tables/hidden_danger_register/row\?register_id=', page)
+    exports = dict((fmt, html.unescape(href)) for href, fmt in re.findall(r'<a href="([^"]+)">(CSV|Parquet)</a>', page))
+    lines = list(csv.reader(io.StringIO(client.get(exports["CSV"], headers=auth).content.decode("utf-8-sig"))))
+    assert lines[0] == names and len(lines) - 1 == expected
+    parquet = pq.read_table(io.BytesIO(client.get(exports["Parquet"], headers=auth).content))
+    assert parquet.column_names == names and parquet.num_rows == expected
+    sql = dict(parse_qsl(urlsplit(html.unescape(re.search(r'<a href="([^"]+)" id="open-sql"', page)[1])).query))["q"]
+    assert sql.startswith(f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "hidden_danger_register"')
+
+    # every box ticked (the form without JavaScript) is no choice: the links do not carry 27 column names
+    everything = "&".join(f"_col={name}" for name in every_column)
+    whole = get(client, keys, f"/tables/hidden_danger_register?{everything}", "analyst").text
+    assert "_col=" not in whole.split('id="data-table"', 1)[0].split("</form>", 1)[1]
+    refused = client.get("/api/tables/hidden_danger_register?_col=nope", headers=auth)
+    assert refused.status_code == 400 and "_col" in refused.json()["message_zh"]

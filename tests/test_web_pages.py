@@ -143,6 +143,25 @@ def test_a_rows_details_open_on_its_page_and_lead_to_the_rows_that_hold_its_key(
     assert page.locator("#summary").inner_text() == f"1 行，条件：村社代码 = {village[0]}"
 
 
+def test_the_column_picker_shows_the_chosen_columns_and_keeps_the_address_short(page) -> None:
+    page.goto("/tables/hidden_danger_register?is_overdue=true")
+    page.click("#colpick summary")
+    page.click("#filter-form button[type=submit]")  # every column still ticked: no _col in the address
+    page.wait_for_load_state()
+    assert "_col=" not in page.url and "is_overdue" in page.url
+    page.click("#colpick summary")
+    for name in page.eval_on_selector_all("#colpick input", "boxes => boxes.map((box) => box.value)"):
+        if name not in ("town_name", "overdue_days"):
+            page.uncheck(f"#colpick input[value={name}]")
+    page.click("#filter-form button[type=submit]")
+    page.wait_for_load_state()
+    assert "_col=town_name" in page.url and "_col=overdue_days" in page.url
+    shown = page.locator("#data-table thead th[data-column]").evaluate_all("(ths) => ths.map((t) => t.dataset.column)")
+    assert shown == ["town_name", "overdue_days"]
+    assert "_col=" in page.locator(".exports a", has_text="CSV").get_attribute("href")
+    shot(page, "table-columns")
+
+
 def test_filtered_export_holds_every_matching_row(page, snapshot_db) -> None:
     """Issue 14: after the filter form (page size 20), the CSV held one page; it must hold every match."""
     page.goto("/tables/hidden_danger_register")

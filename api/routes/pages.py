@@ -6,6 +6,7 @@ set by the login form; an unauthorised page renders the login form or a 403 page
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
@@ -486,6 +487,8 @@ class TablesPages(Controller):
             table = db.catalog.table(name)
             if table is None:
                 raise problem(404, "unknown_table", f"没有名为 {name!r} 的数据表", f"no published table named {name!r}")
+            if {v for k, v in query if k == "_col"} >= set(table.column_names):  # every box ticked: no choice made
+                query = [(k, v) for k, v in query if k != "_col"]
             req = parse_table_request(table, query, settings.page_size_default, settings.page_size_max)
             check_table_request(table, principal.role, [f.column for f in req.filters], req.sort, req.facets)
             request_facets = any(k == "_facet" for k, _ in query)
@@ -495,7 +498,8 @@ class TablesPages(Controller):
                 req.facets = [
                     c.name for c in suggested_facets(table, []) if c.name not in protected and c.name not in filtered
                 ][:DEFAULT_FACETS]
-            page = table_page(db, req, row_mask(table, principal.role))
+            # whole rows for the page (a row's link needs its key, shown or not); the columns are picked below
+            page = table_page(db, dataclasses.replace(req, columns=[]), row_mask(table, principal.role))
             tables = table_order(list(db.catalog.tables.values()))
         base = [(k, v) for k, v in query if k not in ("_offset", "_after")]
         # An export holds every matching row: the page's size, offset, cursor and facets stay on the page.
@@ -515,7 +519,8 @@ class TablesPages(Controller):
             direction = "_sort_desc" if req.sort == col and not req.descending else "_sort"
             sort_links[col] = f"?{urlencode([*rest, (direction, col)])}"
         columns = ordered_columns(table)
-        rows = [[display_cell(c, row.get(c.name), row, display_value) for c in columns] for row in page["rows"]]
+        shown = [c for c in columns if c.name in req.column_names]
+        rows = [[display_cell(c, row.get(c.name), row, display_value) for c in shown] for row in page["rows"]]
         if principal.role not in AREA_ROLES["towns"]:  # no dossier page for this role: link the dossier's row
             rows = [[dossier_row_link(cell) for cell in row] for row in rows]
         row_links = [row_href(table, row) for row in page["rows"]]
@@ -550,6 +555,7 @@ class TablesPages(Controller):
             links=links,
             sort_links=sort_links,
             columns=columns,
+            shown_columns=shown,
             rows=rows,
             row_links=row_links,
             json_rows=settings.page_size_max,  # a JSON answer is one page: the most rows it can hold

@@ -69,7 +69,8 @@ class TablesController(Controller):
             "列筛选 / column filters: `col=value`, `col__ne`, `col__gt`, `col__gte`, `col__lt`, `col__lte`, "
             "`col__in=a,b`, `col__contains`, `col__isnull=true|false`. 排序 `_sort` / `_sort_desc`; 分页 `_size`, "
             "`_offset` 或游标 `_after`; 分面 `_facet=col`; 全表搜索 `_search=词`（任一文字列含该词，不查个人信息列 / "
-            "a word in any text column, personal columns never searched）; 导出 `_format=json|csv|parquet`"
+            "a word in any text column, personal columns never searched）; 选列 `_col=a,b`（只返回这些列，按表中顺序 / "
+            "only these columns, in the table's order）; 导出 `_format=json|csv|parquet`"
             "（CSV 与 Parquet 含全部符合条件的行 / CSV and Parquet hold every matching row unless `_size` is given）。"
         ),
         sync_to_thread=True,
@@ -90,6 +91,9 @@ class TablesController(Controller):
         facet: Annotated[list[str] | None, QueryParameter(name="_facet", description="分面列 / facet columns")] = None,
         search: Annotated[str | None, QueryParameter(
             name="_search", description="在文字列中搜索，最多 100 字 / a word in any text column (≤ 100 characters)"
+        )] = None,
+        col: Annotated[list[str] | None, QueryParameter(
+            name="_col", description="只返回这些列（可重复或逗号分隔）/ only these columns (repeated or a,b)"
         )] = None,
         fmt: Annotated[
             Literal["json", "csv", "parquet"] | None, QueryParameter(name="_format", description="json | csv | parquet")

@@ -5,3 +5,9 @@ document.getElementById("add-filter")?.addEventListener("click", () => {
   copy.querySelector(".filter-val").value = "";
   rows.appendChild(copy);
 });
+
+// Every column ticked is no choice at all: leave _col out of the address rather than list each column.
+document.getElementById("filter-form")?.addEventListener("submit", () => {
+  const boxes = [...document.querySelectorAll("#colpick input[name=_col]")];
+  if (boxes.every((box) => box.checked)) boxes.forEach((box) => { box.disabled = true; });
+});
