@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from api.catalog import TableInfo
 from api.errors import problem
 from api.masking import RowMask, mask_value
 from api.serving_db import ServingDb
@@ -39,6 +40,15 @@ def _run(db: ServingDb, sql: str, params: list[Any]) -> duckdb.DuckDBPyConnectio
     except duckdb.InterruptException:
         cursor.close()
         raise problem(400, "timeout", "查询超时", "query timed out") from None
+
+
+def published_table(db: ServingDb, name: str) -> TableInfo:
+    """The published table ``name`` of this snapshot, else a 404 naming it."""
+    table = db.catalog.table(name)
+    if table is None:
+        zh, en = f"没有名为 {name!r} 的数据表", f"no published table named {name!r}"
+        raise problem(404, "unknown_table", zh, en, table=name)
+    return table
 
 
 def table_page(db: ServingDb, req: TableRequest, mask: RowMask | None = None) -> dict[str, Any]:

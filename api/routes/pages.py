@@ -88,7 +88,7 @@ from api.table_display import (
     value_text,
 )
 from api.table_query import OPERATORS, Filter, editable_sql, parse_table_request, search_columns
-from api.tables_service import table_page
+from api.tables_service import published_table, table_page
 from api.towns_service import (
     events_by_month,
     link_documents,
@@ -484,9 +484,7 @@ class TablesPages(Controller):
         # process to the next: the summary, the form and the SQL would list the filters in a different order)
         query = page_query(list(request.query_params.items()))
         with lease(snapshots) as db:
-            table = db.catalog.table(name)
-            if table is None:
-                raise problem(404, "unknown_table", f"没有名为 {name!r} 的数据表", f"no published table named {name!r}")
+            table = published_table(db, name)
             if {v for k, v in query if k == "_col"} >= set(table.column_names):  # every box ticked: no choice made
                 query = [(k, v) for k, v in query if k != "_col"]
             req = parse_table_request(table, query, settings.page_size_default, settings.page_size_max)
@@ -569,7 +567,6 @@ class TablesPages(Controller):
             searchable=bool(search_columns(table)),
         )
 
-
     @get("/{name:str}/row", sync_to_thread=True)
     def row_page_view(
         self, request: Request[Any, Any, Any], snapshots: SnapshotsDep, principal: PrincipalDep, name: FromPath[str]
@@ -578,9 +575,7 @@ class TablesPages(Controller):
         hold its key."""
         query = list(request.query_params.items())
         with lease(snapshots) as db:
-            table = db.catalog.table(name)
-            if table is None:
-                raise problem(404, "unknown_table", f"没有名为 {name!r} 的数据表", f"no published table named {name!r}")
+            table = published_table(db, name)
             row = find_row(db, table, query, principal.role)
             referenced = referencing_tables(db, table, row, principal.role)
         fields = [(c, display_cell(c, row.get(c.name), row, display_value)) for c in ordered_columns(table)]

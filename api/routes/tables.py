@@ -23,11 +23,10 @@ from api.dependencies import (
     lease,
 )
 from api.dto import ColumnInfo, TableList, TablePage, TableSummary
-from api.errors import problem
 from api.masking import check_table_request, row_mask
 from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE
 from api.table_query import parse_table_request
-from api.tables_service import csv_chunks, parquet_bytes, table_page
+from api.tables_service import csv_chunks, parquet_bytes, published_table, table_page
 
 
 class TablesController(Controller):
@@ -105,10 +104,7 @@ class TablesController(Controller):
         released = False
         try:
             db = version.resource
-            table = db.catalog.table(name)
-            if table is None:
-                zh, en = f"没有名为 {name!r} 的数据表", f"no published table named {name!r}"
-                raise problem(404, "unknown_table", zh, en, table=name)
+            table = published_table(db, name)
             req = parse_table_request(  # items(): the filters in the URL's order, as the pages keep them
                 table, request.query_params.items(), settings.page_size_default, settings.page_size_max
             )
