@@ -18,7 +18,7 @@ from api.masking import protected_columns, row_mask, sees_personal_data
 from api.serving_db import ServingDb
 from api.table_display import table_label, table_order
 from api.table_query import TableRequest, parse_table_request
-from api.tables_service import table_page
+from api.tables_service import matching_rows, table_page
 
 
 def key_pairs(table: TableInfo, row: dict[str, Any]) -> list[tuple[str, str]]:
@@ -87,7 +87,7 @@ def referencing_tables(db: ServingDb, table: TableInfo, row: dict[str, Any], rol
             req = parse_table_request(other, [(column, value), ("_size", "1")], 1, 1)
         except ProblemDetailsException:  # the same name with another type there: not the same thing
             continue
-        count = table_page(db, req, row_mask(other, role))["total"]
+        count = matching_rows(db, req)
         if count:
             found.append({"table": other, "label": table_label(other), "count": count,
                           "href": f"/tables/{other.name}?{urlencode([(column, value)])}"})

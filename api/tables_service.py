@@ -51,6 +51,11 @@ def published_table(db: ServingDb, name: str) -> TableInfo:
     return table
 
 
+def matching_rows(db: ServingDb, req: TableRequest) -> int:
+    """How many rows the request's filters and search let through (counted once per snapshot)."""
+    return int(_counted(db, *count_query(req), lambda cursor: cursor.fetchone()[0]))
+
+
 def table_page(db: ServingDb, req: TableRequest, mask: RowMask | None = None) -> dict[str, Any]:
     names = req.table.column_names
     cursor = _run(db, *rows_query(req))
@@ -68,7 +73,7 @@ def table_page(db: ServingDb, req: TableRequest, mask: RowMask | None = None) ->
         last = page[-1]
         sort_value = last[names.index(req.sort)] if req.sort else None
         next_after = encode_cursor(req.sort, req.descending, sort_value, int(last[-1]))
-    total = _counted(db, *count_query(req), lambda cursor: int(cursor.fetchone()[0]))  # type: ignore[index]
+    total = matching_rows(db, req)
     return {
         "table": req.table.name,
         "columns": [{"name": c.name, "type": c.type, "description": c.description}

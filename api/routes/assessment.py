@@ -18,6 +18,7 @@ from litestar.response import Template
 from markupsafe import Markup
 
 from api.auth import AREA_ROLES, require
+from api.catalog import Catalog
 from api.dependencies import PRINCIPAL, SNAPSHOTS, PrincipalDep, SnapshotsDep, lease
 from api.errors import problem
 from api.routes.pages import page_error, render_page
@@ -35,14 +36,6 @@ ITEM_KINDS = {
     "team_without_agreement": "救援队伍未签协议",
 }
 ESCALATION = {1: "提醒", 2: "督办", 3: "约谈通报"}  # names of seeds/followup_escalation.csv, for the print page
-# evidence table → its row key (one column), for a link to the row's page
-EVIDENCE_KEYS = {
-    "hidden_danger_register": "register_id",
-    "grid_coverage": "village_code",
-    "rescue_teams": "team_id",
-    "town_readiness": "town_code",
-    "responsibility_chain_breaks": None,
-}
 
 
 def _rows(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -130,13 +123,14 @@ def _level_trend(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return points
 
 
-def evidence_link(table: str, key: str, role: str) -> str | None:
-    """The evidence row's page, for a role that may open the tables (staff, who may not, gets the key as text)."""
-    column = EVIDENCE_KEYS.get(table)
-    if column is None or role not in AREA_ROLES["tables"]:
+def evidence_link(catalog: Catalog, table: str, key: str, role: str) -> str | None:
+    """The evidence row's page when the evidence is a published table with a one-column row key, for a role that
+    may open the tables (staff, who may not, gets the key as text)."""
+    published = catalog.table(table)
+    if published is None or len(published.key) != 1 or role not in AREA_ROLES["tables"]:
         return None
-    value = key.split(":", 1)[0] if table == "town_readiness" else key
-    return f"/tables/{table}/row?{urlencode({column: value})}"
+    value = key.split(":", 1)[0] if table == "town_readiness" else key  # "<town>:<六有 item>"
+    return f"/tables/{table}/row?{urlencode({published.key[0]: value})}"
 
 
 class AssessmentController(Controller):
@@ -200,8 +194,8 @@ class AssessmentController(Controller):
                                      "evidence_key", [kind, unit_id, chosen])
             history = _rows(cursor, f"SELECT month, total_score, score_rank FROM {table} WHERE {key} = ? "
                                     "ORDER BY month", [unit_id])
-        for row in evidence:
-            row["link"] = evidence_link(row["evidence_table"], row["evidence_key"], principal.role)
+            for row in evidence:
+                row["link"] = evidence_link(db.catalog, row["evidence_table"], row["evidence_key"], principal.role)
         by_indicator: dict[str, list[dict[str, Any]]] = {}
         for row in evidence:
             by_indicator.setdefault(row["indicator_code"], []).append(row)
