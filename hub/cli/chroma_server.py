@@ -17,6 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import yaml
+
+# Chroma's single-node server keeps no cache of which segments make up a collection (its default is "nop"), so
+# every query first reads them from its SQLite catalogue: three lookups and three log lines per query, 1.6 ms of
+# server CPU. An index version's collection never changes once published (a new version is a new collection),
+# so a small LRU is safe: queries then cost 0.6 ms of server CPU (docs/benchmarks.md). Adds, deletes and a
+# restart behave as without it (tests/test_kb_encoders_and_chroma_server.py).
+COLLECTION_CACHE = {
+    "cache": {"lru": {"capacity": 1000}},
+    "cache_ttl_secs": 60,
+    "permitted_parallelism": 32,
+    "cache_invalidation_retry_policy": {"delay_ms": 0, "max_retries": 0},
+}
+# At its default level the server logs several lines for every query (megabytes a day under load).
+DEFAULT_LOG_LEVEL = "warn"
 
 
 @dataclass
@@ -58,15 +73,36 @@ def wait_until_up(url: str, timeout: float = 60.0, process: subprocess.Popen[byt
     raise TimeoutError(f"Chroma server at {url} did not answer within {timeout:.0f} s")
 
 
+def write_server_config(path: Path, host: str, port: int) -> Path:
+    """``<path>/chroma.yaml``: the store, the address and the collection cache, for ``chroma run CONFIG``
+    (which takes no ``--path``/``--port`` beside a config file). The same file serves a systemd unit."""
+    config = {
+        "persist_path": str(path),
+        "listen_address": host,
+        "port": port,
+        "collections_with_segments_provider": COLLECTION_CACHE,
+    }
+    config_path = path / "chroma.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return config_path
+
+
 def start_chroma_server(path: Path, host: str = "127.0.0.1", port: int | None = None) -> ChromaServer:
-    """``chroma run --path PATH --host HOST --port PORT`` in the background; returns once it answers."""
+    """``chroma run <path>/chroma.yaml`` in the background (see ``write_server_config``); returns once
+    it answers. ``RUST_LOG`` from the environment sets its log level (default: warnings)."""
     path.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     log_path = path / f"chroma-{port}.log"
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "CHROMA_TELEMETRY_ENABLED": "false"}
+    config_path = write_server_config(path, host, port)
+    env = {
+        **os.environ,
+        "ANONYMIZED_TELEMETRY": "False",
+        "CHROMA_TELEMETRY_ENABLED": "false",
+        "RUST_LOG": os.environ.get("RUST_LOG", DEFAULT_LOG_LEVEL),
+    }
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [chroma_executable(), "run", "--path", str(path), "--host", host, "--port", str(port)],
+            [chroma_executable(), "run", str(config_path)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
