@@ -35,7 +35,7 @@ from api.limits import (
     security_headers,
 )
 from api.routes import assessment, meta, quality, search, sql, tables, towns
-from api.routes.pages import PAGE_ROUTES, not_found_page
+from api.routes.pages import PAGE_ROUTES, not_found_page, page_error, wants_html
 from api.search_service import SearchHolder
 from api.serving_db import serving_snapshots
 from api.settings import ApiSettings
@@ -96,9 +96,8 @@ def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Respon
     if isinstance(exc, UnicodeDecodeError | RecursionError) and raised_while_decoding_body(exc):
         return malformed_body_problem(exc).to_response(request)  # the caller's malformed body: a 400
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(
-        500, "internal_error", "服务器内部错误，已记录日志", "internal server error; it has been logged"
-    ).to_response(request)
+    error = problem(500, "internal_error", "服务器内部错误，已记录日志", "internal server error; it has been logged")
+    return page_error(request, error) if wants_html(request) else error.to_response(request)
 
 
 def _invalid_request(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:

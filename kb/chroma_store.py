@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import time
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from kb.layout import COLLECTION
 
@@ -136,8 +137,17 @@ def _close(client: Any) -> None:
         client.close()
 
 
+class VectorStoreUnavailable(RuntimeError):
+    """The Chroma server did not answer, even after riding out a restart: hybrid search goes on with BM25 alone."""
+
+
 class DenseIndex:
-    """Read side; one client per index version, queried with precomputed query vectors."""
+    """Read side; one client per index version, queried with precomputed query vectors.
+
+    With a server, nothing is contacted before the first query. A query rides out a restart (connection refused,
+    5xx) by retrying for up to ~10 s; once the server has failed to answer, each query tries once until it answers
+    again, so searches do not each wait 10 s while it is down. A server that does not answer is
+    ``VectorStoreUnavailable``."""
 
     def __init__(
         self,
@@ -148,32 +158,59 @@ class DenseIndex:
     ) -> None:
         self._url, self._name, self._path = url, name, path
         self._encode = encode
-        self._client = http_client(url) if url else _client(path)
-        self._collection = self._with_retries(
-            lambda: self._client.get_collection(name, embedding_function=_embedding_function(encode))
-        )
+        self._client: Any = None
+        self._collection: Any = None
+        self._open_lock = threading.Lock()
         self._count: int | None = None
+        self._answering = True
+        if not url:
+            self._open()
 
-    def _with_retries(self, call: Callable[[], Any]) -> Any:
-        """Embedded: once. Server: retried while the server restarts (connection refused, 5xx)."""
+    def _open(self) -> Any:
+        with self._open_lock:
+            if self._collection is None:
+                if self._client is None:
+                    self._client = http_client(self._url) if self._url else _client(self._path)
+                self._collection = self._client.get_collection(
+                    self._name, embedding_function=_embedding_function(self._encode)
+                )
+            return self._collection
+
+    def _call(self, call: Callable[[Any], Any]) -> Any:
+        """``call(collection)``: embedded, once; on a server, with retries as the class says."""
         if not self._url:
-            return call()
-        for attempt in range(RETRIES):
-            try:
-                return call()
-            except Exception as exc:
-                if attempt == RETRIES - 1 or not _transient(exc):
-                    raise
-                log.warning("Chroma server %s not answering (%s); retrying", self._url, type(exc).__name__)
-                time.sleep(RETRY_PAUSE)
-        raise AssertionError("unreachable")
+            return call(self._open())
+        retrying = Retrying(
+            stop=stop_after_attempt(RETRIES if self._answering else 1),
+            wait=wait_fixed(RETRY_PAUSE),
+            retry=retry_if_exception(_transient),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            result = retrying(lambda: call(self._open()))
+        except Exception as exc:
+            if not _transient(exc):
+                raise
+            self._answering = False
+            raise VectorStoreUnavailable(
+                f"向量库（Chroma 服务 {self._url}）未响应 / "
+                f"the vector store (Chroma server at {self._url}) is not answering: {type(exc).__name__}"
+            ) from exc
+        self._answering = True
+        return result
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("Chroma server %s not answering (%s); retrying", self._url, type(error).__name__)
 
     def close(self) -> None:
-        _close(self._client)
+        if self._client is not None:
+            _close(self._client)
 
     def count(self) -> int:
         if self._count is None:  # a version's collection never changes once published
-            self._count = int(self._with_retries(self._collection.count))
+            self._count = int(self._call(lambda collection: collection.count()))
         return self._count
 
     def query(self, vector: np.ndarray, n_results: int, where: dict[str, Any] | None) -> list[tuple[str, float]]:
@@ -181,8 +218,8 @@ class DenseIndex:
         total = self.count()
         if total == 0 or n_results <= 0:
             return []
-        result = self._with_retries(
-            lambda: self._collection.query(
+        result = self._call(
+            lambda collection: collection.query(
                 query_embeddings=[vector],
                 n_results=min(n_results, total),
                 where=where,

@@ -7,6 +7,7 @@ only when a dense query needs it) and is safe to share between threads for reads
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 from hub.core import pointer
 from hub.core.lru import LruCache
 from kb import layout
+from kb.chroma_store import DenseIndex, VectorStoreUnavailable
 from kb.embedding import Embedder
 from kb.filters import SearchFilters
 from kb.fusion import fuse
@@ -31,6 +33,7 @@ MODE_ALIASES = {"vector": "dense"}  # the API's name for the dense side
 DEFAULT_PER_DOCUMENT = 2  # chunks of one document on a results page before "更多来自本文档"
 BROAD_FILTER_SHARE = 0.2  # filters letting through at least this share of chunks are applied after the query
 FilterInput = SearchFilters | dict[str, Any] | None
+log = logging.getLogger(__name__)
 
 
 class IndexNotFound(FileNotFoundError):
@@ -124,6 +127,7 @@ class SearchPage:
     hits: list[SearchHit]
     groups: list[DocumentGroup]
     query_vector_cached: bool | None = None  # the query's embedding came from the LRU cache (None: not embedded)
+    dense_unavailable: bool = False  # hybrid without its dense side: the vector store did not answer
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +142,7 @@ class _Ranking:
     ranked: list[tuple[int, float]]
     bm25_matching: np.ndarray | None  # chunks with a positive BM25 score, over the whole index
     candidates: int
+    dense_unavailable: bool = False
 
     def hit(self, kb: KnowledgeBase, row: int, score: float, pattern: Any) -> SearchHit:
         if not hasattr(self, "_bm25_rank"):
@@ -259,8 +264,6 @@ class KnowledgeBase:
     def _dense_index(self) -> Any:
         with self._dense_lock:
             if self._dense is None:
-                from kb.chroma_store import DenseIndex
-
                 dense = layout.dense_store(self.manifest)
                 if dense.get("store") == "server":
                     url = self.settings.chroma_url or str(dense.get("url") or "")
@@ -298,7 +301,7 @@ class KnowledgeBase:
     def warm_up(self) -> None:
         """Load the model and the dense index now rather than on the first query."""
         self._embedder.embed_query("预热")
-        self._dense_index()
+        self._dense_index().count()
 
     def close(self) -> None:
         if self._dense is not None:
@@ -381,11 +384,17 @@ class KnowledgeBase:
         bm25_matching: np.ndarray | None = None
         if mode in ("hybrid", "bm25"):
             bm25, bm25_matching = self._bm25_candidates(tokens, candidates, mask)
-        dense = (
-            self._dense_candidates(query, candidates, filters, mask, allowed, vector)
-            if mode in ("hybrid", "dense")
-            else []
-        )
+        dense: list[tuple[int, float]] = []
+        dense_unavailable = False
+        if mode in ("hybrid", "dense"):
+            try:
+                dense = self._dense_candidates(query, candidates, filters, mask, allowed, vector)
+            except VectorStoreUnavailable:
+                if mode == "dense":
+                    raise
+                # the BM25 files are the version's own: keyword results beat no results while the server is down
+                log.warning("hybrid search without its dense side", exc_info=True)
+                dense_unavailable = True
         if exclude_docs:
             bm25 = [(row, s) for row, s in bm25 if self.chunk_doc[row] not in exclude_docs]
             dense = [(row, s) for row, s in dense if self.chunk_doc[row] not in exclude_docs]
@@ -396,7 +405,7 @@ class KnowledgeBase:
         else:
             fused = fuse(self.settings.fusion, bm25, dense, self.settings.bm25_weight, self.settings.rrf_k)
         ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-        return _Ranking(mode, tokens, bm25, dense, ranked, bm25_matching, candidates)
+        return _Ranking(mode, tokens, bm25, dense, ranked, bm25_matching, candidates, dense_unavailable)
 
     def search(
         self,
@@ -502,6 +511,7 @@ class KnowledgeBase:
             hits=hits,
             groups=list(groups.values()),
             query_vector_cached=cached,
+            dense_unavailable=ranking.dense_unavailable,
         )
 
     def _hit(

@@ -270,6 +270,50 @@ def test_chroma_server_versions_switch_under_load_and_a_restart_is_survived(
     assert logged < len(served) / 2, (logged, len(served))
 
 
+def test_a_chroma_server_that_is_down_leaves_keyword_results_and_says_so(tmp_path: Path, chroma: ChromaServer) -> None:
+    """Hybrid search answers from BM25 (the version's own files) with ``dense_unavailable``, the page says so in
+    Chinese, vector search is a 503 naming the vector store; once a query has found the server down the next ones
+    try once instead of waiting out the restart window; a server back up gives vectors again."""
+    data_dir = tmp_path / "data"
+    docs = copy_docs(data_dir / "landing" / "kb", DOCS)
+    build_index(docs, data_dir / "kb" / "index", KbSettings(data_dir=data_dir, chroma_url=chroma.url))
+    server = start_server(data_dir, env_extra={"HUB_CHROMA_URL": chroma.url, "HUB_KB_QUERY_CACHE": "0"})
+    key = add_key(data_dir, "chroma-down-staff", "staff")
+    query = {"q": "供水管道爆裂 停水", "mode": "hybrid"}
+    try:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as c:
+            warm_up(server, key)
+            up = c.get("/api/search", params=query).json()
+            assert up["dense_unavailable"] is False and any(r["dense_rank"] for r in up["results"])
+
+            port = int(chroma.url.rsplit(":", 1)[1])
+            stop_chroma_server(chroma)
+            down = c.get("/api/search", params=query)  # rides out the restart window first, then answers
+            assert down.status_code == 200, down.text
+            body = down.json()
+            assert body["dense_unavailable"] is True and body["results"]
+            assert all(r["dense_rank"] is None and r["bm25_rank"] for r in body["results"])
+            assert {r["doc_id"] for r in body["results"]} & set(DOCS[:2])
+
+            started = time.monotonic()
+            vector = c.get("/api/search", params={**query, "mode": "vector"})
+            assert time.monotonic() - started < 5  # one attempt, not another ten seconds of retries
+            assert vector.status_code == 503 and vector.json()["code"] == "vector_store_unavailable"
+            assert "向量库未响应" in vector.json()["message_zh"]
+
+            page = c.get("/search", params=query, headers={"Accept": "text/html"})
+            assert page.status_code == 200 and "语义检索暂不可用" in page.text and "打开原文段落" in page.text
+            vector_page = c.get("/search", params={**query, "mode": "vector"}, headers={"Accept": "text/html"})
+            assert vector_page.status_code == 200 and "向量库未响应" in vector_page.text
+
+            restarted = start_chroma_server(chroma.path, port=port)
+            chroma.process = restarted.process
+            back = c.get("/api/search", params=query).json()
+            assert back["dense_unavailable"] is False and any(r["dense_rank"] for r in back["results"])
+    finally:
+        stop_server(server)
+
+
 def test_serve_with_two_workers_starts_chroma_and_moves_an_embedded_index(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     docs = copy_docs(data_dir / "landing" / "kb", DOCS[:2])

@@ -9,6 +9,7 @@ schema shows them. ``run_search``, ``similar`` and ``document_or_404`` also serv
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote, quote_plus, urlencode
@@ -24,9 +25,11 @@ from api.dependencies import SEARCH, SearchDep
 from api.errors import problem
 from api.search_service import SearchHolder
 from api.state import ERROR_RESPONSES, NOT_FOUND, SECURED, UNAVAILABLE
+from kb.chroma_store import VectorStoreUnavailable
 from kb.search import DocumentGroup as KbDocumentGroup
 from kb.search import SearchHit, SimilarCase
 
+logger = logging.getLogger("api.search")
 MODES = ("hybrid", "bm25", "vector", "dense")
 MODE_LABELS = {"hybrid": "混合", "bm25": "关键词", "vector": "语义"}  # the page's choices ("dense" = "vector")
 DOC_TYPES = ("预案", "案例", "法律法规", "其他")  # kb.metadata.DOC_TYPES
@@ -65,6 +68,7 @@ class SearchResponse(msgspec.Struct, kw_only=True):
     doc: str | None = None  # the document the search was restricted to, if any
     results: list[Hit]  # flat, best first, at most two chunks per document (all, with doc)
     groups: list[DocumentGroup]  # the same hits grouped by document, best document first
+    dense_unavailable: bool = False  # hybrid answered by keywords alone: the vector store did not answer
 
 
 class SimilarCasesResponse(msgspec.Struct, kw_only=True):
@@ -131,6 +135,17 @@ def bilingual_bad_request(exc: Exception) -> Exception:
     return problem(400, "bad_parameter", zh, en or zh)
 
 
+def vector_store_unavailable(exc: Exception) -> Exception:
+    logger.warning("search: %s", exc)
+    return problem(
+        503,
+        "vector_store_unavailable",
+        "语义检索暂不可用：向量库未响应，请改用关键词检索（mode=bm25）或稍后再试",
+        "vector search is unavailable: the vector store is not answering; use mode=bm25 or retry later",
+        headers={"Retry-After": "30"},
+    )
+
+
 def run_search(
     holder: SearchHolder, q: str, mode: str, filters: dict[str, Any], top_k: int
 ) -> tuple[SearchResponse, bool]:
@@ -145,6 +160,8 @@ def run_search(
             page = index.search_page(q, mode=mode, top_k=DOC_PAGE_SIZE if doc else top_k, filters=filters)
         except ValueError as exc:  # kb's FilterError and bad modes, already in Chinese / English
             raise bilingual_bad_request(exc) from None
+        except VectorStoreUnavailable as exc:  # vector mode has nothing else to answer with
+            raise vector_store_unavailable(exc) from None
     shown = {k: v for k, v in filters.items() if k != "doc_id"}
     base = {"q": q, "mode": mode, "type": shown.get("doc_type")} | {k: shown.get(k) for k in ("hazard", "town", "year")}
     links = DocumentLinks(search_url({**base, "doc": doc}))
@@ -170,6 +187,7 @@ def run_search(
         doc=doc,
         results=[hit(h) for h in page.hits],
         groups=groups,
+        dense_unavailable=page.dense_unavailable,
     )
     return response, bool(page.query_vector_cached)
 
