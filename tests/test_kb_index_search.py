@@ -12,16 +12,19 @@ import zipfile
 from pathlib import Path
 
 import docx
+import numpy as np
 import pytest
+from api_fixtures import SAMPLE_DOCS
 from click.testing import CliRunner
 
 from hub.cli.main import cli
 from hub.core import pointer
 from kb import layout
+from kb.chroma_store import read_vectors
 from kb.embedding import Embedder, EmbeddingCache
 from kb.filters import FilterError, SearchFilters
 from kb.indexer import build_index
-from kb.search import KnowledgeBase
+from kb.search import BROAD_FILTER_SHARE, KnowledgeBase
 from kb.settings import KbSettings
 
 GUALI_PLAN = """---
@@ -271,6 +274,32 @@ def test_filters_apply_to_both_sides(knowledge_base: KnowledgeBase, mode: str) -
     assert issuer and {h.file for h in issuer} == {"plans/daicun_forest.md"}
     nothing = knowledge_base.search("台风", mode=mode, top_k=5, filters=SearchFilters(year=1990))  # type: ignore[arg-type]
     assert nothing == []
+
+
+def test_a_broad_filter_far_from_the_query_still_returns_the_nearest_allowed_chunks(tmp_path: Path) -> None:
+    """A filter letting through a fifth of the chunks or more is applied after an unfiltered vector query. A query
+    that sits among the chunks it excludes (about plans, filtered to cases) finds none in the first ask; the
+    search asks for more until it has enough, and returns the cases an exact cosine search over cases returns."""
+    docs = tmp_path / "docs"
+    for kind in ("plans", "cases"):
+        (docs / kind).mkdir(parents=True)
+        for path in sorted((SAMPLE_DOCS / kind).iterdir())[:6]:
+            shutil.copy(path, docs / kind / path.name)
+    settings = KbSettings().with_changes(data_dir=tmp_path / "data", candidates=3)
+    build_index(docs, tmp_path / "index", settings)
+    kb = KnowledgeBase(tmp_path / "index", settings)
+    is_case = np.array([kb.documents[doc_id]["doc_type"] == "案例" for doc_id in kb.chunk_doc])
+    assert is_case.mean() >= BROAD_FILTER_SHARE  # so the filter is applied after the query
+
+    query = "应急预案 组织指挥体系 成员单位职责"
+    vectors = read_vectors(kb.version / layout.CHROMA_DIR, kb.chunk_ids)
+    nearest = np.argsort(-(vectors @ kb.embed_query(query)), kind="stable")
+    assert not is_case[nearest[:30]].any()  # the query sits among plans: a first ask finds no case
+    exact = [kb.chunk_ids[row] for row in nearest if is_case[row]][:3]
+
+    found = kb.search(query, mode="dense", top_k=3, filters={"type": "案例"})
+    assert [hit.chunk_id for hit in found] == exact
+    assert {hit.doc_type for hit in found} == {"案例"}
 
 
 def test_unknown_filter_values_are_errors_naming_the_parameter(knowledge_base: KnowledgeBase) -> None:
