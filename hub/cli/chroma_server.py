@@ -77,7 +77,7 @@ def write_server_config(path: Path, host: str, port: int) -> Path:
     """``<path>/chroma.yaml``: the store, the address and the collection cache, for ``chroma run CONFIG``
     (which takes no ``--path``/``--port`` beside a config file). The same file serves a systemd unit."""
     config = {
-        "persist_path": str(path),
+        "persist_path": str(path.resolve()),  # the file may be used from another working directory (systemd)
         "listen_address": host,
         "port": port,
         "collections_with_segments_provider": COLLECTION_CACHE,
