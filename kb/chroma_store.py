@@ -192,11 +192,16 @@ class DenseIndex:
         except Exception as exc:
             if not _transient(exc):
                 raise
+            if self._answering:  # said once per outage, not on every search while it lasts
+                log.warning("Chroma server %s is not answering; searches go on without vectors until it does",
+                            self._url, exc_info=True)
             self._answering = False
             raise VectorStoreUnavailable(
                 f"向量库（Chroma 服务 {self._url}）未响应 / "
                 f"the vector store (Chroma server at {self._url}) is not answering: {type(exc).__name__}"
             ) from exc
+        if not self._answering:
+            log.warning("Chroma server %s answers again", self._url)
         self._answering = True
         return result
 

@@ -7,7 +7,6 @@ only when a dense query needs it) and is safe to share between threads for reads
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,7 +33,6 @@ DEFAULT_PER_DOCUMENT = 2  # chunks of one document on a results page before "更
 BROAD_FILTER_SHARE = 0.2  # filters letting through at least this share of chunks are applied after the query
 UNFILTERED_LIMIT = 6400  # candidates asked for unfiltered before a broad filter goes to Chroma's filtered search
 FilterInput = SearchFilters | dict[str, Any] | None
-log = logging.getLogger(__name__)
 
 
 class IndexNotFound(FileNotFoundError):
@@ -400,7 +398,7 @@ class KnowledgeBase:
                 if mode == "dense":
                     raise
                 # the BM25 files are the version's own: keyword results beat no results while the server is down
-                log.warning("hybrid search without its dense side", exc_info=True)
+                # (DenseIndex logs the outage once)
                 dense_unavailable = True
         if exclude_docs:
             bm25 = [(row, s) for row, s in bm25 if self.chunk_doc[row] not in exclude_docs]

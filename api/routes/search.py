@@ -9,7 +9,6 @@ schema shows them. ``run_search``, ``similar`` and ``document_or_404`` also serv
 from __future__ import annotations
 
 import dataclasses
-import logging
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote, quote_plus, urlencode
@@ -29,7 +28,6 @@ from kb.chroma_store import VectorStoreUnavailable
 from kb.search import DocumentGroup as KbDocumentGroup
 from kb.search import SearchHit, SimilarCase
 
-logger = logging.getLogger("api.search")
 MODES = ("hybrid", "bm25", "vector", "dense")
 MODE_LABELS = {"hybrid": "混合", "bm25": "关键词", "vector": "语义"}  # the page's choices ("dense" = "vector")
 DOC_TYPES = ("预案", "案例", "法律法规", "其他")  # kb.metadata.DOC_TYPES
@@ -135,8 +133,7 @@ def bilingual_bad_request(exc: Exception) -> Exception:
     return problem(400, "bad_parameter", zh, en or zh)
 
 
-def vector_store_unavailable(exc: Exception) -> Exception:
-    logger.warning("search: %s", exc)
+def vector_store_unavailable() -> Exception:
     return problem(
         503,
         "vector_store_unavailable",
@@ -160,8 +157,8 @@ def run_search(
             page = index.search_page(q, mode=mode, top_k=DOC_PAGE_SIZE if doc else top_k, filters=filters)
         except ValueError as exc:  # kb's FilterError and bad modes, already in Chinese / English
             raise bilingual_bad_request(exc) from None
-        except VectorStoreUnavailable as exc:  # vector mode has nothing else to answer with
-            raise vector_store_unavailable(exc) from None
+        except VectorStoreUnavailable:  # vector mode has nothing else to answer with (kb logged the outage)
+            raise vector_store_unavailable() from None
     shown = {k: v for k, v in filters.items() if k != "doc_id"}
     base = {"q": q, "mode": mode, "type": shown.get("doc_type")} | {k: shown.get(k) for k in ("hazard", "town", "year")}
     links = DocumentLinks(search_url({**base, "doc": doc}))
